@@ -1,0 +1,1 @@
+"""The answering-service domain: ledger, queue, routing, accounts. No Flask request state here."""

@@ -1,0 +1,49 @@
+"""Configuration read from the environment (contract section 3)."""
+
+import os
+import secrets
+from pathlib import Path
+
+# The emulator's account: fixed, and only ever used when no real credentials are configured.
+EMULATOR_ACCOUNT_SID = "AC" + "e" * 32
+
+
+def _instance_secret(instance_path: str, name: str) -> str:
+    """Return a secret kept in the instance folder, generating it on first use."""
+    path = Path(instance_path) / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def from_environment(instance_path: str) -> dict:
+    """Build the app's settings from environment variables, with the contract's defaults."""
+    env = os.environ
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'answering.sqlite3'}"
+    if database_url.startswith("postgres://"):  # Heroku-style URLs
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    account_sid = env.get("TWILIO_ACCOUNT_SID") or ""
+    auth_token = env.get("TWILIO_AUTH_TOKEN") or ""
+    emulated = not (account_sid and auth_token)
+    if emulated:
+        account_sid = EMULATOR_ACCOUNT_SID
+        auth_token = env.get("EMULATOR_AUTH_TOKEN") or _instance_secret(instance_path, "emulator_token")
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path, "secret_key"),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "TWILIO_AUTH_TOKEN": auth_token,
+        "TWILIO_EMULATED": emulated,
+        "TWILIO_API_BASE": (env.get("TWILIO_API_BASE") or "https://api.twilio.com").rstrip("/"),
+        # How many reverse proxies in front of us may be trusted for X-Forwarded-* headers.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "1")),
+        "HOST": env.get("HOST", "127.0.0.1"),
+        "PORT": int(env.get("PORT", "5000")),
+        "EMULATOR_URL": (env.get("EMULATOR_URL") or "").rstrip("/") or None,
+    }

@@ -1,0 +1,73 @@
+"""Demonstration data: two practices, their staff, agents, and a little call history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import ledger
+from .accounts import create_practice, create_user
+from .models import Call, Message, PracticeNumber, User
+
+DEMO_PASSWORD = "demo-password"
+PRACTICES = [
+    ("Maple Street Family Medicine", "+14155550101", "America/Los_Angeles",
+     "Dr. Rivera is on call. Refill requests go to the nurse line, never to on-call."),
+    ("Harbor Pediatrics", "+16175550102", "America/New_York",
+     "Fever in a baby under 3 months: always urgent. Spanish-speaking callers welcome."),
+]
+AGENTS = [("alice@demo.test", "agent", "Alice"), ("bob@demo.test", "agent", "Bob"),
+          ("sam@demo.test", "supervisor", "Sam")]
+HISTORY = [  # (minutes ago, caller, reason, disposition, message)
+    (180, "+14155550123", "message", "message_taken", "Asks for lab results from last Tuesday."),
+    (95, "+14155550188", "operator", "appointment", None),
+    (30, "+14155550142", "urgent", "message_taken", "Rash spreading since this morning, no fever."),
+]
+
+
+def load_demo(session: Session) -> Iterator[str]:
+    """Create what is missing and describe what is there; running it twice changes nothing."""
+    practices = []
+    for name, number, tz, instructions in PRACTICES:
+        row = session.scalar(select(PracticeNumber).where(PracticeNumber.number == number))
+        practice = row.practice if row else create_practice(session, name, number, tz)
+        practice.instructions = instructions
+        practices.append(practice)
+        yield f"practice {practice.id}: {practice.name}, dial {number}"
+    for email, role, display in AGENTS:
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = create_user(session, email, DEMO_PASSWORD, role, None, display)
+        yield f"{role} login: {email} / {DEMO_PASSWORD}"
+    agent = session.scalar(select(User).where(User.email == AGENTS[0][0]))
+    for i, practice in enumerate(practices, start=1):
+        email = f"staff{i}@demo.test"
+        if session.scalar(select(User).where(User.email == email)) is None:
+            create_user(session, email, DEMO_PASSWORD, "practice", practice.id, f"{practice.name} front desk")
+            _history(session, practice, agent, i)
+        yield f"practice login ({practice.name}): {email} / {DEMO_PASSWORD}"
+
+
+def _history(session: Session, practice, agent: User, salt: int) -> None:
+    for minutes, caller, reason, disposition, body in HISTORY:
+        start = ledger.now() - timedelta(minutes=minutes)
+        call = Call(call_sid=f"CAdemo{salt:02d}{minutes:06d}{'0' * 20}", practice_id=practice.id,
+                    from_number=caller, to_number=practice.numbers[0].number, state="wrapped_up",
+                    reason=reason, priority=1 if reason == "urgent" else 0, agent_id=agent.id,
+                    telephony_status="completed", created_at=start, queued_at=start + timedelta(seconds=40),
+                    answered_at=start + timedelta(seconds=95), ended_at=start + timedelta(seconds=300),
+                    duration_seconds=300, disposition=disposition, outcome="handled")
+        session.add(call)
+        session.flush()
+        for kind, offset in (("entered_ivr", 0), ("queued", 40), ("connected", 95), ("wrapped_up", 330)):
+            ledger.record(session, call, kind, {"demo": True})
+            call.events[-1].at = start + timedelta(seconds=offset)
+        if body:
+            call.outcome = "message_taken"
+            session.add(Message(practice_id=practice.id, call_id=call.id, body=body, caller_name="Demo Patient",
+                                callback_number=caller, urgency="urgent" if reason == "urgent" else "routine",
+                                taken_by_id=agent.id, created_at=start + timedelta(seconds=330),
+                                delivered_at=start + timedelta(seconds=331)))

@@ -1,0 +1,67 @@
+"""The one place that talks to Twilio's REST API, through the `twilio` package's Client.
+
+`api_base` is Twilio's host in production and the built-in emulator's when no credentials are
+configured; the code path is the same either way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+# twilio-python logs request parameters at INFO; those can hold patients' numbers.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
+class GatewayError(Exception):
+    """Twilio (or the emulator) refused or could not be reached."""
+
+
+class TwilioGateway:
+    def __init__(self, account_sid: str, auth_token: str, api_base: str, http_client=None, timeout: float = 10):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.api_base = api_base.rstrip("/")
+        self.client = Client(
+            account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=timeout)
+        )
+        self.client.api.base_url = self.api_base
+
+    def redirect_call(self, call_sid: str, url: str) -> None:
+        """Make a live call fetch new TwiML from `url` (e.g. leave the queue for an agent)."""
+        try:
+            self.client.api.v2010.accounts(self.account_sid).calls(call_sid).update(url=url, method="POST")
+        except TwilioException as exc:
+            raise GatewayError(f"redirect failed: {exc}") from exc
+
+    def end_call(self, call_sid: str) -> None:
+        try:
+            self.client.api.v2010.accounts(self.account_sid).calls(call_sid).update(status="completed")
+        except TwilioException as exc:
+            raise GatewayError(f"hang-up failed: {exc}") from exc
+
+    def place_call(self, to: str, from_: str, url: str, status_callback: str | None = None) -> str:
+        """Start an outbound call whose TwiML comes from `url`; return its CallSid."""
+        kwargs = {"to": to, "from_": from_, "url": url}
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+            kwargs["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]
+        try:
+            call = self.client.api.v2010.accounts(self.account_sid).calls.create(**kwargs)
+        except TwilioException as exc:
+            raise GatewayError(f"call failed: {exc}") from exc
+        return call.sid
+
+    def send_sms(self, to: str, from_: str, body: str, status_callback: str | None = None) -> str:
+        """Send a text message; return its MessageSid."""
+        kwargs = {"to": to, "from_": from_, "body": body}
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+        try:
+            message = self.client.api.v2010.accounts(self.account_sid).messages.create(**kwargs)
+        except TwilioException as exc:
+            raise GatewayError(f"sms failed: {exc}") from exc
+        return message.sid

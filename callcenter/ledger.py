@@ -1,0 +1,154 @@
+"""The call ledger: every call gets a row on its first webhook and an append-only list of events.
+
+A call's `state` only moves forward (see STATE_RANK); the one sanctioned step back is a
+re-queue after a connection attempt to an agent failed, which is recorded as its own event.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import Call, CallEvent
+
+STATE_RANK = {
+    "ivr": 0,
+    "queued": 10,
+    "connecting": 20,
+    "connected": 30,
+    # Terminal telephony states: the line is down. What remains is the owned outcome.
+    "completed": 40,
+    "abandoned": 40,
+    "voicemail": 40,
+    "wrapped_up": 50,
+}
+
+TELEPHONY_RANK = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "answered": 3,
+    "busy": 4,
+    "failed": 4,
+    "no-answer": 4,
+    "canceled": 4,
+    "completed": 4,
+}
+TERMINAL_TELEPHONY = {"busy", "failed", "no-answer", "canceled", "completed"}
+
+# Outcomes that close the "no call is missed" promise for a call.
+OWNED_OUTCOMES = {"handled", "message_taken", "callback_completed", "voicemail_reviewed", "oncall", "not_ours"}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_call(
+    session: Session,
+    call_sid: str,
+    *,
+    practice_id: int | None,
+    from_number: str | None,
+    to_number: str | None,
+    direction: str = "inbound",
+) -> Call:
+    """Return the call for `call_sid`, creating its row on the first webhook."""
+    call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+    if call is not None:
+        return call
+    call = Call(
+        call_sid=call_sid,
+        practice_id=practice_id,
+        from_number=from_number,
+        to_number=to_number,
+        direction=direction,
+        state="ivr",
+    )
+    try:
+        with session.begin_nested():
+            session.add(call)
+    except IntegrityError:  # a concurrent retry of the same webhook created it first
+        call = session.scalar(select(Call).where(Call.call_sid == call_sid))
+    return call
+
+
+def find_call(session: Session, call_sid: str) -> Call | None:
+    return session.scalar(select(Call).where(Call.call_sid == call_sid))
+
+
+def record(
+    session: Session,
+    call: Call,
+    kind: str,
+    data: dict | None = None,
+    *,
+    actor_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> CallEvent | None:
+    """Append an event to the call; with a `dedupe_key` seen before, append nothing and return None."""
+    event = CallEvent(call_id=call.id, kind=kind, data=data or {}, actor_id=actor_id, dedupe_key=dedupe_key)
+    if dedupe_key is None:
+        session.add(event)
+        session.flush()
+        return event
+    try:
+        with session.begin_nested():
+            session.add(event)
+    except IntegrityError:
+        return None
+    return event
+
+
+def advance(call: Call, state: str) -> bool:
+    """Move the call to `state` if that is a step forward; return whether it moved."""
+    if STATE_RANK[state] <= STATE_RANK[call.state]:
+        return False
+    call.state = state
+    return True
+
+
+def requeue(session: Session, call: Call, why: str) -> None:
+    """Put a call whose connection to an agent failed back in the waiting state."""
+    if call.state not in ("connecting", "connected"):
+        return
+    record(session, call, "requeued", {"why": why})
+    call.state = "queued"
+    call.agent_id = None
+
+
+def apply_status(
+    session: Session, call: Call, status: str, sequence: int | None, duration: int | None
+) -> bool:
+    """Record a Twilio status callback; duplicates and late arrivals change nothing.
+
+    Returns True when this callback was news (first time the line reached a terminal status).
+    """
+    key = f"status:{status}"
+    event = record(session, call, "status", {"status": status, "sequence": sequence}, dedupe_key=key)
+    if event is None:
+        return False
+    if sequence is not None and sequence > call.last_sequence:
+        call.last_sequence = sequence
+    current = TELEPHONY_RANK.get(call.telephony_status or "queued", 0)
+    incoming = TELEPHONY_RANK.get(status, 0)
+    if incoming > current:
+        call.telephony_status = status
+    if duration is not None and call.duration_seconds is None:
+        call.duration_seconds = duration
+    if status in TERMINAL_TELEPHONY and call.ended_at is None:
+        call.ended_at = now()
+        return True
+    return False
+
+
+def set_outcome(session: Session, call: Call, outcome: str, *, actor_id: int | None = None) -> None:
+    """Give the call its owned outcome (first one wins; later ones are recorded but do not replace it)."""
+    assert outcome in OWNED_OUTCOMES, outcome
+    record(session, call, "outcome", {"outcome": outcome}, actor_id=actor_id)
+    if call.outcome is None:
+        call.outcome = outcome

@@ -1,0 +1,92 @@
+"""The waiting-caller queue in Redis: one sorted set of call ids, lowest score first.
+
+Score = seconds since the epoch when the caller was queued, minus a head start for urgent
+calls (URGENT_HEAD_START). That is priority with aging in one number: an urgent caller goes
+ahead of routine callers who arrived up to ten minutes before them, but a routine caller who
+has waited longer than that is served before a newly arrived urgent one, so nobody waits forever.
+
+Taking a call is a ZREM: Redis answers 1 to exactly one of any number of concurrent takers.
+Everything here can be rebuilt from the ledger (see `rebuild`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis import Redis
+
+URGENT_HEAD_START = 600.0
+PRIORITY_ROUTINE = 0
+PRIORITY_URGENT = 1
+
+QUEUE_KEY = "cc:queue"
+AVAILABLE_KEY = "cc:agents:available"
+
+
+def score_for(queued_at: datetime, priority: int) -> float:
+    return queued_at.timestamp() - (URGENT_HEAD_START if priority >= PRIORITY_URGENT else 0.0)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    call_id: int
+    score: float
+
+
+class CallQueue:
+    """Waiting callers and available agents, in Redis."""
+
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    def enqueue(self, call_id: int, queued_at: datetime, priority: int) -> int:
+        """Add a waiting call (idempotent) and return its 1-based position."""
+        score = score_for(queued_at, priority)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(QUEUE_KEY, {str(call_id): score}, nx=True)
+        pipe.zrank(QUEUE_KEY, str(call_id))
+        _, rank = pipe.execute()
+        return int(rank) + 1
+
+    def take(self, call_id: int) -> bool:
+        """Remove a call from the queue; True for exactly one of any concurrent takers."""
+        return self.redis.zrem(QUEUE_KEY, str(call_id)) == 1
+
+    def take_next(self) -> int | None:
+        """Pop the call that should be answered next."""
+        popped = self.redis.zpopmin(QUEUE_KEY, 1)
+        return int(popped[0][0]) if popped else None
+
+    def remove(self, call_id: int) -> None:
+        self.redis.zrem(QUEUE_KEY, str(call_id))
+
+    def position(self, call_id: int) -> int | None:
+        rank = self.redis.zrank(QUEUE_KEY, str(call_id))
+        return None if rank is None else int(rank) + 1
+
+    def waiting(self) -> list[Waiting]:
+        return [Waiting(int(m), s) for m, s in self.redis.zrange(QUEUE_KEY, 0, -1, withscores=True)]
+
+    def __len__(self) -> int:
+        return int(self.redis.zcard(QUEUE_KEY))
+
+    def rebuild(self, entries: list[tuple[int, datetime, int]]) -> int:
+        """Restore the queue from the ledger's waiting calls (call id, queued at, priority)."""
+        if not entries:
+            return 0
+        mapping = {str(cid): score_for(at, prio) for cid, at, prio in entries}
+        return int(self.redis.zadd(QUEUE_KEY, mapping, nx=True))
+
+    # Agent presence: longest idle first.
+    def agent_available(self, agent_id: int, since: datetime) -> None:
+        self.redis.zadd(AVAILABLE_KEY, {str(agent_id): since.timestamp()}, nx=True)
+
+    def agent_unavailable(self, agent_id: int) -> None:
+        self.redis.zrem(AVAILABLE_KEY, str(agent_id))
+
+    def available_agents(self) -> list[int]:
+        return [int(m) for m in self.redis.zrange(AVAILABLE_KEY, 0, -1)]
+
+    def is_available(self, agent_id: int) -> bool:
+        return self.redis.zscore(AVAILABLE_KEY, str(agent_id)) is not None

@@ -1,0 +1,1 @@
+"""Operations: command line, embedded stores, worker and the `make run` launcher."""

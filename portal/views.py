@@ -1,0 +1,6 @@
+from . import portal_bp
+
+
+@portal_bp.get("/")
+def calls():
+    return "portal"

@@ -1,0 +1,193 @@
+"""Shared fixtures. The suite runs against a real Redis and a real database.
+
+DATABASE_URL picks the database (a SQLite file when unset; `make test` runs the suite on both
+SQLite and PostgreSQL). TEST_REDIS_URL picks the Redis database, flushed around each test.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from sqlalchemy import text
+from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
+
+from app import create_app
+from callcenter.accounts import create_practice, create_user
+from callcenter.extensions import db
+from tests.twilio_recorder import RecordingHttpClient
+
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PASSWORD = "correct-horse-battery"
+MAPLE_NUMBER = "+14155550101"
+HARBOR_NUMBER = "+16175550102"
+PATIENT = "+14155550123"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url, redis_url, tmp_path_factory):
+    """Build the schema once per run, through the migrations people deploy with."""
+    from flask_migrate import downgrade, upgrade
+
+    app = create_app(_config(database_url, redis_url, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        downgrade(revision="base")
+        upgrade()
+    yield
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _config(database_url: str, redis_url: str, instance) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "SOCKETIO_MESSAGE_QUEUE": None,
+        "SECRET_KEY": "test-secret",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_EMULATED": False,
+        "TWILIO_API_BASE": "https://api.twilio.com",
+        "PUBLIC_BASE_URL": None,
+        "TRUSTED_PROXIES": 1,
+    }
+
+
+@pytest.fixture
+def twilio_http() -> RecordingHttpClient:
+    """The REST requests the app sends to Twilio, recorded."""
+    return RecordingHttpClient()
+
+
+@pytest.fixture
+def app(_schema, database_url, redis_url, tmp_path, twilio_http):
+    config = _config(database_url, redis_url, tmp_path)
+    config["TWILIO_HTTP_CLIENT"] = twilio_http
+    app = create_app(config)
+    app.redis.flushdb()
+    with app.app_context():
+        _empty_tables()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+    app.redis.flushdb()
+    app.redis.close()
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            db.session.execute(text(f"DELETE FROM {name}"))
+    db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def world(app):
+    """Named personas: two practices, two agents, a supervisor and each practice's front desk."""
+    with app.app_context():
+        maple = create_practice(db.session, "Maple Street Family Medicine", MAPLE_NUMBER, "America/Los_Angeles")
+        maple.instructions = "Dr. Rivera is on call."
+        harbor = create_practice(db.session, "Harbor Pediatrics", HARBOR_NUMBER, "America/New_York")
+        people = {
+            "alice": create_user(db.session, "alice@example.test", PASSWORD, "agent", None, "Alice"),
+            "bob": create_user(db.session, "bob@example.test", PASSWORD, "agent", None, "Bob"),
+            "sam": create_user(db.session, "sam@example.test", PASSWORD, "supervisor", None, "Sam"),
+            "maple_staff": create_user(db.session, "desk@maple.test", PASSWORD, "practice", maple.id),
+            "harbor_staff": create_user(db.session, "desk@harbor.test", PASSWORD, "practice", harbor.id),
+        }
+        db.session.commit()
+        ids = {name: user.id for name, user in people.items()}
+        ids.update(maple=maple.id, harbor=harbor.id)
+    return ids
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD):
+        return self.client.post("/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+class TwilioSigner:
+    """Sends webhook requests the way Twilio does: form-encoded and signed."""
+
+    def __init__(self, client, token: str = AUTH_TOKEN, base: str = "http://localhost"):
+        self.client = client
+        self.validator = RequestValidator(token)
+        self.base = base
+
+    def post(self, path: str, data: dict, headers: dict | None = None, signature: str | None = None):
+        sig = signature if signature is not None else self.validator.compute_signature(self.base + path, data)
+        return self.client.post(path, data=data, headers={"X-Twilio-Signature": sig, **(headers or {})})
+
+
+@pytest.fixture
+def twilio(client):
+    return TwilioSigner(client)
+
+
+class LiveServer:
+    """A real HTTP server in a thread, for the emulator and the browser to talk to."""
+
+    def __init__(self, wsgi_app, host: str = "127.0.0.1"):
+        self.server = make_server(host, 0, wsgi_app, threaded=True)
+        self.url = f"http://{host}:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def live_app(app):
+    """The app served over real HTTP."""
+    server = LiveServer(app).start()
+    yield server
+    server.stop()

@@ -1,0 +1,40 @@
+"""The one seam for tests that do not run the emulator: the Twilio client's HTTP transport.
+
+It records the exact REST requests the app sends and answers Twilio-shaped JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from urllib.parse import parse_qsl
+
+from twilio.http import HttpClient
+from twilio.http.response import Response
+
+
+class RecordingHttpClient(HttpClient):
+    def __init__(self):
+        super().__init__(logging.getLogger("tests.twilio"), False)
+        self.requests: list[dict] = []
+        self.fail_with: int | None = None
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=False):
+        form = dict(parse_qsl(data, keep_blank_values=True)) if isinstance(data, str) else dict(data or {})
+        self.requests.append({"method": method, "url": url, "data": form, "auth": auth})
+        if self.fail_with:
+            body = {"code": 21220, "message": "Call is not in-progress. Cannot redirect.",
+                    "more_info": "https://www.twilio.com/docs/errors/21220", "status": self.fail_with}
+            return Response(self.fail_with, json.dumps(body))
+        sid_match = re.search(r"/Calls/(CA\w+)\.json$", url)
+        if sid_match:
+            sid = sid_match.group(1)
+        elif url.endswith("/Messages.json"):
+            sid = "SM" + uuid.uuid4().hex
+        else:
+            sid = "CA" + uuid.uuid4().hex
+        body = {"sid": sid, "status": form.get("Status", "queued"), "to": form.get("To"), "from": form.get("From")}
+        return Response(201 if method == "POST" and not sid_match else 200, json.dumps(body))

@@ -60,10 +60,15 @@ def practice_for_number(session: Session, dialled: str | None) -> Practice | Non
     return row.practice if row else None
 
 
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
 def create_user(
     session: Session, email: str, password: str, role: str, practice_id: int | None = None,
-    display_name: str | None = None,
+    display_name: str | None = None, *, password_hash: str | None = None,
 ) -> User:
+    """Create a staff account; `password_hash` lets callers reuse a hash of the same password."""
     email = email.strip().lower()
     if "@" not in email:
         raise AccountError(f"not an email address: {email!r}")
@@ -79,7 +84,7 @@ def create_user(
         raise AccountError("the password must be at least 8 characters")
     if session.scalar(select(User).where(User.email == email)):
         raise AccountError(f"{email} already has an account")
-    user = User(email=email, password_hash=_hasher.hash(password), role=role, practice_id=practice_id,
+    user = User(email=email, password_hash=password_hash or _hasher.hash(password), role=role, practice_id=practice_id,
                 display_name=display_name)
     session.add(user)
     session.flush()

@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from app import create_app
-from callcenter.accounts import create_practice, create_user
+from callcenter.accounts import create_practice, create_user, hash_password
 from callcenter.extensions import db
 from tests.twilio_recorder import RecordingHttpClient
 
@@ -114,19 +114,28 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """One argon2 hash of PASSWORD for every persona: hashing is slow by design."""
+    return hash_password(PASSWORD)
+
+
 @pytest.fixture
-def world(app):
+def world(app, password_hash):
     """Named personas: two practices, two agents, a supervisor and each practice's front desk."""
     with app.app_context():
         maple = create_practice(db.session, "Maple Street Family Medicine", MAPLE_NUMBER, "America/Los_Angeles")
         maple.instructions = "Dr. Rivera is on call."
         harbor = create_practice(db.session, "Harbor Pediatrics", HARBOR_NUMBER, "America/New_York")
         people = {
-            "alice": create_user(db.session, "alice@example.test", PASSWORD, "agent", None, "Alice"),
-            "bob": create_user(db.session, "bob@example.test", PASSWORD, "agent", None, "Bob"),
-            "sam": create_user(db.session, "sam@example.test", PASSWORD, "supervisor", None, "Sam"),
-            "maple_staff": create_user(db.session, "desk@maple.test", PASSWORD, "practice", maple.id),
-            "harbor_staff": create_user(db.session, "desk@harbor.test", PASSWORD, "practice", harbor.id),
+            "alice": create_user(db.session, "alice@example.test", PASSWORD, "agent", None, "Alice", password_hash=password_hash),
+            "bob": create_user(db.session, "bob@example.test", PASSWORD, "agent", None, "Bob", password_hash=password_hash),
+            "sam": create_user(db.session, "sam@example.test", PASSWORD, "supervisor", None, "Sam",
+                               password_hash=password_hash),
+            "maple_staff": create_user(db.session, "desk@maple.test", PASSWORD, "practice", maple.id,
+                                       password_hash=password_hash),
+            "harbor_staff": create_user(db.session, "desk@harbor.test", PASSWORD, "practice", harbor.id,
+                                        password_hash=password_hash),
         }
         db.session.commit()
         ids = {name: user.id for name, user in people.items()}

@@ -1,0 +1,61 @@
+"""What every Twilio-facing view shares: the signature check and the never-5xx guarantee."""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from flask import Response, current_app, request
+from twilio.request_validator import RequestValidator
+
+from callcenter.extensions import db
+from callcenter.models import SecurityEvent
+
+from .urls import public_request_url
+
+log = logging.getLogger(__name__)
+
+
+def twiml_response(xml: str, status: int = 200) -> Response:
+    return Response(xml, status=status, mimetype="text/xml")
+
+
+def signature_is_valid() -> bool:
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature:
+        return False
+    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
+    return validator.validate(public_request_url(), request.form, signature)
+
+
+def _record(kind: str, detail: str | None = None) -> None:
+    """Keep a row of what happened, in its own transaction; never let that fail the answer."""
+    try:
+        db.session.rollback()
+        db.session.add(SecurityEvent(kind=kind, path=request.path[:200], detail=(detail or "")[:400] or None))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.warning("could not record %s for %s", kind, request.path)
+
+
+def twilio_webhook(fallback):
+    """Check the signature (403 and nothing else when bad); on any failure answer `fallback()` TwiML."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not signature_is_valid():
+                _record("bad_signature")
+                return Response("Forbidden: invalid Twilio signature\n", status=403, mimetype="text/plain")
+            try:
+                return view(*args, **kwargs)
+            except Exception as exc:
+                # The type only: exception text can carry patient data (numbers in SQL parameters).
+                log.error("webhook %s failed with %s; answered safe TwiML", request.path, type(exc).__name__)
+                _record("webhook_fault", type(exc).__name__)
+                return fallback()
+
+        return wrapper
+
+    return decorate

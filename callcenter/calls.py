@@ -6,7 +6,6 @@ except where the order of commit and Redis write matters (noted at each place).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select

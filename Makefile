@@ -1,0 +1,46 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export TEST_POSTGRES_URL
+
+.PHONY: run test test-sqlite test-postgres lint bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: the whole service with the demo data; prints where to open it.
+run: install
+	$(BIN)/python -m ops.runner
+
+## make test: installs what is needed and runs the whole suite on SQLite, then on PostgreSQL.
+test: install
+	scripts/test-services
+	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: install
+	@echo "== test suite on SQLite =="
+	env -u DATABASE_URL $(BIN)/python -m pytest
+
+test-postgres: install
+	@echo "== test suite on PostgreSQL =="
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

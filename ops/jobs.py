@@ -1,0 +1,26 @@
+"""RQ jobs. They run inside the worker's app context (see ops.worker)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+
+from callcenter.extensions import db
+from callcenter.reconciler import reconcile
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_job() -> dict:
+    """Scheduled every RECONCILE_EVERY seconds."""
+    report = reconcile(db.session, current_app.call_queue)
+    db.session.commit()
+    if report.restored_to_queue or report.removed_from_queue:
+        log.warning("reconciler: restored %d waiting calls to Redis, removed %d stale entries",
+                    report.restored_to_queue, report.removed_from_queue)
+    if report.without_outcome:
+        log.error("reconciler: %d ended calls have no owned outcome past their deadline (ids %s)",
+                  len(report.without_outcome), report.without_outcome[:20])
+    return {"restored": report.restored_to_queue, "removed": report.removed_from_queue,
+            "without_outcome": report.without_outcome}

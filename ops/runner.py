@@ -1,0 +1,130 @@
+"""`make run`: the whole service on one machine, stopped cleanly with Ctrl-C.
+
+Starts, as needed: an embedded Redis (when REDIS_URL is unset), the Twilio emulator (when no Twilio
+credentials are set), then migrates, loads the demo, and runs the web app and an RQ worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+log = logging.getLogger("runner")
+
+
+def _flask(*args: str, env: dict) -> None:
+    subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env, check=True)
+
+
+def _wait_for(url: str, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    from callcenter.config import EMULATOR_ACCOUNT_SID, _instance_secret
+
+    INSTANCE.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    host, port = env.get("HOST", "127.0.0.1"), int(env.get("PORT", "5000"))
+    emulator_port = int(env.get("EMULATOR_PORT", str(port + 1)))
+    app_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    children: list[tuple[str, subprocess.Popen]] = []
+    redis_handle = None
+
+    if not env.get("REDIS_URL"):
+        from ops.embedded_redis import start_embedded_redis
+
+        env["REDIS_URL"], redis_handle = start_embedded_redis(str(INSTANCE), log)
+    emulated = not (env.get("TWILIO_ACCOUNT_SID") and env.get("TWILIO_AUTH_TOKEN"))
+    if emulated:
+        token = _instance_secret(str(INSTANCE), "emulator_token")
+        env["EMULATOR_AUTH_TOKEN"] = token
+        env.setdefault("TWILIO_API_BASE", f"http://127.0.0.1:{emulator_port}")
+
+    def stop(*_):
+        for name, proc in reversed(children):
+            if proc.poll() is None:
+                log.info("stopping %s", name)
+                proc.terminate()
+        for _name, proc in children:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if redis_handle is not None:
+            redis_handle.stop()
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        log.info("migrating the database")
+        _flask("db", "upgrade", env=env)
+        log.info("loading the demo data")
+        _flask("demo", env=env)
+        if emulated:
+            children.append(("emulator", subprocess.Popen(
+                [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port", str(emulator_port),
+                 "--account-sid", EMULATOR_ACCOUNT_SID, "--auth-token", env["EMULATOR_AUTH_TOKEN"],
+                 "--voice-url", f"{app_url}/ivr/voice", "--status-url", f"{app_url}/ivr/status",
+                 "--sms-url", f"{app_url}/sms/inbound", "--numbers", "+14155550101,+16175550102"],
+                cwd=ROOT, env=env)))
+        children.append(("web", subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "1", "--threads", "64",
+             "--timeout", "0", "--graceful-timeout", "5", "app:create_app()"], cwd=ROOT, env=env)))
+        children.append(("worker", subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env)))
+        if not _wait_for(f"{app_url}/healthz"):
+            log.error("the web app did not come up; see the messages above")
+            return 1
+        print(_banner(app_url, emulator_port if emulated else None), flush=True)
+        while all(proc.poll() is None for _, proc in children):
+            time.sleep(0.5)
+        dead = [name for name, proc in children if proc.poll() is not None]
+        log.error("%s stopped unexpectedly; shutting down", ", ".join(dead))
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop()
+
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def _banner(app_url: str, emulator_port: int | None) -> str:
+    lines = [
+        "",
+        "=" * 72,
+        "  The answering service is running.",
+        f"  Agent console:   {app_url}/console/   (alice@demo.test / demo-password)",
+        f"  Practice portal: {app_url}/portal/    (staff1@demo.test / demo-password)",
+    ]
+    if emulator_port:
+        lines += [
+            f"  Softphone:       http://127.0.0.1:{emulator_port}/   (dial +14155550101 or +16175550102)",
+            "  Twilio:          built-in emulator (no credentials set)",
+        ]
+    lines += ["  Stop everything with Ctrl-C.", "=" * 72, ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The RQ worker process: jobs, RQ's scheduler for delayed jobs, and a ticker for recurring ones."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+from rq import SimpleWorker
+
+log = logging.getLogger(__name__)
+RECONCILE_EVERY = 30  # seconds
+
+
+def _ticker(app: Flask, stop: threading.Event) -> None:
+    """Enqueue the reconciler every RECONCILE_EVERY seconds; one tick per period across all workers."""
+    from ops.jobs import reconcile_job
+
+    while not stop.wait(1.0):
+        try:
+            if app.redis.set("cc:tick:reconcile", "1", nx=True, ex=RECONCILE_EVERY):
+                app.task_queue.enqueue(reconcile_job, job_timeout=120, result_ttl=600)
+        except Exception as exc:  # Redis briefly away: try again next second
+            log.warning("ticker: %s", type(exc).__name__)
+
+
+def run_worker(app: Flask, burst: bool = False) -> None:
+    """Work the queue in this process (SimpleWorker: jobs share the app context and its pools)."""
+    stop = threading.Event()
+    if not burst:
+        threading.Thread(target=_ticker, args=(app, stop), daemon=True, name="ticker").start()
+    with app.app_context():
+        worker = SimpleWorker([app.task_queue], connection=app.redis)
+        try:
+            worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+        finally:
+            stop.set()

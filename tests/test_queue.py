@@ -1,0 +1,115 @@
+"""The Redis call queue: order, aging, exactly-once takes, rebuild from the ledger."""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from callcenter import calls
+from callcenter.calls import RoutingError
+from callcenter.extensions import db
+from callcenter.models import Call, User
+from callcenter.queue import PRIORITY_ROUTINE, PRIORITY_URGENT, QUEUE_KEY, URGENT_HEAD_START
+from tests.conftest import MAPLE_NUMBER
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def test_it_answers_urgent_callers_first(app):
+    q = app.call_queue
+    q.enqueue(1, T0, PRIORITY_ROUTINE)
+    q.enqueue(2, T0 + timedelta(seconds=30), PRIORITY_ROUTINE)
+    q.enqueue(3, T0 + timedelta(seconds=60), PRIORITY_URGENT)
+    assert [w.call_id for w in q.waiting()] == [3, 1, 2]
+    assert q.position(1) == 2
+
+
+def test_a_routine_caller_who_waited_long_enough_goes_before_a_new_urgent_one(app):
+    q = app.call_queue
+    q.enqueue(1, T0, PRIORITY_ROUTINE)
+    q.enqueue(2, T0 + timedelta(seconds=URGENT_HEAD_START + 1), PRIORITY_URGENT)
+    assert [w.call_id for w in q.waiting()] == [1, 2]
+
+
+def test_enqueue_is_idempotent_and_keeps_the_original_place(app):
+    q = app.call_queue
+    q.enqueue(1, T0, PRIORITY_ROUTINE)
+    q.enqueue(2, T0 + timedelta(seconds=5), PRIORITY_ROUTINE)
+    assert q.enqueue(1, T0 + timedelta(seconds=99), PRIORITY_ROUTINE) == 1
+    assert len(q) == 2
+
+
+def test_fifty_concurrent_takers_of_one_call_succeed_exactly_once(app):
+    q = app.call_queue
+    q.enqueue(42, T0, PRIORITY_ROUTINE)
+    barrier = threading.Barrier(50)
+    wins = []
+
+    def taker():
+        barrier.wait()
+        wins.append(q.take(42))
+
+    threads = [threading.Thread(target=taker) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+    assert len(wins) == 50
+    assert len(q) == 0
+
+
+def _queued_call(sid: str, digit: str) -> Call:
+    call, _ = calls.enter_ivr(db.session, sid, MAPLE_NUMBER, "+14155550123")
+    calls.choose(db.session, call, digit)
+    calls.queue_call(db.session, current_app.call_queue, call)
+    return call
+
+
+def test_the_queue_is_rebuilt_from_the_ledger_in_the_same_order(app, world):
+    with app.app_context():
+        ids = [_queued_call(f"CA{n:032d}", d).id for n, d in enumerate(["2", "1", "0", "2"])]
+        before = [w.call_id for w in app.call_queue.waiting()]
+        assert sorted(before) == sorted(ids)
+        app.redis.delete(QUEUE_KEY)  # Redis lost its data
+        assert len(app.call_queue) == 0
+        assert calls.rebuild_queue(db.session, app.call_queue) == 4
+        assert [w.call_id for w in app.call_queue.waiting()] == before
+
+
+def test_only_one_agent_gets_the_call_and_the_other_is_told(app, world, twilio_http):
+    with app.app_context():
+        call = _queued_call("CA" + "b" * 32, "2")
+        alice, bob = db.session.get(User, world["alice"]), db.session.get(User, world["bob"])
+        taken = calls.take(db.session, app.call_queue, app.gateway, call.id, alice, "https://x.test/ivr/connect/1")
+        assert taken.agent_id == alice.id and taken.state == "connecting"
+        try:
+            calls.take(db.session, app.call_queue, app.gateway, call.id, bob, "https://x.test/ivr/connect/1")
+        except RoutingError as exc:
+            assert "already taken" in str(exc)
+        else:
+            raise AssertionError("the second take must fail")
+    assert len(twilio_http.requests) == 1
+    sent = twilio_http.requests[0]
+    assert sent["method"] == "POST"
+    assert sent["url"].endswith(f"/2010-04-01/Accounts/{app.config['TWILIO_ACCOUNT_SID']}/Calls/{'CA' + 'b' * 32}.json")
+    assert sent["data"] == {"Url": "https://x.test/ivr/connect/1", "Method": "POST"}
+
+
+def test_a_failed_redirect_puts_the_caller_back_in_their_place(app, world, twilio_http):
+    twilio_http.fail_with = 400
+    with app.app_context():
+        first = _queued_call("CA" + "c" * 32, "2")
+        _queued_call("CA" + "d" * 32, "2")
+        alice = db.session.get(User, world["alice"])
+        try:
+            calls.take(db.session, app.call_queue, app.gateway, first.id, alice, "https://x.test/c")
+        except RoutingError as exc:
+            assert "back in the queue" in str(exc)
+        else:
+            raise AssertionError("the take must fail")
+        assert app.call_queue.position(first.id) == 1
+        refreshed = db.session.scalar(select(Call).where(Call.id == first.id))
+        assert refreshed.state == "queued" and refreshed.agent_id is None
+        assert [e.kind for e in refreshed.events][-2:] == ["taken", "requeued"]

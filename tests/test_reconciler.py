@@ -1,0 +1,50 @@
+"""The reconciler mends drift between Redis and the ledger, run as the worker runs it."""
+
+from datetime import timedelta
+
+from callcenter import calls
+from callcenter.extensions import db
+from callcenter.models import Call
+from callcenter.queue import QUEUE_KEY
+from ops.jobs import reconcile_job
+from ops.worker import run_worker
+from tests.conftest import MAPLE_NUMBER, PATIENT
+
+
+def _waiting(app, sid, digit="2"):
+    call, _ = calls.enter_ivr(db.session, sid, MAPLE_NUMBER, PATIENT)
+    calls.choose(db.session, call, digit)
+    calls.queue_call(db.session, app.call_queue, call)
+    return call.id
+
+
+def test_the_worker_restores_waiting_callers_after_redis_lost_them(app, world):
+    with app.app_context():
+        ids = [_waiting(app, f"CA{n:032d}") for n in range(3)]
+    app.redis.delete(QUEUE_KEY)
+    app.task_queue.enqueue(reconcile_job)
+    run_worker(app, burst=True)
+    assert [w.call_id for w in app.call_queue.waiting()] == ids
+
+
+def test_it_removes_queue_entries_for_calls_that_are_no_longer_waiting(app, world):
+    with app.app_context():
+        call_id = _waiting(app, "CA" + "e" * 32)
+        call = db.session.get(Call, call_id)
+        calls.line_ended(db.session, app.call_queue, call, "completed", 4, 30)
+        db.session.commit()
+        app.call_queue.enqueue(call_id, call.queued_at, 0)  # drift: Redis kept a hung-up caller
+        result = reconcile_job()
+    assert result["removed"] == 1
+    assert len(app.call_queue) == 0
+
+
+def test_it_lists_ended_calls_without_an_owned_outcome(app, world):
+    with app.app_context():
+        call_id = _waiting(app, "CA" + "f" * 32)
+        call = db.session.get(Call, call_id)
+        call.state = "completed"  # talked to an agent, never wrapped up
+        call.ended_at = call.created_at - timedelta(hours=2)
+        db.session.commit()
+        result = reconcile_job()
+    assert result["without_outcome"] == [call_id]

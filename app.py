@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from redis import Redis
 from rq import Queue
 from sqlalchemy import event, text
@@ -16,6 +17,13 @@ from callcenter.gateway import TwilioGateway
 from callcenter.queue import CallQueue
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """No session cookie on the practice API: it authenticates with bearer keys only."""
+
+    def should_set_cookie(self, app, session) -> bool:
+        return not request.path.startswith("/api/") and super().should_set_cookie(app, session)
 
 
 def _tune_sqlite(engine) -> None:
@@ -45,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
+    app.session_interface = _SessionInterface()
 
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
@@ -66,7 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["REDIS_URL"] = embedded_redis_url(app.instance_path, app.logger)
     # Connections are opened lazily, on first command.
     app.redis = Redis.from_url(app.config["REDIS_URL"], socket_timeout=5, health_check_interval=30)
-    app.call_queue = CallQueue(app.redis)
+    app.call_queue = CallQueue(app.redis, capacity=app.config.get("QUEUE_CAPACITY", 1000))
     app.task_queue = Queue("answering", connection=app.redis)
     app.gateway = TwilioGateway(
         app.config["TWILIO_ACCOUNT_SID"],

@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from callcenter.accounts import AccountError, create_api_key, create_practice, create_user
 from callcenter.extensions import db
@@ -69,6 +69,7 @@ def apikey_create(practice_id: int) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """Load demonstration practices, agents and history (idempotent)."""
     from callcenter.demo import load_demo
@@ -80,6 +81,7 @@ def demo() -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker with its scheduler (timed jobs, reconciler)."""
     from ops.worker import run_worker

@@ -1,9 +1,10 @@
 """Staff login for everyone: agents, supervisors, admins and practice staff."""
 
-from flask import flash, redirect, render_template, request, url_for
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from urllib.parse import urlsplit
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
@@ -47,8 +48,6 @@ def login():
             return render_template("login.html", form=form), 401
         db.session.commit()
         login_user(user)
-        from flask import session
-
         session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME of inactivity
         target = request.args.get("next", "")
         # Only same-site paths: never an open redirect.

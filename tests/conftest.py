@@ -7,7 +7,9 @@ SQLite and PostgreSQL). TEST_REDIS_URL picks the Redis database, flushed around 
 from __future__ import annotations
 
 import os
+import re
 import threading
+from datetime import UTC, datetime, time
 
 import pytest
 from sqlalchemy import text
@@ -17,6 +19,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from callcenter.accounts import create_practice, create_user, hash_password
 from callcenter.extensions import db
+from callcenter.models import BusinessHours
 from tests.twilio_recorder import RecordingHttpClient
 
 ACCOUNT_SID = "AC" + "1" * 32
@@ -127,15 +130,17 @@ def world(app, password_hash):
         maple = create_practice(db.session, "Maple Street Family Medicine", MAPLE_NUMBER, "America/Los_Angeles")
         maple.instructions = "Dr. Rivera is on call."
         harbor = create_practice(db.session, "Harbor Pediatrics", HARBOR_NUMBER, "America/New_York")
+        for practice in (maple, harbor):  # open around the clock unless a test says otherwise
+            practice.hours = [BusinessHours(weekday=d, opens=time(0, 0), closes=time.max) for d in range(7)]
+        def person(email, role, practice=None, name=None):
+            return create_user(db.session, email, PASSWORD, role, practice, name, password_hash=password_hash)
+
         people = {
-            "alice": create_user(db.session, "alice@example.test", PASSWORD, "agent", None, "Alice", password_hash=password_hash),
-            "bob": create_user(db.session, "bob@example.test", PASSWORD, "agent", None, "Bob", password_hash=password_hash),
-            "sam": create_user(db.session, "sam@example.test", PASSWORD, "supervisor", None, "Sam",
-                               password_hash=password_hash),
-            "maple_staff": create_user(db.session, "desk@maple.test", PASSWORD, "practice", maple.id,
-                                       password_hash=password_hash),
-            "harbor_staff": create_user(db.session, "desk@harbor.test", PASSWORD, "practice", harbor.id,
-                                        password_hash=password_hash),
+            "alice": person("alice@example.test", "agent", name="Alice"),
+            "bob": person("bob@example.test", "agent", name="Bob"),
+            "sam": person("sam@example.test", "supervisor", name="Sam"),
+            "maple_staff": person("desk@maple.test", "practice", maple.id),
+            "harbor_staff": person("desk@harbor.test", "practice", harbor.id),
         }
         db.session.commit()
         ids = {name: user.id for name, user in people.items()}
@@ -143,15 +148,30 @@ def world(app, password_hash):
     return ids
 
 
+@pytest.fixture
+def agent_on_duty(app, world):
+    """Alice is logged in and available, so callers are queued rather than sent to voicemail."""
+    app.call_queue.agent_available(world["alice"], datetime.now(UTC))
+    return world["alice"]
+
+
 class AuthActions:
     def __init__(self, client):
         self.client = client
 
     def login(self, email: str, password: str = PASSWORD):
-        return self.client.post("/login", data={"email": email, "password": password})
+        """Log in as a browser does: fetch the form, send its CSRF token back."""
+        token = self._csrf_token("/login")
+        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": token})
 
     def logout(self):
-        return self.client.post("/logout")
+        return self.client.post("/logout", data={"csrf_token": self._csrf_token("/login")})
+
+    def _csrf_token(self, path: str) -> str:
+        page = self.client.get(path, follow_redirects=True).get_data(as_text=True)
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
 
 
 @pytest.fixture

@@ -1,30 +1,25 @@
 """The patient's path through the service, as domain operations on the ledger and the queue.
 
-Views call these with a session, the CallQueue and plain values; they commit nothing themselves
-except where the order of commit and Redis write matters (noted at each place).
+Views call these with a session, the CallQueue, the gateway and plain values. Where the order of
+a commit and a Redis write matters, the function commits itself and says why.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import ledger
+from . import ledger, menu
 from .accounts import practice_for_number
 from .gateway import GatewayError, TwilioGateway
 from .models import Call, CallbackTask, Message, Practice, User
-from .queue import PRIORITY_ROUTINE, PRIORITY_URGENT, CallQueue
+from .queue import QUEUE_FULL, CallQueue
 
-# Menu options: key -> (reason, priority). Every option reaches a person or a message.
-MENU = {
-    "1": ("urgent", PRIORITY_URGENT),
-    "2": ("message", PRIORITY_ROUTINE),
-    "0": ("operator", PRIORITY_ROUTINE),
-}
-CALLBACK_DELAY = timedelta(minutes=5)
+CALLBACK_DELAY = timedelta(minutes=15)
 DISPOSITIONS = ("message_taken", "answered_question", "appointment", "transferred", "wrong_number", "other")
+WAITING_STATES = ("queued", "callback_waiting")
 
 
 class RoutingError(Exception):
@@ -43,21 +38,42 @@ def enter_ivr(session: Session, call_sid: str, dialled: str | None, caller: str 
     return call, practice
 
 
+def set_language(session: Session, call: Call, language: str) -> None:
+    if call.language != language:
+        call.language = language
+        ledger.record(session, call, "language", {"language": language})
+
+
+def choose_option(session: Session, call: Call, option: menu.Option, *, how: str) -> menu.Option:
+    """Record the caller's menu choice (the first choice stands; later ones are only recorded)."""
+    if call.reason is None:
+        call.reason, call.priority = option.reason, option.priority
+        ledger.record(session, call, "chose_option", {"reason": option.reason, "by": how})
+    return option
+
+
 def choose(session: Session, call: Call, digit: str) -> tuple[str, int] | None:
-    """Record the caller's menu choice; None when the key means nothing."""
-    option = MENU.get(digit)
+    """Record a keypad choice from the full menu; None when the key means nothing."""
+    option = menu.by_key(digit, menu.OPTIONS)
     if option is None:
         ledger.record(session, call, "invalid_input", {"digits": digit[:8]})
         return None
-    reason, priority = option
-    if call.reason is None:
-        call.reason, call.priority = reason, priority
-        ledger.record(session, call, "chose_option", {"reason": reason, "priority": priority})
+    choose_option(session, call, option, how="dtmf")
     return call.reason, call.priority
 
 
+def mark_emergency(session: Session, call: Call, phrases: list[str]) -> None:
+    """The caller said urgent-symptom words: keep that on the call and route it as urgent."""
+    call.emergency_words = True
+    ledger.record(session, call, "emergency_words", {"phrases": phrases[:5]})
+    choose_option(session, call, menu.BY_REASON["urgent"], how="emergency_words")
+    if call.priority < menu.BY_REASON["urgent"].priority:  # an earlier routine choice is overridden
+        call.priority = menu.BY_REASON["urgent"].priority
+        call.reason = "urgent"
+
+
 def queue_call(session: Session, queue: CallQueue, call: Call) -> int:
-    """Put the call in the waiting queue (idempotent); return its position.
+    """Put the call in the waiting queue (idempotent); return its position, or QUEUE_FULL.
 
     The ledger row is committed before the Redis write: if Redis loses the entry, the
     reconciler rebuilds it from the ledger; the reverse order could leave a Redis entry
@@ -69,33 +85,64 @@ def queue_call(session: Session, queue: CallQueue, call: Call) -> int:
         ledger.record(session, call, "queued", {"reason": call.reason, "priority": call.priority},
                       dedupe_key="queued")
         session.commit()
-    if call.state != "queued":
+    if call.state not in WAITING_STATES:
         return 0
-    return queue.enqueue(call.id, call.queued_at, call.priority)
+    position = queue.enqueue(call.id, call.queued_at, call.priority)
+    if position == QUEUE_FULL:
+        ledger.record(session, call, "queue_full", {})
+        call.state = "ivr" if call.state == "queued" else call.state
+        call.queued_at = None
+        session.commit()
+    return position
+
+
+def leave_queue(session: Session, queue: CallQueue, call: Call, why: str) -> None:
+    """Take a waiting caller out of the queue (max wait reached, overflow); they go on to another path."""
+    queue.remove(call.id)
+    ledger.record(session, call, "left_queue", {"why": why}, dedupe_key=f"left_queue:{why}")
 
 
 def take(session: Session, queue: CallQueue, gateway: TwilioGateway, call_id: int, agent: User,
-         connect_url: str) -> Call:
-    """Give a waiting call to `agent`; exactly one of any concurrent takers gets it."""
+         connect_url: str, *, status_url: str | None = None) -> Call:
+    """Give a waiting call to `agent`; exactly one of any concurrent takers gets it.
+
+    A caller on hold is redirected to `connect_url`; a caller who chose to be called back is
+    called now, and `connect_url` bridges them to the agent when they answer.
+    """
     if not queue.take(call_id):
         raise RoutingError("Another agent has already taken this call.")
     call = session.get(Call, call_id)
-    if call is None or call.state != "queued":
+    if call is None or call.state not in WAITING_STATES:
         raise RoutingError("This caller is no longer waiting.")
+    was = call.state
     call.agent_id = agent.id
     ledger.advance(call, "connecting")
-    ledger.record(session, call, "taken", {"agent": agent.id}, actor_id=agent.id)
+    ledger.record(session, call, "taken", {"agent": agent.id, "callback": was == "callback_waiting"},
+                  actor_id=agent.id)
     queue.agent_unavailable(agent.id)
     session.commit()
     try:
-        gateway.redirect_call(call.call_sid, connect_url)
+        if was == "callback_waiting":
+            task = keep_place_task(session, call)
+            status_url = status_url or connect_url.split("/ivr/connect/")[0] + "/ivr/status"
+            sid = gateway.place_call(task.number, call.to_number, connect_url, status_callback=status_url)
+            task.outbound_call_sid = sid
+            task.status = "in_progress"
+            ledger.record(session, call, "callback_dialled", {"agent": agent.id})
+            session.commit()
+        else:
+            gateway.redirect_call(call.call_sid, connect_url)
     except GatewayError:
-        # The caller is still holding: put them back where they were.
-        ledger.requeue(session, call, "redirect_failed")
+        # Nothing reached the patient: put them back exactly where they were.
+        ledger.requeue(session, call, "gateway_failed", to_state=was)
         session.commit()
         queue.enqueue(call.id, call.queued_at, call.priority)
         raise RoutingError("Could not reach the caller's line; they are back in the queue.") from None
     return call
+
+
+def keep_place_task(session: Session, call: Call) -> CallbackTask | None:
+    return session.scalar(select(CallbackTask).where(CallbackTask.call_id == call.id))
 
 
 def connected(session: Session, call: Call) -> None:
@@ -109,10 +156,14 @@ def connected(session: Session, call: Call) -> None:
 def dial_finished(session: Session, queue: CallQueue, call: Call, dial_status: str,
                   dial_duration: int | None) -> bool:
     """The bridge to the agent ended. Return True if the caller should hold again (agent never answered)."""
-    ledger.record(session, call, "dial_finished", {"status": dial_status, "duration": dial_duration},
-                  dedupe_key=f"dial_finished:{dial_status}:{call.agent_id}")
+    event = ledger.record(session, call, "dial_finished", {"status": dial_status, "duration": dial_duration},
+                          dedupe_key=f"dial_finished:{dial_status}:{call.agent_id}")
     if dial_status in ("completed", "answered"):
         ledger.advance(call, "completed")
+        if event is not None and dial_duration:
+            queue.record_handle_time(dial_duration)
+        return False
+    if call.state not in ("connecting", "connected"):
         return False
     agent_id = call.agent_id
     ledger.requeue(session, call, f"agent_{dial_status}")
@@ -124,18 +175,21 @@ def dial_finished(session: Session, queue: CallQueue, call: Call, dial_status: s
 
 def line_ended(session: Session, queue: CallQueue, call: Call, status: str, sequence: int | None,
                duration: int | None) -> str | None:
-    """Apply a status callback. Returns 'abandoned' when this ended a call nobody had answered."""
+    """Apply a status callback. Returns 'abandoned' when this ended a call before an owned outcome."""
     if not ledger.apply_status(session, call, status, sequence, duration):
         return None
-    if call.state in ("ivr", "queued", "connecting") and call.practice_id is not None:
+    if call.state == "callback_waiting":
+        return None  # the caller hung up on purpose; their callback keeps the place
+    if call.state in ("ivr", "queued", "connecting") and call.practice_id is not None and call.outcome is None:
         queue.remove(call.id)
         ledger.advance(call, "abandoned")
-        ledger.record(session, call, "abandoned", {"reason": call.reason}, dedupe_key="abandoned")
-        if call.outcome is None:
+        ledger.record(session, call, "abandoned", {"reason": call.reason, "where": call.state},
+                      dedupe_key="abandoned")
+        if keep_place_task(session, call) is None:
             session.add(CallbackTask(practice_id=call.practice_id, call_id=call.id, number=call.from_number,
                                      reason="abandoned", due_at=ledger.now() + CALLBACK_DELAY))
         return "abandoned"
-    if call.state == "connected":
+    if call.state in ("connected", "on_call"):
         ledger.advance(call, "completed")
     return None
 
@@ -163,7 +217,12 @@ def wrap_up(session: Session, call: Call, agent: User, disposition: str, notes: 
         session.add(saved)
     ledger.record(session, call, "wrapped_up", {"disposition": disposition, "message": saved is not None},
                   actor_id=agent.id)
-    call.state = "wrapped_up" if ledger.STATE_RANK[call.state] >= ledger.STATE_RANK["connecting"] else call.state
+    if ledger.STATE_RANK[call.state] >= ledger.STATE_RANK["connecting"]:
+        call.state = "wrapped_up"
+    task = keep_place_task(session, call)
+    if task is not None and task.status != "done":
+        task.status, task.completed_at, task.completed_by_id = "done", ledger.now(), agent.id
+        ledger.set_outcome(session, call, "callback_completed", actor_id=agent.id)
     ledger.set_outcome(session, call, "message_taken" if saved else "handled", actor_id=agent.id)
     return saved
 
@@ -179,5 +238,18 @@ def waiting_calls(session: Session, queue: CallQueue) -> list[Call]:
 
 def rebuild_queue(session: Session, queue: CallQueue) -> int:
     """Put every call the ledger says is waiting back in Redis, in its original order."""
-    rows = session.execute(select(Call.id, Call.queued_at, Call.priority).where(Call.state == "queued")).all()
+    rows = session.execute(
+        select(Call.id, Call.queued_at, Call.priority).where(Call.state.in_(WAITING_STATES))
+    ).all()
     return queue.rebuild([(r.id, r.queued_at, r.priority) for r in rows if r.queued_at is not None])
+
+
+def agents_online(session: Session, queue: CallQueue) -> int:
+    """Agents who can answer soon: available now, or on a call that will end."""
+    busy = session.scalar(select(func.count(func.distinct(Call.agent_id))).where(
+        Call.state.in_(("connecting", "connected")), Call.agent_id.is_not(None)))
+    return len(queue.available_agents()) + int(busy or 0)
+
+
+def waited_seconds(call: Call, at: datetime) -> float:
+    return (at - call.queued_at).total_seconds() if call.queued_at else 0.0

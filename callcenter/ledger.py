@@ -17,8 +17,11 @@ from .models import Call, CallEvent
 STATE_RANK = {
     "ivr": 0,
     "queued": 10,
+    # Hung up on purpose to be called back; the place in the queue is kept.
+    "callback_waiting": 15,
     "connecting": 20,
     "connected": 30,
+    "on_call": 30,  # put through to the on-call clinician
     # Terminal telephony states: the line is down. What remains is the owned outcome.
     "completed": 40,
     "abandoned": 40,
@@ -112,12 +115,12 @@ def advance(call: Call, state: str) -> bool:
     return True
 
 
-def requeue(session: Session, call: Call, why: str) -> None:
+def requeue(session: Session, call: Call, why: str, to_state: str = "queued") -> None:
     """Put a call whose connection to an agent failed back in the waiting state."""
     if call.state not in ("connecting", "connected"):
         return
     record(session, call, "requeued", {"why": why})
-    call.state = "queued"
+    call.state = to_state
     call.agent_id = None
 
 

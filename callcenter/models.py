@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -43,8 +44,62 @@ class Practice(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
     greeting: Mapped[str | None] = mapped_column(Text)
     instructions: Mapped[str | None] = mapped_column(Text)
+    # Menu options this practice offers (see callcenter.menu.OPTIONS); None means all of them.
+    menu_options: Mapped[list | None] = mapped_column(JSON)
+    languages: Mapped[list | None] = mapped_column(JSON)
+    max_wait_seconds: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     numbers: Mapped[list[PracticeNumber]] = relationship(back_populates="practice", cascade="all, delete-orphan")
+    hours: Mapped[list[BusinessHours]] = relationship(cascade="all, delete-orphan")
+    holidays: Mapped[list[Holiday]] = relationship(cascade="all, delete-orphan")
+
+
+class BusinessHours(db.Model):
+    """One opening period of a weekday (0 = Monday), in the practice's own timezone."""
+
+    __tablename__ = "business_hours"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    opens: Mapped[time] = mapped_column(Time)
+    closes: Mapped[time] = mapped_column(Time)
+
+
+class Holiday(db.Model):
+    """A day the practice is closed, in its own timezone."""
+
+    __tablename__ = "holidays"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str | None] = mapped_column(String(120))
+
+
+class OnCallShift(db.Model):
+    """Who takes the practice's urgent calls between two instants."""
+
+    __tablename__ = "on_call_shifts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    clinician_name: Mapped[str] = mapped_column(String(200))
+    number: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class OnCallPage(db.Model):
+    """An SMS page sent to the on-call clinician about a call."""
+
+    __tablename__ = "on_call_pages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("on_call_shifts.id"))
+    to_number: Mapped[str | None] = mapped_column(String(20))
+    message_sid: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="sent")
+    error: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PracticeNumber(db.Model):
@@ -104,6 +159,9 @@ class Call(db.Model):
     state: Mapped[str] = mapped_column(String(20), default="ivr", index=True)
     reason: Mapped[str | None] = mapped_column(String(20))
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
+    after_hours: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    emergency_words: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     telephony_status: Mapped[str | None] = mapped_column(String(20))
     last_sequence: Mapped[int] = mapped_column(Integer, default=-1)
@@ -149,6 +207,10 @@ class Message(db.Model):
     callback_number: Mapped[str | None] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text)
     taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(20), default="agent", server_default="agent")
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    transcription: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -165,7 +227,11 @@ class CallbackTask(db.Model):
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), unique=True)
     number: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(40))
+    # keep_place: the patient chose to be called back instead of holding; the task keeps their place.
+    keeps_place: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sms_sid: Mapped[str | None] = mapped_column(String(64))
+    outbound_call_sid: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -22,6 +22,21 @@ PRIORITY_URGENT = 1
 
 QUEUE_KEY = "cc:queue"
 AVAILABLE_KEY = "cc:agents:available"
+HANDLE_TIMES_KEY = "cc:handle_times"
+# Twilio's own queues hold 1000 callers by default; ours refuses more than this and sends the rest
+# down the message path rather than leaving them on hold music.
+DEFAULT_CAPACITY = 1000
+DEFAULT_HANDLE_SECONDS = 240.0
+QUEUE_FULL = -1
+
+# One round trip: already waiting -> its position; full -> -1; else add and return the new position.
+_ENQUEUE = """
+local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+if rank then return rank + 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return redis.call('ZRANK', KEYS[1], ARGV[1]) + 1
+"""
 
 
 def score_for(queued_at: datetime, priority: int) -> float:
@@ -37,17 +52,15 @@ class Waiting:
 class CallQueue:
     """Waiting callers and available agents, in Redis."""
 
-    def __init__(self, redis: Redis):
+    def __init__(self, redis: Redis, capacity: int = DEFAULT_CAPACITY):
         self.redis = redis
+        self.capacity = capacity
+        self._enqueue = redis.register_script(_ENQUEUE)
 
     def enqueue(self, call_id: int, queued_at: datetime, priority: int) -> int:
-        """Add a waiting call (idempotent) and return its 1-based position."""
+        """Add a waiting call (idempotent) and return its 1-based position, or QUEUE_FULL."""
         score = score_for(queued_at, priority)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(QUEUE_KEY, {str(call_id): score}, nx=True)
-        pipe.zrank(QUEUE_KEY, str(call_id))
-        _, rank = pipe.execute()
-        return int(rank) + 1
+        return int(self._enqueue(keys=[QUEUE_KEY], args=[str(call_id), repr(score), self.capacity]))
 
     def take(self, call_id: int) -> bool:
         """Remove a call from the queue; True for exactly one of any concurrent takers."""
@@ -77,6 +90,17 @@ class CallQueue:
             return 0
         mapping = {str(cid): score_for(at, prio) for cid, at, prio in entries}
         return int(self.redis.zadd(QUEUE_KEY, mapping, nx=True))
+
+    # Recent handling times, for honest wait estimates.
+    def record_handle_time(self, seconds: float) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lpush(HANDLE_TIMES_KEY, f"{seconds:.1f}")
+        pipe.ltrim(HANDLE_TIMES_KEY, 0, 99)
+        pipe.execute()
+
+    def average_handle_time(self) -> float:
+        values = [float(v) for v in self.redis.lrange(HANDLE_TIMES_KEY, 0, 99)]
+        return sum(values) / len(values) if values else DEFAULT_HANDLE_SECONDS
 
     # Agent presence: longest idle first.
     def agent_available(self, agent_id: int, since: datetime) -> None:

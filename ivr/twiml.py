@@ -1,71 +1,187 @@
-"""TwiML documents, built by small pure functions from plain values (tested by parsing the XML)."""
+"""TwiML documents, built by small pure functions from plain values (tested by parsing the XML).
+
+URLs are relative: Twilio resolves them against the URL of the document that holds them, so the
+same documents work behind any public origin.
+"""
 
 from __future__ import annotations
 
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from .prompts import EN
+from .prompts import EN, prompts
 
 MENU_TIMEOUT = 6
-HOLD_PAUSE = 20
+HOLD_PAUSE = 50  # with the Say and the offer, the hold document lasts about a minute
 RING_TIMEOUT = 20
-VOICEMAIL_MAX_SECONDS = 120
+ON_CALL_RING_TIMEOUT = 25
+VOICEMAIL_MAX_SECONDS = 180
 
 
-def _say(response, text: str, lang: dict = EN) -> None:
-    response.say(text, voice=lang["voice"], language=lang["language"])
+def _say(node, text: str, lang: dict) -> None:
+    if text:
+        node.say(text, voice=lang["voice"], language=lang["language"])
 
 
 def unknown_number() -> str:
     r = VoiceResponse()
-    _say(r, EN["unknown_number"])
+    _say(r, EN["unknown_number"], EN)
     r.hangup()
     return str(r)
 
 
-def menu(practice_name: str | None, greeting: str | None, attempt: int, *, welcome: bool,
-         prefix: str | None = None) -> str:
-    """Welcome and advisory (first time only), then the menu; silence goes back to /ivr/menu."""
+def menu(language: str, practice_name: str, greeting: str | None, options, attempt: int, *, welcome: bool,
+         offer_spanish: bool, prefix: str | None = None, hints: str = "") -> str:
+    """Welcome and advisory (first time only), then the practice's menu by keypad or speech.
+
+    Silence falls through to a Redirect back to the menu, counted as an attempt.
+    """
+    p = prompts(language)
     r = VoiceResponse()
     if prefix:
-        _say(r, prefix)
+        _say(r, prefix, p)
     if welcome:
-        _say(r, greeting or EN["welcome"].format(practice=practice_name))
-        _say(r, EN["advisory"])
-    gather = Gather(input="dtmf", num_digits=1, timeout=MENU_TIMEOUT, action=f"/ivr/menu?attempt={attempt}",
-                    method="POST")
-    _say(gather, EN["menu"])
+        _say(r, greeting or p["welcome"].format(practice=practice_name), p)
+        _say(r, p["advisory"], p)
+    gather = Gather(input="dtmf speech", num_digits=1, timeout=MENU_TIMEOUT, speech_timeout="auto",
+                    action=f"/ivr/menu?attempt={attempt}", method="POST", language=p["language"], hints=hints)
+    _say(gather, " ".join(p[f"option_{o.reason}"] for o in options) + " " + p["menu_speech"], p)
+    if offer_spanish:
+        _say(gather, EN["spanish"], prompts("es"))
     r.append(gather)
-    # No key pressed: Twilio falls through to the next verb.
     r.redirect(f"/ivr/menu?attempt={attempt}&silent=1", method="POST")
     return str(r)
 
 
-def enqueue(queue_name: str, position: int, urgent: bool, prefix: str | None = None) -> str:
+def _estimate_text(p: dict, minutes: int | None) -> str:
+    if minutes is None:
+        return p["stay"]
+    return p["estimate_one"] if minutes == 1 else p["estimate"].format(minutes=minutes)
+
+
+def enqueue(language: str, queue_name: str, position: int, urgent: bool, minutes: int | None,
+            prefix: str | None = None) -> str:
+    p = prompts(language)
     r = VoiceResponse()
     if prefix:
-        _say(r, prefix)
-    _say(r, EN["urgent_queued"] if urgent else EN["queued"].format(position=position))
+        _say(r, prefix, p)
+    _say(r, (p["urgent_queued"] if urgent else p["queued"]).format(position=position), p)
+    _say(r, _estimate_text(p, minutes), p)
     r.enqueue(queue_name, wait_url="/ivr/wait", wait_url_method="POST", action="/ivr/queue-exit", method="POST")
     return str(r)
 
 
-def hold(position: int | None) -> str:
-    """The waitUrl document: position, then a pause; Twilio asks again when it runs out."""
+def hold(language: str, position: int | None, minutes: int | None, *, offer_keep_place: bool,
+         announce: bool = True) -> str:
+    """The waitUrl document (only Say, Play, Pause, Gather, Redirect, Hangup, Leave are allowed here)."""
+    p = prompts(language)
     r = VoiceResponse()
-    if position:
-        _say(r, EN["hold"].format(position=position))
+    if announce and position:
+        _say(r, p["hold"].format(position=position) + " " + _estimate_text(p, minutes), p)
+    if offer_keep_place:
+        gather = Gather(input="dtmf", num_digits=1, timeout=5, action="/ivr/keep-place", method="POST")
+        _say(gather, p["keep_place_offer"], p)
+        r.append(gather)
     r.pause(length=HOLD_PAUSE)
     return str(r)
 
 
-def connect_to_agent(call_id: int, client_identity: str) -> str:
+def leave_queue() -> str:
     r = VoiceResponse()
-    _say(r, EN["connecting"])
+    r.leave()
+    return str(r)
+
+
+def keep_place_number_choice(language: str, last4: str) -> str:
+    p = prompts(language)
+    r = VoiceResponse()
+    gather = Gather(input="dtmf", num_digits=1, timeout=8, action="/ivr/keep-place/choice", method="POST")
+    _say(gather, p["keep_place_caller_id"].format(last4=" ".join(last4)), p)
+    r.append(gather)
+    _say(r, p["keep_place_cancelled"], p)
+    return str(r)
+
+
+def keep_place_enter_number(language: str, prefix: str | None = None) -> str:
+    p = prompts(language)
+    r = VoiceResponse()
+    if prefix:
+        _say(r, prefix, p)
+    gather = Gather(input="dtmf", finish_on_key="#", timeout=10, action="/ivr/keep-place/number", method="POST")
+    _say(gather, p["keep_place_enter"], p)
+    r.append(gather)
+    _say(r, p["keep_place_cancelled"], p)
+    return str(r)
+
+
+def keep_place_readback(language: str, digits: str) -> str:
+    p = prompts(language)
+    r = VoiceResponse()
+    gather = Gather(input="dtmf", num_digits=1, timeout=8, action="/ivr/keep-place/confirm", method="POST")
+    _say(gather, p["keep_place_readback"].format(digits=" ".join(digits)), p)
+    r.append(gather)
+    _say(r, p["keep_place_cancelled"], p)
+    return str(r)
+
+
+def keep_place_done(language: str) -> str:
+    p = prompts(language)
+    r = VoiceResponse()
+    _say(r, p["keep_place_done"], p)
+    r.hangup()
+    return str(r)
+
+
+def say_then_hold(language: str, text: str) -> str:
+    """A short answer inside the waitUrl loop; when it ends Twilio asks the waitUrl again."""
+    p = prompts(language)
+    r = VoiceResponse()
+    _say(r, text, p)
+    return str(r)
+
+
+def connect_to_agent(language: str, call_id: int, client_identity: str, greeting: str | None = None) -> str:
+    p = prompts(language)
+    r = VoiceResponse()
+    _say(r, greeting or p["connecting"], p)
     dial = Dial(action=f"/ivr/dial-done/{call_id}", method="POST", timeout=RING_TIMEOUT)
     dial.client(client_identity)
     r.append(dial)
+    return str(r)
+
+
+def connect_to_on_call(language: str, call_id: int, number: str, prefix: str | None = None) -> str:
+    p = prompts(language)
+    r = VoiceResponse()
+    if prefix:
+        _say(r, prefix, p)
+    _say(r, p["on_call_connecting"], p)
+    dial = Dial(action=f"/ivr/on-call-done/{call_id}", method="POST", timeout=ON_CALL_RING_TIMEOUT)
+    dial.number(number)
+    r.append(dial)
+    return str(r)
+
+
+def voicemail(language: str, *, urgent: bool, prefix: str | None = None) -> str:
+    """Record a message; the transcription arrives later at /ivr/transcription."""
+    p = prompts(language)
+    r = VoiceResponse()
+    if prefix:
+        _say(r, prefix, p)
+    _say(r, p["voicemail_urgent_prompt"] if urgent else p["voicemail_prompt"], p)
+    r.record(action="/ivr/voicemail", method="POST", max_length=VOICEMAIL_MAX_SECONDS, finish_on_key="#",
+             play_beep=True, transcribe=True, transcribe_callback="/ivr/transcription")
+    # Reached only if the caller said nothing: the action is not requested for an empty recording.
+    _say(r, p["goodbye"], p)
+    r.hangup()
+    return str(r)
+
+
+def voicemail_saved(language: str, *, urgent: bool) -> str:
+    p = prompts(language)
+    r = VoiceResponse()
+    _say(r, p["voicemail_urgent_thanks"] if urgent else p["voicemail_thanks"], p)
+    r.hangup()
     return str(r)
 
 
@@ -75,9 +191,10 @@ def redirect(url: str) -> str:
     return str(r)
 
 
-def goodbye() -> str:
+def goodbye(language: str = "en") -> str:
+    p = prompts(language)
     r = VoiceResponse()
-    _say(r, EN["goodbye"])
+    _say(r, p["goodbye"], p)
     r.hangup()
     return str(r)
 
@@ -85,16 +202,10 @@ def goodbye() -> str:
 def safe_fallback() -> str:
     """When anything fails: take a voicemail so that someone calls back. Needs nothing but Twilio."""
     r = VoiceResponse()
-    _say(r, EN["safe_fallback"])
-    r.record(action="/ivr/voicemail", method="POST", max_length=VOICEMAIL_MAX_SECONDS, play_beep=True)
-    _say(r, EN["voicemail_thanks"])
-    r.hangup()
-    return str(r)
-
-
-def voicemail_saved() -> str:
-    r = VoiceResponse()
-    _say(r, EN["voicemail_thanks"])
+    _say(r, EN["safe_fallback"], EN)
+    r.record(action="/ivr/voicemail", method="POST", max_length=VOICEMAIL_MAX_SECONDS, finish_on_key="#",
+             play_beep=True, transcribe=True, transcribe_callback="/ivr/transcription")
+    _say(r, EN["goodbye"], EN)
     r.hangup()
     return str(r)
 

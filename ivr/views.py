@@ -1,4 +1,4 @@
-"""The Twilio webhooks: /ivr/voice, /ivr/status, /sms/inbound and the app's own IVR steps."""
+"""Twilio-facing entry points: /ivr/voice, the menu, /ivr/status and /sms/inbound."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import logging
 
 from flask import Response, current_app, request
 
-from callcenter import calls, ledger
-from callcenter.extensions import csrf, db, socketio
-from callcenter.live import announce_queue
-from callcenter.models import Call, Message
+from callcenter import callbacks, calls, ledger, menu
+from callcenter.extensions import csrf, db
 
 from . import bp, sms_bp, twiml
-from .prompts import EN
-from .webhooks import twilio_webhook, twiml_response
+from .flow import announce, queue_name, send_onward
+from .prompts import EN, prompts
+from .webhooks import current_call, twilio_webhook, twiml_response
 
 log = logging.getLogger(__name__)
 MAX_MENU_ATTEMPTS = 3
@@ -26,20 +25,14 @@ def _safe() -> Response:
     return twiml_response(twiml.safe_fallback())
 
 
-def _announce() -> None:
-    """Tell consoles the queue changed. A hint only: failure must not touch the caller's answer."""
-    try:
-        announce_queue(db.session, current_app.call_queue, socketio.emit)
-    except Exception as exc:
-        log.warning("queue announcement failed: %s", type(exc).__name__)
-
-
-def _call() -> Call | None:
-    return ledger.find_call(db.session, request.form.get("CallSid", ""))
-
-
-def _queue_name(call: Call) -> str:
-    return f"practice-{call.practice_id}"  # no patient data in queue names
+def _menu(call, attempt: int, *, welcome: bool, prefix: str | None = None) -> Response:
+    practice = call.practice
+    options = menu.offered(practice.menu_options)
+    languages = practice.languages or ["en", "es"]
+    return twiml_response(twiml.menu(
+        call.language, practice.name, practice.greeting if call.language == "en" else None, options, attempt,
+        welcome=welcome, offer_spanish=call.language == "en" and "es" in languages, prefix=prefix,
+        hints=menu.speech_hints(call.language, options)))
 
 
 @bp.post("/voice")
@@ -52,139 +45,96 @@ def voice():
     db.session.commit()
     if practice is None:
         return twiml_response(twiml.unknown_number())
-    return twiml_response(twiml.menu(practice.name, practice.greeting, attempt=1, welcome=True))
+    return _menu(call, 1, welcome=True)
 
 
 @bp.post("/menu")
 @twilio_webhook(_safe)
-def menu():
-    """The caller's menu choice; wrong keys or silence repeat the menu, then go to the message path."""
-    call = _call()
+def menu_choice():
+    """The caller's choice by key or speech; wrong input or silence repeats the menu, then takes a message."""
+    call = current_call()
     if call is None or call.practice is None:
         return twiml_response(twiml.unknown_number())
-    attempt = request.args.get("attempt", default=1, type=int) or 1
-    digits = (request.form.get("Digits") or "").strip()
-    choice = calls.choose(db.session, call, digits[:1]) if digits else None
-    if choice is None and not digits:
-        ledger.record(db.session, call, "no_input", {"attempt": attempt})
-    if choice is None:
-        if attempt >= MAX_MENU_ATTEMPTS:
-            choice = calls.choose(db.session, call, "2")
-            prefix = EN["fallback_to_message"]
-        else:
-            db.session.commit()
-            return twiml_response(twiml.menu(call.practice.name, call.practice.greeting, attempt + 1, welcome=False,
-                                             prefix=EN["invalid"] if digits else None))
-    else:
-        prefix = None
-    position = calls.queue_call(db.session, current_app.call_queue, call)
-    db.session.commit()
-    _announce()
-    return twiml_response(twiml.enqueue(_queue_name(call), position, call.priority > 0, prefix=prefix))
-
-
-@bp.post("/wait")
-@twilio_webhook(lambda: twiml_response(twiml.hold(None)))
-def wait():
-    """The waitUrl loop: the caller's honest position in our queue."""
-    call = _call()
-    position = current_app.call_queue.position(call.id) if call else None
-    return twiml_response(twiml.hold(position))
-
-
-@bp.post("/queue-exit")
-@twilio_webhook(_safe)
-def queue_exit():
-    """The caller left Twilio's queue; continue according to where the ledger says the call is."""
-    call = _call()
-    result = request.form.get("QueueResult", "")
-    if call is None:
+    if call.state != "ivr":  # Twilio retried a request after the caller was already routed
+        if call.state == "queued":
+            position = calls.queue_call(db.session, current_app.call_queue, call)
+            return twiml_response(twiml.enqueue(call.language, queue_name(call), position, call.priority > 0, None))
         return _safe()
-    ledger.record(db.session, call, "queue_exit", {"result": result})
-    db.session.commit()
-    if call.state in ("connecting", "connected"):
-        return twiml_response(twiml.redirect(f"/ivr/connect/{call.id}"))
-    if call.state == "queued" and result not in ("hangup",):
-        position = calls.queue_call(db.session, current_app.call_queue, call)
-        return twiml_response(twiml.enqueue(_queue_name(call), position, call.priority > 0))
-    return twiml_response(twiml.empty())
+    practice = call.practice
+    attempt = max(1, request.args.get("attempt", default=1, type=int) or 1)
+    digits = (request.form.get("Digits") or "").strip()[:1]
+    speech = (request.form.get("SpeechResult") or "").strip()[:500]
+    options = menu.offered(practice.menu_options)
+    p = prompts(call.language)
 
-
-@bp.post("/connect/<int:call_id>")
-@twilio_webhook(_safe)
-def connect(call_id: int):
-    """Fetched by Twilio after an agent took the call: bridge the caller to that agent."""
-    call = db.session.get(Call, call_id)
-    if call is None or call.call_sid != request.form.get("CallSid"):
-        return _safe()
-    if call.state not in ("connecting", "connected") or call.agent_id is None:
-        position = calls.queue_call(db.session, current_app.call_queue, call)
-        return twiml_response(twiml.enqueue(_queue_name(call), position, call.priority > 0))
-    calls.connected(db.session, call)
-    db.session.commit()
-    return twiml_response(twiml.connect_to_agent(call.id, twiml.agent_identity(call.agent_id)))
-
-
-@bp.post("/dial-done/<int:call_id>")
-@twilio_webhook(_safe)
-def dial_done(call_id: int):
-    """The bridge to the agent ended; if the agent never answered, the caller keeps their place."""
-    call = db.session.get(Call, call_id)
-    if call is None or call.call_sid != request.form.get("CallSid"):
-        return _safe()
-    duration = request.form.get("DialCallDuration", type=int)
-    hold_again = calls.dial_finished(db.session, current_app.call_queue, call,
-                                     request.form.get("DialCallStatus", ""), duration)
-    db.session.commit()
-    if hold_again:
-        _announce()
-        position = current_app.call_queue.position(call.id) or 1
-        return twiml_response(twiml.enqueue(_queue_name(call), position, call.priority > 0,
-                                            prefix=EN["agent_missed"]))
-    return twiml_response(twiml.goodbye())
-
-
-@bp.post("/goodbye")
-@twilio_webhook(lambda: twiml_response(twiml.goodbye()))
-def goodbye():
-    """The agent ended the call."""
-    return twiml_response(twiml.goodbye())
-
-
-@bp.post("/voicemail")
-@twilio_webhook(lambda: twiml_response(twiml.voicemail_saved()))
-def voicemail():
-    """A voicemail left on the safe path becomes a message that needs review."""
-    call = _call()
-    url = request.form.get("RecordingUrl")
-    if call is not None and url and call.practice_id is not None:
-        event = ledger.record(db.session, call, "voicemail", {"recording_sid": request.form.get("RecordingSid")},
-                              dedupe_key="voicemail")
-        if event is not None:
-            ledger.advance(call, "voicemail")
-            db.session.add(Message(practice_id=call.practice_id, call_id=call.id, urgency="routine",
-                                   callback_number=call.from_number,
-                                   body=f"Voicemail ({request.form.get('RecordingDuration', '?')} s): {url}"))
+    if speech:
+        found = menu.emergency_words(speech)
+        if found:
+            calls.mark_emergency(db.session, call, found)
+            return twiml_response(send_onward(call, practice, prefix=p["emergency_heard"]))
+    if digits == menu.SPANISH_KEY and call.language == "en" and "es" in (practice.languages or ["en", "es"]):
+        calls.set_language(db.session, call, "es")
         db.session.commit()
-    return twiml_response(twiml.voicemail_saved())
+        return _menu(call, attempt, welcome=True)
+
+    option = menu.by_key(digits, options) if digits else menu.by_speech(speech, call.language, options)
+    if option is not None:
+        calls.choose_option(db.session, call, option, how="dtmf" if digits else "speech")
+        return twiml_response(send_onward(call, practice))
+
+    if digits or speech:
+        # Keys are recorded; what the caller said is not (it may hold health information).
+        ledger.record(db.session, call, "invalid_input", {"digits": digits} if digits else {"speech": True})
+    else:
+        ledger.record(db.session, call, "no_input", {"attempt": attempt})
+    if attempt >= MAX_MENU_ATTEMPTS:
+        calls.choose_option(db.session, call, menu.BY_REASON["message"], how="fallback")
+        return twiml_response(send_onward(call, practice, prefix=p["fallback_to_message"]))
+    db.session.commit()
+    return _menu(call, attempt + 1, welcome=False, prefix=p["invalid"] if (digits or speech) else None)
 
 
 @bp.post("/status")
 @twilio_webhook(lambda: Response(status=204))
 def status():
     """Call status changes. Idempotent and order-proof; unknown calls get 204 too."""
-    call = _call()
-    if call is None:
-        return Response(status=204)
     form = request.form
-    sequence = form.get("SequenceNumber", type=int)
-    duration = form.get("CallDuration", type=int)
-    result = calls.line_ended(db.session, current_app.call_queue, call, form.get("CallStatus", ""), sequence,
-                              duration)
+    call_sid = form.get("CallSid", "")
+    call = ledger.find_call(db.session, call_sid)
+    call_status = form.get("CallStatus", "")
+    if call is None:
+        task = callbacks.find_by_outbound_sid(db.session, call_sid)
+        if task is not None:
+            callbacks.outbound_status(db.session, task, call_status)
+            db.session.commit()
+        return Response(status=204)
+    result = calls.line_ended(db.session, current_app.call_queue, call, call_status,
+                              form.get("SequenceNumber", type=int), form.get("CallDuration", type=int))
     db.session.commit()
     if result == "abandoned":
-        _announce()
+        _tell_abandoned_caller(call)
+        announce()
     return Response(status=204)
+
+
+def _tell_abandoned_caller(call) -> None:
+    """Queue the SMS that says when we will call back (a job: Twilio's answer must not wait on it)."""
+    from ops.jobs import send_callback_sms_job
+
+    task = calls.keep_place_task(db.session, call)
+    if task is None:
+        return
+    try:
+        current_app.task_queue.enqueue(send_callback_sms_job, task.id, job_id=f"callback-sms-{task.id}",
+                                       retry=_retry())
+    except Exception as exc:  # the reconciler finds tasks whose SMS was never sent
+        log.warning("could not queue the callback SMS: %s", type(exc).__name__)
+
+
+def _retry():
+    from rq import Retry
+
+    return Retry(max=3, interval=[10, 60, 300])
 
 
 @sms_bp.post("/inbound")
@@ -192,3 +142,6 @@ def status():
 def sms_inbound():
     """A text to a practice number: tell the patient to call (we do not take medical requests by SMS)."""
     return twiml_response(twiml.sms_reply(EN["sms_reply"]))
+
+
+from . import connect_views, queue_views  # noqa: E402,F401

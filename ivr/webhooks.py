@@ -16,6 +16,13 @@ from .urls import public_request_url
 log = logging.getLogger(__name__)
 
 
+def current_call():
+    """The ledger's call for this webhook's CallSid, or None."""
+    from callcenter.ledger import find_call
+
+    return find_call(db.session, request.form.get("CallSid", ""))
+
+
 def twiml_response(xml: str, status: int = 200) -> Response:
     return Response(xml, status=status, mimetype="text/xml")
 

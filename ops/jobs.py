@@ -24,3 +24,14 @@ def reconcile_job() -> dict:
                   len(report.without_outcome), report.without_outcome[:20])
     return {"restored": report.restored_to_queue, "removed": report.removed_from_queue,
             "without_outcome": report.without_outcome}
+
+
+def send_callback_sms_job(task_id: int) -> str | None:
+    """Tell an abandoned caller when we will call back (idempotent per task)."""
+    from callcenter.callbacks import send_callback_sms
+
+    sid = send_callback_sms(db.session, current_app.gateway, task_id)
+    db.session.commit()
+    if sid is None:
+        log.warning("callback task %s: no SMS sent (no callable number, or Twilio refused)", task_id)
+    return sid

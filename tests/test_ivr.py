@@ -23,7 +23,12 @@ def test_it_greets_with_the_practice_name_and_the_emergency_advisory(twilio, wor
     gather = root.find("Gather")
     assert gather.get("action") == "/ivr/menu?attempt=1"
     assert gather.get("numDigits") == "1"
-    assert "press 1" in "".join(gather.itertext())
+    assert gather.get("input") == "dtmf speech"
+    assert "refill" in gather.get("hints")
+    menu_text = "".join(gather.itertext())
+    for phrase in ("urgent medical question, press 1", "leave a message", "appointments, press 3",
+                   "prescription refills, press 4", "billing, press 5", "operator, press 0", "Para español"):
+        assert phrase in menu_text
     assert verbs(root)[-1] == "Redirect"  # silence goes back to the menu, it does not end the call
 
 
@@ -77,8 +82,9 @@ def test_it_checks_the_signature_behind_a_trusted_proxy(client, world):
 
 
 @pytest.mark.parametrize("digit,reason,urgent", [("1", "urgent", True), ("2", "message", False),
-                                                  ("0", "operator", False)])
-def test_it_queues_the_caller_for_each_menu_choice(app, twilio, world, digit, reason, urgent):
+                                                  ("3", "appointment", False), ("4", "refill", False),
+                                                  ("5", "billing", False), ("0", "operator", False)])
+def test_it_queues_the_caller_for_each_menu_choice(app, twilio, agent_on_duty, world, digit, reason, urgent):
     twilio.post("/ivr/voice", incoming())
     root = parse(twilio.post("/ivr/menu?attempt=1", incoming(Digits=digit)))
     enqueue = root.find("Enqueue")
@@ -91,7 +97,7 @@ def test_it_queues_the_caller_for_each_menu_choice(app, twilio, world, digit, re
         assert app.call_queue.position(call.id) == 1
 
 
-def test_it_puts_urgent_callers_ahead_of_routine_ones(app, twilio, world):
+def test_it_puts_urgent_callers_ahead_of_routine_ones(app, twilio, agent_on_duty):
     for n, digit in enumerate(["2", "0", "1"]):
         sid = f"CA{n:032d}"
         twilio.post("/ivr/voice", incoming(sid=sid))
@@ -101,24 +107,25 @@ def test_it_puts_urgent_callers_ahead_of_routine_ones(app, twilio, world):
     assert order == ["urgent", "message", "operator"]
 
 
-def test_it_tells_the_holding_caller_their_position(app, twilio, world):
+def test_it_tells_the_holding_caller_their_position(app, twilio, agent_on_duty):
     for n in range(2):
         sid = f"CA{n:032d}"
         twilio.post("/ivr/voice", incoming(sid=sid))
         twilio.post("/ivr/menu?attempt=1", incoming(sid=sid, Digits="2"))
     root = parse(twilio.post("/ivr/wait", incoming(sid=f"CA{1:032d}", QueuePosition="2", QueueTime="30")))
-    assert "You are number 2 in line." in spoken(root)
-    assert verbs(root) == ["Say", "Pause"]
+    assert "You are still number 2 in line." in spoken(root)
+    assert "The wait is about" in spoken(root)
+    assert verbs(root) == ["Say", "Pause"]  # no callback offer before two minutes on hold
 
 
-def test_it_repeats_the_menu_on_a_wrong_key_then_takes_a_message(app, twilio, world):
+def test_it_repeats_the_menu_on_a_wrong_key_then_takes_a_message(app, twilio, agent_on_duty):
     twilio.post("/ivr/voice", incoming())
     first = parse(twilio.post("/ivr/menu?attempt=1", incoming(Digits="7")))
     assert "not one of the choices" in spoken(first)
     assert first.find("Gather").get("action") == "/ivr/menu?attempt=2"
     second = parse(twilio.post("/ivr/menu?attempt=2", incoming(Digits="*")))
     assert second.find("Gather").get("action") == "/ivr/menu?attempt=3"
-    third = parse(twilio.post("/ivr/menu?attempt=3", incoming(Digits="9")))
+    third = parse(twilio.post("/ivr/menu?attempt=3", incoming(Digits="8")))
     assert "take a message" in spoken(third)
     assert third.find("Enqueue") is not None
     with app.app_context():
@@ -134,7 +141,7 @@ def test_it_repeats_the_menu_on_silence(twilio, world):
     assert "not one of the choices" not in spoken(root)
 
 
-def test_a_caller_who_hangs_up_while_waiting_is_abandoned_with_a_callback(app, twilio, world):
+def test_a_caller_who_hangs_up_while_waiting_is_abandoned_with_a_callback(app, twilio, agent_on_duty):
     twilio.post("/ivr/voice", incoming())
     twilio.post("/ivr/menu?attempt=1", incoming(Digits="2"))
     response = twilio.post("/ivr/status", incoming(CallStatus="completed", CallDuration="75", SequenceNumber="3"))
@@ -182,9 +189,9 @@ def test_it_asks_patients_who_text_to_call(twilio, world):
     assert b"does not receive text messages" in response.data
 
 
-def test_events_are_appended_in_order(app, twilio, world):
+def test_events_are_appended_in_order(app, twilio, agent_on_duty):
     twilio.post("/ivr/voice", incoming())
     twilio.post("/ivr/menu?attempt=1", incoming(Digits="1"))
     with app.app_context():
         kinds = db.session.scalars(select(CallEvent.kind).order_by(CallEvent.id)).all()
-    assert kinds == ["entered_ivr", "chose_option", "queued"]
+    assert kinds == ["entered_ivr", "chose_option", "queued", "routed"]

@@ -1,0 +1,51 @@
+"""The on-call clinician: who is on call now, and paging them by SMS through the gateway."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .gateway import GatewayError, TwilioGateway
+from .models import Call, OnCallPage, OnCallShift, Practice
+
+
+def current_shift(session: Session, practice_id: int, at: datetime) -> OnCallShift | None:
+    """The shift covering `at`; the latest-starting one when shifts overlap."""
+    return session.scalar(
+        select(OnCallShift)
+        .where(OnCallShift.practice_id == practice_id, OnCallShift.starts_at <= at, OnCallShift.ends_at > at)
+        .order_by(OnCallShift.starts_at.desc())
+        .limit(1)
+    )
+
+
+def page_text(practice: Practice, call: Call, why: str) -> str:
+    """What the clinician's phone shows: enough to act, and the callback number they need."""
+    return (f"{practice.name}: urgent patient call ({why}). Call back {call.from_number or 'withheld number'}. "
+            f"Ref #{call.id}.")
+
+
+def page(session: Session, gateway: TwilioGateway, practice: Practice, call: Call, why: str,
+         at: datetime) -> OnCallPage:
+    """Send the on-call clinician an SMS about this call and record it (also when it could not be sent)."""
+    existing = session.scalar(select(OnCallPage).where(OnCallPage.call_id == call.id,
+                                                       OnCallPage.status == "sent"))
+    if existing is not None:  # one page per call; retries of the webhook must not page twice
+        return existing
+    shift = current_shift(session, practice.id, at)
+    record = OnCallPage(practice_id=practice.id, call_id=call.id, shift_id=shift.id if shift else None,
+                        to_number=shift.number if shift else None, sent_at=at)
+    if shift is None:
+        record.status, record.error = "no_one_on_call", "no on-call shift covers this time"
+    else:
+        try:
+            record.message_sid = gateway.send_sms(shift.number, practice.numbers[0].number,
+                                                  page_text(practice, call, why))
+            record.status = "sent"
+        except GatewayError as exc:
+            record.status, record.error = "failed", str(exc)[:200]
+    session.add(record)
+    session.flush()
+    return record

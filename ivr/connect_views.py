@@ -1,0 +1,123 @@
+"""Connecting callers to agents and the on-call clinician, voicemails and their transcriptions."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+
+from callcenter import calls, ledger, voicemail
+from callcenter.extensions import db
+from callcenter.models import Call
+
+from . import bp, twiml
+from .flow import announce, queue_name, wait_minutes
+from .prompts import prompts
+from .webhooks import twilio_webhook, twiml_response
+
+
+def _safe() -> Response:
+    return twiml_response(twiml.safe_fallback())
+
+
+def _leg(call_id: int) -> tuple[Call | None, bool]:
+    """The call this URL names, if this request's CallSid is one of its legs; and whether it is our callback."""
+    call = db.session.get(Call, call_id)
+    sid = request.form.get("CallSid", "")
+    if call is None or not sid:
+        return None, False
+    if call.call_sid == sid:
+        return call, False
+    task = calls.keep_place_task(db.session, call)
+    if task is not None and task.outbound_call_sid == sid:
+        return call, True
+    return None, False
+
+
+@bp.post("/connect/<int:call_id>")
+@twilio_webhook(_safe)
+def connect(call_id: int):
+    """Fetched by Twilio after an agent took the call: bridge the caller (or the called-back patient)."""
+    call, is_callback = _leg(call_id)
+    if call is None:
+        return _safe()
+    if call.state not in ("connecting", "connected") or call.agent_id is None:
+        if is_callback:
+            return twiml_response(twiml.goodbye(call.language))
+        position = calls.queue_call(db.session, current_app.call_queue, call)
+        return twiml_response(twiml.enqueue(call.language, queue_name(call), position, call.priority > 0,
+                                            wait_minutes(position)))
+    calls.connected(db.session, call)
+    db.session.commit()
+    greeting = prompts(call.language)["callback_greeting"].format(practice=call.practice.name) if is_callback else None
+    return twiml_response(twiml.connect_to_agent(call.language, call.id, twiml.agent_identity(call.agent_id),
+                                                 greeting))
+
+
+@bp.post("/dial-done/<int:call_id>")
+@twilio_webhook(_safe)
+def dial_done(call_id: int):
+    """The bridge to the agent ended; if the agent never answered, the caller keeps their place."""
+    call, _ = _leg(call_id)
+    if call is None:
+        return _safe()
+    form = request.form
+    hold_again = calls.dial_finished(db.session, current_app.call_queue, call, form.get("DialCallStatus", ""),
+                                     form.get("DialCallDuration", type=int))
+    db.session.commit()
+    if hold_again:
+        announce()
+        position = current_app.call_queue.position(call.id) or 1
+        return twiml_response(twiml.enqueue(call.language, queue_name(call), position, call.priority > 0,
+                                            wait_minutes(position), prefix=prompts(call.language)["agent_missed"]))
+    return twiml_response(twiml.goodbye(call.language))
+
+
+@bp.post("/on-call-done/<int:call_id>")
+@twilio_webhook(_safe)
+def on_call_done(call_id: int):
+    """The call to the on-call clinician ended; unanswered, the caller leaves an urgent message."""
+    call, _ = _leg(call_id)
+    if call is None:
+        return _safe()
+    status = request.form.get("DialCallStatus", "")
+    ledger.record(db.session, call, "on_call_finished", {"status": status}, dedupe_key=f"on_call_finished:{status}")
+    if status in ("completed", "answered"):
+        ledger.advance(call, "completed")
+        ledger.set_outcome(db.session, call, "oncall")
+        db.session.commit()
+        return twiml_response(twiml.goodbye(call.language))
+    db.session.commit()
+    return twiml_response(twiml.voicemail(call.language, urgent=True))
+
+
+@bp.post("/goodbye")
+@twilio_webhook(lambda: twiml_response(twiml.goodbye()))
+def goodbye():
+    """The agent ended the call."""
+    call, _ = _leg(request.args.get("call", type=int) or 0)
+    return twiml_response(twiml.goodbye(call.language if call else "en"))
+
+
+@bp.post("/voicemail")
+@twilio_webhook(lambda: twiml_response(twiml.voicemail_saved("en", urgent=False)))
+def voicemail_recorded():
+    """A recording from any voicemail path, the safe fallback included, becomes a message needing review."""
+    form = request.form
+    call, _practice = calls.enter_ivr(db.session, form.get("CallSid", ""), form.get("To"), form.get("From"))
+    url = form.get("RecordingUrl")
+    urgent = call.priority > 0
+    if url and call.practice_id is not None:
+        voicemail.save(db.session, call, url, form.get("RecordingSid"), form.get("RecordingDuration", type=int),
+                       urgent)
+    db.session.commit()
+    return twiml_response(twiml.voicemail_saved(call.language, urgent=urgent))
+
+
+@bp.post("/transcription")
+@twilio_webhook(lambda: Response(status=204))
+def transcription():
+    """Twilio's transcription of a voicemail (arrives after the call)."""
+    form = request.form
+    voicemail.transcription_arrived(db.session, form.get("RecordingUrl"), form.get("TranscriptionText"),
+                                    form.get("TranscriptionStatus", ""))
+    db.session.commit()
+    return Response(status=204)

@@ -1,0 +1,144 @@
+"""The caller on hold: the waitUrl loop, leaving the queue, and keep-my-place callbacks."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+
+from callcenter import callbacks, calls, ledger
+from callcenter.extensions import db
+
+from . import bp, twiml
+from .flow import announce, send_onward, to_on_call, wait_minutes
+from .prompts import prompts
+from .webhooks import current_call, twilio_webhook, twiml_response
+
+KEEP_PLACE_AFTER = 120  # seconds on hold before the caller is offered a callback
+PENDING_NUMBER = "cc:pending_callback:{}"  # a number keyed in but not yet confirmed
+
+
+def _hold_safely() -> Response:
+    return twiml_response(twiml.hold("en", None, None, offer_keep_place=False))
+
+
+@bp.post("/wait")
+@twilio_webhook(_hold_safely)
+def wait():
+    """The waitUrl loop: honest position and wait about once a minute; a callback offer; the maximum wait."""
+    call = current_call()
+    if call is None or call.state != "queued":
+        return _hold_safely()
+    queue = current_app.call_queue
+    position = queue.position(call.id)
+    if position is None:  # Redis lost the entry (restart): the ledger puts the caller back in place
+        position = calls.queue_call(db.session, queue, call)
+    waited = calls.waited_seconds(call, ledger.now())
+    if waited >= call.practice.max_wait_seconds:
+        return twiml_response(twiml.leave_queue())
+    return twiml_response(twiml.hold(call.language, position, wait_minutes(position),
+                                     offer_keep_place=waited >= KEEP_PLACE_AFTER))
+
+
+@bp.post("/queue-exit")
+@twilio_webhook(lambda: twiml_response(twiml.safe_fallback()))
+def queue_exit():
+    """The caller left Twilio's queue (Enqueue's action); go on according to the ledger."""
+    call = current_call()
+    if call is None:
+        return twiml_response(twiml.safe_fallback())
+    result = request.form.get("QueueResult", "")
+    ledger.record(db.session, call, "queue_exit", {"result": result})
+    if call.state in ("connecting", "connected"):
+        db.session.commit()
+        return twiml_response(twiml.redirect(f"/ivr/connect/{call.id}"))
+    if call.state != "queued" or result == "hangup":
+        db.session.commit()
+        return twiml_response(twiml.empty())
+    practice = call.practice
+    p = prompts(call.language)
+    calls.leave_queue(db.session, current_app.call_queue, call, result or "left")
+    announce()
+    if result == "queue-full":
+        return twiml_response(send_onward(call, practice))
+    # Waited as long as the practice allows (or Twilio's queue failed): urgent to on-call, others a message.
+    if call.priority > 0:
+        return twiml_response(to_on_call(call, practice, "max_wait", prefix=p["max_wait"]))
+    db.session.commit()
+    return twiml_response(twiml.voicemail(call.language, urgent=False, prefix=p["max_wait"]))
+
+
+def _keep_place_call():
+    call = current_call()
+    return call if call is not None and call.state == "queued" else None
+
+
+@bp.post("/keep-place")
+@twilio_webhook(lambda: twiml_response(twiml.empty()))
+def keep_place():
+    """The caller pressed a key at the callback offer."""
+    call = _keep_place_call()
+    if call is None:
+        return twiml_response(twiml.empty())
+    if request.form.get("Digits") != "1":
+        return twiml_response(twiml.say_then_hold(call.language, prompts(call.language)["keep_place_cancelled"]))
+    caller = callbacks.callable_number(call.from_number)
+    if caller:
+        return twiml_response(twiml.keep_place_number_choice(call.language, caller[-4:]))
+    return twiml_response(twiml.keep_place_enter_number(call.language))
+
+
+@bp.post("/keep-place/choice")
+@twilio_webhook(lambda: twiml_response(twiml.empty()))
+def keep_place_choice():
+    """1: call back at the caller ID; 2: key in another number."""
+    call = _keep_place_call()
+    if call is None:
+        return twiml_response(twiml.empty())
+    digits = request.form.get("Digits")
+    caller = callbacks.callable_number(call.from_number)
+    if digits == "1" and caller:
+        return _finish(call, caller)
+    if digits == "2":
+        return twiml_response(twiml.keep_place_enter_number(call.language))
+    return twiml_response(twiml.say_then_hold(call.language, prompts(call.language)["keep_place_cancelled"]))
+
+
+@bp.post("/keep-place/number")
+@twilio_webhook(lambda: twiml_response(twiml.empty()))
+def keep_place_number():
+    """A keyed-in number: read it back before we rely on it."""
+    call = _keep_place_call()
+    if call is None:
+        return twiml_response(twiml.empty())
+    digits = "".join(c for c in request.form.get("Digits", "") if c.isdigit())[:15]
+    number = callbacks.callable_number(digits) if len(digits) >= 10 else None
+    if number is None:
+        return twiml_response(twiml.keep_place_enter_number(call.language,
+                                                            prompts(call.language)["keep_place_bad_number"]))
+    # Kept in Redis, not in a URL: patient numbers never go into URLs.
+    current_app.redis.set(PENDING_NUMBER.format(call.id), number, ex=600)
+    return twiml_response(twiml.keep_place_readback(call.language, digits))
+
+
+@bp.post("/keep-place/confirm")
+@twilio_webhook(lambda: twiml_response(twiml.empty()))
+def keep_place_confirm():
+    call = _keep_place_call()
+    if call is None:
+        return twiml_response(twiml.empty())
+    digits = request.form.get("Digits")
+    pending = current_app.redis.get(PENDING_NUMBER.format(call.id))
+    if digits == "1" and pending:
+        return _finish(call, pending.decode())
+    if digits == "2":
+        return twiml_response(twiml.keep_place_enter_number(call.language))
+    return twiml_response(twiml.say_then_hold(call.language, prompts(call.language)["keep_place_cancelled"]))
+
+
+def _finish(call, number: str) -> Response:
+    callbacks.keep_place(db.session, call, number)
+    db.session.commit()
+    current_app.redis.delete(PENDING_NUMBER.format(call.id))
+    announce()
+    return twiml_response(twiml.keep_place_done(call.language))
+
+

@@ -59,9 +59,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # Wait for a writer instead of failing at once; several threads write during a call.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, "connect_args": {"timeout": 15}}
+    # Budgets: Twilio gives a webhook 15 s in all. A database or Redis slower than these fails the
+    # request fast, and the webhook wrapper answers safe TwiML instead of letting Twilio time out.
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        # Wait a little for a writer instead of failing at once; several threads write during a call.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, "connect_args": {"timeout": 5}}
+    elif uri.startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "hide_parameters": True, "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": 3, "options": "-c statement_timeout=5000"},
+        }
     db.init_app(app)
     with app.app_context():
         _tune_sqlite(db.engine)
@@ -74,7 +82,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         app.config["REDIS_URL"] = embedded_redis_url(app.instance_path, app.logger)
     # Connections are opened lazily, on first command.
-    app.redis = Redis.from_url(app.config["REDIS_URL"], socket_timeout=5, health_check_interval=30)
+    app.redis = Redis.from_url(app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=1,
+                               health_check_interval=30)
     app.call_queue = CallQueue(app.redis, capacity=app.config.get("QUEUE_CAPACITY", 1000))
     app.task_queue = Queue("answering", connection=app.redis)
     app.gateway = TwilioGateway(

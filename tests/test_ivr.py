@@ -195,3 +195,42 @@ def test_events_are_appended_in_order(app, twilio, agent_on_duty):
     with app.app_context():
         kinds = db.session.scalars(select(CallEvent.kind).order_by(CallEvent.id)).all()
     assert kinds == ["entered_ivr", "chose_option", "queued", "routed"]
+
+
+def test_it_answers_safe_twiml_when_redis_stops_answering(app, world):
+    """A Redis that accepts connections but never replies: the caller still gets TwiML in time."""
+    import socket
+    import threading
+    import time
+
+    from app import create_app
+    from tests.conftest import TwilioSigner
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    held = []
+    stop = threading.Event()
+
+    def accept_and_ignore():
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                pass
+
+    threading.Thread(target=accept_and_ignore, daemon=True).start()
+    try:
+        stuck = create_app({**app.config, "REDIS_URL": f"redis://127.0.0.1:{silent.getsockname()[1]}/0"})
+        signer = TwilioSigner(stuck.test_client())
+        signer.post("/ivr/voice", incoming())
+        started = time.monotonic()
+        root = parse(signer.post("/ivr/menu?attempt=1", incoming(Digits="2")))
+        assert time.monotonic() - started < 10
+        assert "leave your name, number and message" in spoken(root)
+    finally:
+        stop.set()
+        for conn in held:
+            conn.close()
+        silent.close()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import ledger
 from .accounts import create_practice, create_user
-from .models import Call, Message, PracticeNumber, User
+from .models import BusinessHours, Call, Message, OnCallShift, PracticeNumber, User
 
 DEMO_PASSWORD = "demo-password"
 PRACTICES = [
@@ -19,6 +19,8 @@ PRACTICES = [
     ("Harbor Pediatrics", "+16175550102", "America/New_York",
      "Fever in a baby under 3 months: always urgent. Spanish-speaking callers welcome."),
 ]
+ON_CALL = {"Maple Street Family Medicine": ("Dr. Ana Rivera", "+14155550199"),
+           "Harbor Pediatrics": ("Dr. Sam Okafor", "+16175550199")}
 AGENTS = [("alice@demo.test", "agent", "Alice"), ("bob@demo.test", "agent", "Bob"),
           ("sam@demo.test", "supervisor", "Sam")]
 HISTORY = [  # (minutes ago, caller, reason, disposition, message)
@@ -35,6 +37,7 @@ def load_demo(session: Session) -> Iterator[str]:
         row = session.scalar(select(PracticeNumber).where(PracticeNumber.number == number))
         practice = row.practice if row else create_practice(session, name, number, tz)
         practice.instructions = instructions
+        _hours_and_on_call(session, practice, around_the_clock=not practices)
         practices.append(practice)
         yield f"practice {practice.id}: {practice.name}, dial {number}"
     for email, role, display in AGENTS:
@@ -49,6 +52,24 @@ def load_demo(session: Session) -> Iterator[str]:
             create_user(session, email, DEMO_PASSWORD, "practice", practice.id, f"{practice.name} front desk")
             _history(session, practice, agent, i)
         yield f"practice login ({practice.name}): {email} / {DEMO_PASSWORD}"
+
+
+def _hours_and_on_call(session: Session, practice, around_the_clock: bool) -> None:
+    """Maple answers around the clock (so the demo queue works at any hour); Harbor keeps office hours.
+
+    Each has an on-call clinician for the coming year, at a softphone number of the emulator.
+    """
+    if not practice.hours:
+        if around_the_clock:
+            practice.hours = [BusinessHours(weekday=d, opens=time(0, 0), closes=time.max) for d in range(7)]
+        else:
+            practice.hours = [BusinessHours(weekday=d, opens=time(8, 0), closes=time(17, 0)) for d in range(5)]
+    has_shift = session.scalar(select(OnCallShift).where(OnCallShift.practice_id == practice.id))
+    if has_shift is None:
+        start = ledger.now().replace(minute=0, second=0, microsecond=0)
+        session.add(OnCallShift(practice_id=practice.id, clinician_name=ON_CALL[practice.name][0],
+                                number=ON_CALL[practice.name][1], starts_at=start - timedelta(days=1),
+                                ends_at=start + timedelta(days=365)))
 
 
 def _history(session: Session, practice, agent: User, salt: int) -> None:

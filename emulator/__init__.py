@@ -1,0 +1,64 @@
+"""A local Twilio: REST API, TwiML call engine, signed webhooks and a softphone, over real HTTP.
+
+    app = create_emulator(account_sid, auth_token, voice_url=..., status_url=..., sms_url=...)
+    configure(app, voice_url=...)   # change webhook targets later
+    state_of(app).callback_chaos.duplicate = True
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from .callbacks import StatusCallbacks
+from .state import CallbackChaos, EmulatorState
+
+__all__ = ["create_emulator", "configure", "state_of", "EmulatorState", "CallbackChaos"]
+
+EXTENSION = "twilio_emulator"
+
+
+def create_emulator(account_sid: str, auth_token: str, voice_url: str | None = None,
+                    status_url: str | None = None, sms_url: str | None = None,
+                    numbers: list[str] | None = None, speed: float = 1.0) -> Flask:
+    """Build the emulator's Flask app; its state is at `app.extensions["twilio_emulator"]`."""
+    from . import phone, rest
+
+    app = Flask(__name__)
+    state = EmulatorState(account_sid, auth_token, voice_url, status_url, sms_url, numbers, speed)
+    state.callbacks = StatusCallbacks(state)
+    app.extensions[EXTENSION] = state
+    @app.before_request
+    def learn_base_url():
+        state.base_url = request.host_url.rstrip("/")  # for absolute URLs such as RecordingUrl
+
+    app.register_blueprint(rest.bp)
+    app.register_blueprint(phone.bp)
+    return app
+
+
+def state_of(app_or_state: Flask | EmulatorState) -> EmulatorState:
+    """The EmulatorState behind an emulator app (or the state itself)."""
+    if isinstance(app_or_state, EmulatorState):
+        return app_or_state
+    return app_or_state.extensions[EXTENSION]
+
+
+_UNSET = object()
+
+
+def configure(app_or_state: Flask | EmulatorState, *, voice_url=_UNSET, status_url=_UNSET, sms_url=_UNSET,
+              numbers=_UNSET, speed=_UNSET) -> EmulatorState:
+    """Change where webhooks go (and the demo numbers, speed) after the emulator was created."""
+    state = state_of(app_or_state)
+    with state.lock:
+        if voice_url is not _UNSET:
+            state.voice_url = voice_url
+        if status_url is not _UNSET:
+            state.status_url = status_url
+        if sms_url is not _UNSET:
+            state.sms_url = sms_url
+        if numbers is not _UNSET:
+            state.numbers = list(numbers or [])
+        if speed is not _UNSET:
+            state.speed = float(speed)
+    return state

@@ -220,3 +220,38 @@ def live_app(app):
     server = LiveServer(app).start()
     yield server
     server.stop()
+
+
+class PhoneSystem:
+    """The app and the Twilio emulator, each on its own real HTTP server, talking as in production."""
+
+    def __init__(self, app, emulator, app_server: LiveServer, emulator_server: LiveServer):
+        from emulator.client import PhoneClient
+
+        self.app = app
+        self.emulator = emulator
+        self.app_url = app_server.url
+        self.emulator_url = emulator_server.url
+        self.phone = PhoneClient(self.emulator_url)
+        self._servers = (app_server, emulator_server)
+
+    def stop(self):
+        self.phone.close()
+        for server in self._servers:
+            server.stop()
+
+
+@pytest.fixture
+def phone_system(app):
+    """The whole call path over HTTP: softphone -> emulator -> signed webhooks -> app -> REST -> emulator."""
+    from emulator import configure, create_emulator
+
+    emulator = create_emulator(ACCOUNT_SID, AUTH_TOKEN, numbers=[MAPLE_NUMBER, HARBOR_NUMBER], speed=20.0)
+    emulator_server = LiveServer(emulator).start()
+    live = create_app({**app.config, "TWILIO_HTTP_CLIENT": None, "TWILIO_API_BASE": emulator_server.url})
+    app_server = LiveServer(live).start()
+    configure(emulator, voice_url=f"{app_server.url}/ivr/voice", status_url=f"{app_server.url}/ivr/status",
+              sms_url=f"{app_server.url}/sms/inbound")
+    system = PhoneSystem(live, emulator, app_server, emulator_server)
+    yield system
+    system.stop()

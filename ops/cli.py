@@ -35,6 +35,110 @@ def practice_create(name: str, number: str, timezone: str) -> None:
     click.echo(practice.id)
 
 
+@practice_cli.command("configure")
+@click.option("--practice", "practice_id", type=int, required=True)
+@click.option("--greeting", default=None, help="Spoken first, instead of 'Thank you for calling NAME.'")
+@click.option("--options", default=None,
+              help="Comma-separated menu options: urgent,message,appointment,refill,billing,operator.")
+@click.option("--languages", default=None, help="Comma-separated: en or en,es.")
+@click.option("--max-wait", type=click.IntRange(60, 3600), default=None, help="Seconds on hold before a message.")
+@click.option("--instructions", default=None, help="What agents should know when they take this practice's calls.")
+def practice_configure(practice_id, greeting, options, languages, max_wait, instructions) -> None:
+    """Set a practice's greeting, menu, languages, maximum wait and agent instructions."""
+    from callcenter.menu import DEFAULT_OPTIONS
+    from callcenter.models import Practice
+
+    practice = db.session.get(Practice, practice_id)
+    if practice is None:
+        _fail(AccountError(f"no practice with id {practice_id}"))
+    if greeting is not None:
+        practice.greeting = greeting.strip() or None
+    if options is not None:
+        chosen = [o.strip() for o in options.split(",") if o.strip()]
+        unknown = set(chosen) - set(DEFAULT_OPTIONS)
+        if unknown:
+            _fail(AccountError(f"unknown menu options: {', '.join(sorted(unknown))}"))
+        practice.menu_options = chosen
+    if languages is not None:
+        chosen = [lang.strip() for lang in languages.split(",") if lang.strip()]
+        if not chosen or set(chosen) - {"en", "es"} or "en" not in chosen:
+            _fail(AccountError("languages must be en or en,es"))
+        practice.languages = chosen
+    if max_wait is not None:
+        practice.max_wait_seconds = max_wait
+    if instructions is not None:
+        practice.instructions = instructions.strip() or None
+    db.session.commit()
+    click.echo(f"practice {practice.id} configured")
+
+
+@practice_cli.command("hours")
+@click.option("--practice", "practice_id", type=int, required=True)
+@click.option("--open", "periods", multiple=True, required=True,
+              help="DAYS=HH:MM-HH:MM in the practice's timezone, e.g. mon-fri=08:00-17:00 or sat=09:00-12:00.")
+@click.option("--holiday", "holidays", multiple=True, help="A closed date, YYYY-MM-DD (repeatable).")
+def practice_hours(practice_id, periods, holidays) -> None:
+    """Replace a practice's business hours (and add holidays)."""
+    from datetime import date, time
+
+    from callcenter.models import BusinessHours, Holiday, Practice
+
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    practice = db.session.get(Practice, practice_id)
+    if practice is None:
+        _fail(AccountError(f"no practice with id {practice_id}"))
+    rows = []
+    try:
+        for period in periods:
+            spec, _, span = period.partition("=")
+            first, _, last = spec.lower().partition("-")
+            start, end = days.index(first), days.index(last or first)
+            opens, closes = (time.fromisoformat(t) for t in span.split("-"))
+            if closes <= opens:
+                raise ValueError("closing time must be after opening time")
+            rows += [BusinessHours(weekday=d, opens=opens, closes=closes) for d in range(start, end + 1)]
+        closed = [Holiday(day=date.fromisoformat(h)) for h in holidays]
+    except ValueError as exc:
+        _fail(AccountError(f"could not read the hours: {exc}"))
+    practice.hours = rows
+    practice.holidays.extend(closed)
+    db.session.commit()
+    click.echo(f"practice {practice.id}: {len(rows)} opening periods, {len(practice.holidays)} holidays")
+
+
+oncall_cli = AppGroup("oncall", help="Manage on-call clinicians.")
+
+
+@oncall_cli.command("add")
+@click.option("--practice", "practice_id", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--number", required=True, help="The clinician's mobile, E.164.")
+@click.option("--start", "starts", required=True, help="ISO 8601 with offset, e.g. 2026-12-01T17:00-05:00")
+@click.option("--end", "ends", required=True)
+def oncall_add(practice_id, name, number, starts, ends) -> None:
+    """Add an on-call shift: urgent after-hours calls are put through to this number and paged."""
+    from datetime import datetime
+
+    from callcenter.accounts import normalize_number
+    from callcenter.models import OnCallShift, Practice
+
+    if db.session.get(Practice, practice_id) is None:
+        _fail(AccountError(f"no practice with id {practice_id}"))
+    try:
+        start, end = datetime.fromisoformat(starts), datetime.fromisoformat(ends)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("give times with their UTC offset")
+        if end <= start:
+            raise ValueError("the shift must end after it starts")
+        e164 = normalize_number(number)
+    except (ValueError, AccountError) as exc:
+        _fail(AccountError(str(exc)))
+    shift = OnCallShift(practice_id=practice_id, clinician_name=name, number=e164, starts_at=start, ends_at=end)
+    db.session.add(shift)
+    db.session.commit()
+    click.echo(f"on-call shift {shift.id} added")
+
+
 @user_cli.command("create")
 @click.option("--email", required=True)
 @click.option("--role", required=True, type=click.Choice(["agent", "supervisor", "admin", "practice"]))
@@ -90,5 +194,5 @@ def worker(burst: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (practice_cli, user_cli, apikey_cli, demo, worker):
+    for command in (practice_cli, user_cli, apikey_cli, oncall_cli, demo, worker):
         app.cli.add_command(command)

@@ -10,11 +10,16 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .calls import rebuild_queue
-from .models import Call
+from .models import Call, CallbackTask
 from .queue import CallQueue
 
 # A call whose line ended this long ago and still has no owned outcome needs a person's attention.
 OUTCOME_DEADLINE = timedelta(hours=1)
+
+
+# A caller handed to an agent whose line never fetched the connect TwiML is stuck; after this, re-queue.
+CONNECT_DEADLINE = timedelta(minutes=2)
+SMS_GRACE = timedelta(minutes=2)
 
 
 @dataclass
@@ -22,6 +27,8 @@ class ReconcileReport:
     restored_to_queue: int = 0
     removed_from_queue: int = 0
     without_outcome: list[int] = field(default_factory=list)
+    stuck_connecting: list[int] = field(default_factory=list)
+    sms_not_sent: list[int] = field(default_factory=list)
 
 
 def reconcile(session: Session, queue: CallQueue) -> ReconcileReport:
@@ -35,7 +42,19 @@ def reconcile(session: Session, queue: CallQueue) -> ReconcileReport:
         for stale in waiting_ids - still_waiting:
             queue.remove(stale)
             report.removed_from_queue += 1
-    cutoff = ledger.now() - OUTCOME_DEADLINE
+    now = ledger.now()
+    for call in session.scalars(select(Call).where(Call.state == "connecting", Call.ended_at.is_(None))):
+        taken = max((e.at for e in call.events if e.kind == "taken"), default=None)
+        if taken is not None and now - taken > CONNECT_DEADLINE:
+            ledger.requeue(session, call, "connect_never_fetched")
+            session.commit()
+            queue.enqueue(call.id, call.queued_at, call.priority)
+            report.stuck_connecting.append(call.id)
+    report.sms_not_sent = list(session.scalars(
+        select(CallbackTask.id).where(CallbackTask.reason == "abandoned", CallbackTask.status == "open",
+                                      CallbackTask.sms_sid.is_(None), CallbackTask.created_at < now - SMS_GRACE)
+    ))
+    cutoff = now - OUTCOME_DEADLINE
     report.without_outcome = list(session.scalars(
         select(Call.id).where(Call.outcome.is_(None), Call.ended_at.is_not(None), Call.ended_at < cutoff,
                               Call.state.not_in(["abandoned"]))

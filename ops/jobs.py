@@ -19,11 +19,17 @@ def reconcile_job() -> dict:
     if report.restored_to_queue or report.removed_from_queue:
         log.warning("reconciler: restored %d waiting calls to Redis, removed %d stale entries",
                     report.restored_to_queue, report.removed_from_queue)
+    if report.stuck_connecting:
+        log.warning("reconciler: re-queued %d calls whose connection to an agent never happened",
+                    len(report.stuck_connecting))
+    for task_id in report.sms_not_sent:  # job ids make this idempotent with the webhook's own attempt
+        current_app.task_queue.enqueue(send_callback_sms_job, task_id, job_id=f"callback-sms-{task_id}-retry")
     if report.without_outcome:
         log.error("reconciler: %d ended calls have no owned outcome past their deadline (ids %s)",
                   len(report.without_outcome), report.without_outcome[:20])
     return {"restored": report.restored_to_queue, "removed": report.removed_from_queue,
-            "without_outcome": report.without_outcome}
+            "without_outcome": report.without_outcome, "stuck_connecting": report.stuck_connecting,
+            "sms_not_sent": report.sms_not_sent}
 
 
 def send_callback_sms_job(task_id: int) -> str | None:

@@ -48,3 +48,34 @@ def test_it_lists_ended_calls_without_an_owned_outcome(app, world):
         db.session.commit()
         result = reconcile_job()
     assert result["without_outcome"] == [call_id]
+
+
+def test_a_call_whose_agent_connection_never_happened_goes_back_in_line(app, world, agent_on_duty):
+    from callcenter.models import User
+
+    with app.app_context():
+        call_id = _waiting(app, "CA" + "9" * 32)
+        alice = db.session.get(User, world["alice"])
+        calls.take(db.session, app.call_queue, app.gateway, call_id, alice, "https://x.test/ivr/connect/1")
+        taken = db.session.get(Call, call_id).events[-1]
+        taken.at = taken.at - timedelta(minutes=5)  # Twilio never fetched the connect URL
+        db.session.commit()
+        result = reconcile_job()
+        assert result["stuck_connecting"] == [call_id]
+        assert db.session.get(Call, call_id).state == "queued"
+    assert app.call_queue.position(call_id) == 1
+
+
+def test_it_retries_the_callback_sms_of_an_abandoned_call(app, world, twilio_http):
+    from callcenter.models import CallbackTask
+
+    with app.app_context():
+        call = db.session.get(Call, _waiting(app, "CA" + "8" * 32))
+        calls.line_ended(db.session, app.call_queue, call, "completed", 2, 20)
+        task = db.session.query(CallbackTask).one()
+        task.created_at = task.created_at - timedelta(minutes=10)  # the webhook's own SMS job was lost
+        db.session.commit()
+        assert reconcile_job()["sms_not_sent"] == [task.id]
+    run_worker(app, burst=True)
+    sms = [r for r in twilio_http.requests if r["url"].endswith("/Messages.json")]
+    assert [r["data"]["To"] for r in sms] == [PATIENT]

@@ -43,6 +43,9 @@ def start_embedded_redis(instance_path: str, logger) -> tuple[str, object]:
             [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(data_dir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # Its own session: Ctrl-C reaches the web and worker processes, which still need Redis to
+            # shut down cleanly; the launcher stops Redis last.
+            start_new_session=True,
         )
         for _ in range(100):
             if _answers(url):

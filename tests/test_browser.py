@@ -1,0 +1,91 @@
+"""In headless Chromium: a call placed on the softphone is taken in the console, wrapped up,
+and then found by the practice in its portal."""
+
+import re
+
+import pytest
+from playwright import sync_api as playwright_sync
+from sqlalchemy import select
+
+from callcenter.extensions import db
+from callcenter.models import Call
+from tests.conftest import MAPLE_NUMBER, PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _log_in(page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_a_softphone_call_is_taken_wrapped_up_and_seen_by_the_practice(phone_system, world, browser):
+    from emulator import configure
+
+    configure(phone_system.emulator, speed=4.0)  # slow enough for a browser to press keys in time
+    expect = playwright_sync.expect
+    softphone = browser.new_context().new_page()
+    console = browser.new_context().new_page()
+    portal = browser.new_context().new_page()
+
+    _log_in(console, phone_system.app_url, "alice@example.test")
+    expect(console.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
+    toggle = console.locator("#available-toggle")
+    expect(toggle).to_be_enabled()
+    toggle.click()
+    expect(toggle).to_have_text("Available")
+
+    softphone.goto(phone_system.emulator_url)
+    softphone.fill("#dial-to", MAPLE_NUMBER)
+    softphone.click("#dial")
+    expect(softphone.locator("#transcript")).to_contain_text("Thank you for calling Maple Street Family Medicine",
+                                                             timeout=15_000)
+    expect(softphone.locator("#transcript")).to_contain_text("press 1", timeout=15_000)
+    softphone.click("[data-key='2']")
+    expect(softphone.locator("#call-status")).to_contain_text("queue", timeout=15_000)
+
+    row = console.locator("#queue tr[data-call-id]")
+    expect(row).to_have_count(1, timeout=10_000)
+    expect(row).to_contain_text("Maple Street Family Medicine")
+    row.locator(".take").click()
+    expect(console.locator("#current-call")).to_contain_text("Dr. Rivera is on call.", timeout=10_000)
+    expect(softphone.locator("#call-status")).to_contain_text("connected", timeout=15_000)
+
+    console.click("#hangup")
+    expect(softphone.locator("#transcript")).to_contain_text("Goodbye", timeout=15_000)
+    wrapup = console.locator("#wrapup")
+    expect(wrapup).to_be_visible(timeout=10_000)
+    wrapup.locator("select[name=disposition]").select_option("message_taken")
+    wrapup.locator("textarea[name=notes]").fill("Asked about lab results.")
+    wrapup.locator("input[name=caller_name]").fill("Pat Example")
+    wrapup.locator("input[name=callback_number]").fill("+14155550123")
+    wrapup.locator("textarea[name=message]").fill("Please call Pat about the lab results from Tuesday.")
+    console.click("#wrapup-submit")
+    expect(wrapup).to_be_hidden(timeout=10_000)
+
+    with phone_system.app.app_context():
+        call = db.session.scalar(select(Call))
+        assert (call.state, call.outcome, call.disposition) == ("wrapped_up", "message_taken", "message_taken")
+        call_id = call.id
+
+    _log_in(portal, phone_system.app_url, "desk@maple.test")
+    expect(portal.locator(f"#calls tr[data-call-id='{call_id}']")).to_be_visible()
+    portal.goto(f"{phone_system.app_url}/portal/messages")
+    message_row = portal.locator("#messages tr[data-message-id]")
+    expect(message_row).to_have_count(1)
+    expect(message_row).to_contain_text("lab results")
+    expect(portal.locator("body")).not_to_contain_text(re.compile("Harbor Pediatrics"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from requests import RequestException
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -18,6 +19,10 @@ logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 class GatewayError(Exception):
     """Twilio (or the emulator) refused or could not be reached."""
+
+
+# A refusal from Twilio, or no answer at all (connection refused, timeout): both mean "not done".
+FAILURES = (TwilioException, RequestException, OSError)
 
 
 class TwilioGateway:
@@ -34,13 +39,13 @@ class TwilioGateway:
         """Make a live call fetch new TwiML from `url` (e.g. leave the queue for an agent)."""
         try:
             self.client.api.v2010.accounts(self.account_sid).calls(call_sid).update(url=url, method="POST")
-        except TwilioException as exc:
+        except FAILURES as exc:
             raise GatewayError(f"redirect failed: {exc}") from exc
 
     def end_call(self, call_sid: str) -> None:
         try:
             self.client.api.v2010.accounts(self.account_sid).calls(call_sid).update(status="completed")
-        except TwilioException as exc:
+        except FAILURES as exc:
             raise GatewayError(f"hang-up failed: {exc}") from exc
 
     def place_call(self, to: str, from_: str, url: str, status_callback: str | None = None) -> str:
@@ -51,7 +56,7 @@ class TwilioGateway:
             kwargs["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]
         try:
             call = self.client.api.v2010.accounts(self.account_sid).calls.create(**kwargs)
-        except TwilioException as exc:
+        except FAILURES as exc:
             raise GatewayError(f"call failed: {exc}") from exc
         return call.sid
 
@@ -62,6 +67,6 @@ class TwilioGateway:
             kwargs["status_callback"] = status_callback
         try:
             message = self.client.api.v2010.accounts(self.account_sid).messages.create(**kwargs)
-        except TwilioException as exc:
+        except FAILURES as exc:
             raise GatewayError(f"sms failed: {exc}") from exc
         return message.sid

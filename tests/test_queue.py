@@ -113,3 +113,21 @@ def test_a_failed_redirect_puts_the_caller_back_in_their_place(app, world, twili
         refreshed = db.session.scalar(select(Call).where(Call.id == first.id))
         assert refreshed.state == "queued" and refreshed.agent_id is None
         assert [e.kind for e in refreshed.events][-2:] == ["taken", "requeued"]
+
+
+def test_a_twilio_that_cannot_be_reached_puts_the_caller_back(app, world):
+    """No answer at all from Twilio (connection refused) is handled like a refusal."""
+    from app import create_app
+
+    offline = create_app({**app.config, "TWILIO_HTTP_CLIENT": None, "TWILIO_API_BASE": "http://127.0.0.1:1"})
+    with offline.app_context():
+        call = _queued_call("CA" + "7" * 32, "2")
+        alice = db.session.get(User, world["alice"])
+        try:
+            calls.take(db.session, offline.call_queue, offline.gateway, call.id, alice, "https://x.test/c")
+        except RoutingError as exc:
+            assert "back in the queue" in str(exc)
+        else:
+            raise AssertionError("the take must fail")
+        assert offline.call_queue.position(call.id) == 1
+        assert db.session.get(Call, call.id).state == "queued"

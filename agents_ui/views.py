@@ -1,9 +1,41 @@
-from flask_login import login_required
+"""The console page and the keepalive that holds the agent's session open while they work."""
 
-from . import bp
+from flask import abort, jsonify, render_template
+from flask_login import current_user, login_required
+
+from callcenter.calls import DISPOSITIONS
+from callcenter.extensions import csrf
+
+from . import bp, sessions
+
+DISPOSITION_LABELS = {
+    "message_taken": "Message taken for the practice",
+    "answered_question": "Answered the caller's question",
+    "appointment": "Appointment request",
+    "transferred": "Transferred",
+    "wrong_number": "Wrong number",
+    "other": "Other",
+}
 
 
 @bp.get("/")
 @login_required
 def console():
-    return "console"
+    """The live console for agents, supervisors and admins."""
+    if not current_user.is_staff:
+        abort(403)
+    dispositions = [(value, DISPOSITION_LABELS.get(value, value.replace("_", " ").capitalize()))
+                    for value in DISPOSITIONS]
+    return render_template("console.html", dispositions=dispositions)
+
+
+# Exempt from CSRF: it changes nothing but a "last active" time, and a page whose session has
+# gone must get a clear 401 (not a CSRF 400) to send the agent to the login.
+@bp.post("/keepalive")
+@csrf.exempt
+def keepalive():
+    """The agent is active on the page: refresh their session (and the socket's hold on it)."""
+    if not current_user.is_authenticated or not current_user.is_staff:
+        return jsonify(ok=False, error="Your session has ended. Please log in again."), 401
+    sessions.agent_active(current_user.id)
+    return jsonify(ok=True)

@@ -1,0 +1,171 @@
+"""Socket.IO handlers of the live console (namespace /console).
+
+Every client event is answered through its ack callback with `{"ok": true, ...}` or
+`{"ok": false, "error": "<a sentence for the agent>"}`. Server pushes are hints:
+`snapshot` (one agent's whole console), `queue` (everyone) and `callbacks` (everyone);
+the page asks for a snapshot again on reconnect and every few seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import traceback
+
+from flask import current_app
+from flask_login import current_user
+from flask_socketio import Namespace, disconnect, emit, join_room
+
+from callcenter import desk, ledger
+from callcenter.calls import RoutingError
+from callcenter.extensions import db, socketio
+from callcenter.live import NAMESPACE, announce_queue
+from ivr.urls import public_url
+
+from . import sessions
+
+log = logging.getLogger(__name__)
+
+SESSION_OVER = "Your session has ended. Please log in again."
+UNEXPECTED = "Something went wrong on our side. Please try again; if it keeps happening, tell your supervisor."
+
+
+def _agent():
+    return current_user._get_current_object()
+
+
+def _signed_in() -> bool:
+    return (current_user.is_authenticated and current_user.is_staff
+            and not sessions.session_over(current_user.id))
+
+
+def _id(data: dict, key: str, what: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise desk.DeskError(f"Choose {what} first.")
+    return int(value)
+
+
+def console_event(handler):
+    """Check the session, run the handler, and turn its result or failure into the ack."""
+
+    @functools.wraps(handler)
+    def answer(self, data=None):
+        if not _signed_in():
+            user_id = current_user.id if current_user.is_authenticated else None
+            if user_id is not None:
+                sessions.end_session(current_app._get_current_object(), user_id)
+            disconnect()
+            return {"ok": False, "error": SESSION_OVER}
+        try:
+            result = handler(self, data if isinstance(data, dict) else {})
+        except (desk.DeskError, RoutingError) as exc:
+            db.session.rollback()
+            return {"ok": False, "error": str(exc)}
+        except Exception as exc:
+            db.session.rollback()
+            # Exception messages can quote SQL parameters or Twilio payloads (patients' numbers):
+            # log where it failed, never what it said.
+            log.error("console event %r failed with %s:\n%s", handler.__name__, type(exc).__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)))
+            return {"ok": False, "error": UNEXPECTED}
+        return {"ok": True, **(result or {})}
+
+    return answer
+
+
+def _snapshot() -> dict:
+    return desk.desk_snapshot(db.session, current_app.call_queue, _agent(), ledger.now())
+
+
+def _push_snapshot() -> None:
+    """Bring every console of this agent up to date."""
+    socketio.emit("snapshot", _snapshot(), to=sessions.staff_room(current_user.id), namespace=NAMESPACE)
+
+
+def _announce_queue() -> None:
+    announce_queue(db.session, current_app.call_queue, socketio.emit)
+
+
+class ConsoleNamespace(Namespace):
+    """One agent's console: their presence, their call, the shared queue and callbacks."""
+
+    def on_connect(self, auth=None):
+        if not current_user.is_authenticated or not current_user.is_staff:
+            raise ConnectionRefusedError("Log in with a staff account to use the console.")
+        sessions.socket_opened(current_user.id)
+        join_room(sessions.staff_room(current_user.id))
+        emit("snapshot", _snapshot())
+
+    def on_disconnect(self, reason=None):
+        # Presence is left alone: a dropped connection usually comes straight back.
+        pass
+
+    @console_event
+    def on_snapshot(self, data):
+        """The whole console for this agent."""
+        return _snapshot()
+
+    @console_event
+    def on_available(self, data):
+        """`{available: bool}`: take offers, or step away."""
+        available = data.get("available")
+        if not isinstance(available, bool):
+            raise desk.DeskError("Choose available or away.")
+        desk.set_available(db.session, current_app.call_queue, _agent(), available, ledger.now())
+        snapshot = _snapshot()
+        _announce_queue()
+        _push_snapshot()
+        return {"me": snapshot["me"]}
+
+    @console_event
+    def on_take(self, data):
+        """`{call_id}`: answer a waiting caller; exactly one agent gets each call."""
+        call_id = _id(data, "call_id", "a caller from the queue")
+        try:
+            call = desk.take_call(db.session, current_app.call_queue, current_app.gateway, call_id, _agent(),
+                                  public_url(f"/ivr/connect/{call_id}"), ledger.now())
+            db.session.commit()
+        finally:
+            # Taken, or back in the queue after a failed redirect: either way every console should know.
+            _announce_queue()
+        view = desk.call_view(db.session, call)
+        _push_snapshot()
+        return {"call": view}
+
+    @console_event
+    def on_hangup(self, data):
+        """`{call_id}`: end the conversation; the caller hears goodbye."""
+        call_id = _id(data, "call_id", "your call")
+        desk.hang_up(db.session, current_app.gateway, call_id, _agent(), public_url("/ivr/goodbye"))
+        db.session.commit()
+        _push_snapshot()
+        return {}
+
+    @console_event
+    def on_wrap_up(self, data):
+        """`{call_id, disposition, notes, message, caller_name, callback_number, urgency}`."""
+        call_id = _id(data, "call_id", "your call")
+        fields = {key: data.get(key) if isinstance(data.get(key), str) else ""
+                  for key in ("disposition", "notes", "message", "caller_name", "callback_number", "urgency")}
+        fields["urgency"] = fields["urgency"] or "routine"
+        saved = desk.finish_call(db.session, current_app.call_queue, call_id, _agent(), ledger.now(), **fields)
+        db.session.commit()
+        _announce_queue()
+        _push_snapshot()
+        return {"message_id": saved.id if saved else None}
+
+    @console_event
+    def on_complete_callback(self, data):
+        """`{task_id}`: the patient has been called back."""
+        task_id = _id(data, "task_id", "a callback")
+        desk.complete_callback(db.session, task_id, _agent(), ledger.now())
+        db.session.commit()
+        socketio.emit("callbacks", {"callbacks": desk.open_callbacks(db.session, ledger.now())},
+                      namespace=NAMESPACE)
+        return {"task_id": task_id}
+
+
+def register(state) -> None:
+    """Attach the console's namespace to the app's Socket.IO server (blueprint registration hook)."""
+    socketio.on_namespace(ConsoleNamespace(NAMESPACE))

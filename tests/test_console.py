@@ -1,0 +1,428 @@
+"""The agents' live console over Socket.IO: what agents see and what their clicks do."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from callcenter import calls, ledger
+from callcenter.extensions import db, socketio
+from callcenter.live import NAMESPACE
+from callcenter.models import Call, CallbackTask, CallEvent, Message
+from tests.conftest import ACCOUNT_SID, HARBOR_NUMBER, MAPLE_NUMBER, PASSWORD, PATIENT
+
+MAPLE_SID = "CA" + "a" * 32
+
+
+def waiting_call(app, call_sid: str = MAPLE_SID, dialled: str = MAPLE_NUMBER, caller: str = PATIENT,
+                 digit: str = "2") -> int:
+    """A caller who went through the menu and now holds in the queue."""
+    with app.app_context():
+        call, _ = calls.enter_ivr(db.session, call_sid, dialled, caller)
+        calls.choose(db.session, call, digit)
+        calls.queue_call(db.session, app.call_queue, call)
+        db.session.commit()
+        return call.id
+
+
+def log_in(browser, email: str) -> None:
+    """Log in as a browser does: the form's CSRF token goes back with the password."""
+    form = browser.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+    response = browser.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, "login failed"
+
+
+def log_out(browser) -> None:
+    page = browser.get("/console/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    browser.post("/logout", data={"csrf_token": token})
+
+
+def open_console(app, browser):
+    return socketio.test_client(app, namespace=NAMESPACE, flask_test_client=browser)
+
+
+def console_for(app, email: str):
+    """A logged-in browser (its own cookies) with the console open."""
+    browser = app.test_client()
+    log_in(browser, email)
+    return open_console(app, browser)
+
+
+def received(io, name: str) -> list:
+    return [event["args"][0] for event in io.get_received(NAMESPACE) if event["name"] == name]
+
+
+def ask(io, event: str, payload: dict | None = None) -> dict:
+    return io.emit(event, payload or {}, namespace=NAMESPACE, callback=True)
+
+
+def connect_url(call_id: int) -> str:
+    return f"http://localhost/ivr/connect/{call_id}"
+
+
+@pytest.fixture
+def alice(app, world):
+    return console_for(app, "alice@example.test")
+
+
+@pytest.fixture
+def bob(app, world):
+    return console_for(app, "bob@example.test")
+
+
+def test_it_refuses_a_socket_without_a_login(app, client, world):
+    io = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=client)
+    assert not io.is_connected(NAMESPACE)
+
+
+def test_it_refuses_practice_staff(app, client, world):
+    log_in(client, "desk@maple.test")
+    io = open_console(app, client)
+    assert not io.is_connected(NAMESPACE)
+
+
+def test_it_sends_a_snapshot_with_the_waiting_caller_on_connect(app, client, world):
+    call_id = waiting_call(app, digit="1")
+    log_in(client, "alice@example.test")
+    io = open_console(app, client)
+    assert io.is_connected(NAMESPACE)
+
+    [snapshot] = received(io, "snapshot")
+    [row] = snapshot["queue"]["waiting"]
+    assert row["id"] == call_id
+    assert row["practice"] == "Maple Street Family Medicine"
+    assert row["urgent"] is True
+    assert row["caller"] == "•••0123"  # masked in the queue
+    assert snapshot["me"]["status"] == "away"
+    assert snapshot["call"] is None
+
+
+def test_it_answers_a_snapshot_request(app, alice):
+    call_id = waiting_call(app)
+    answer = ask(alice, "snapshot")
+    assert answer["ok"] is True
+    assert [w["id"] for w in answer["queue"]["waiting"]] == [call_id]
+    assert answer["me"]["name"] == "Alice"
+
+
+def test_it_makes_an_agent_available_and_away(app, world, alice, bob):
+    answer = ask(alice, "available", {"available": True})
+    assert answer == {"ok": True, "me": {**answer["me"], "status": "available", "available": True}}
+    assert app.call_queue.available_agents() == [world["alice"]]
+    assert received(bob, "queue")[-1]["available_agents"] == [world["alice"]]
+
+    answer = ask(alice, "available", {"available": False})
+    assert answer["me"]["status"] == "away"
+    assert app.call_queue.available_agents() == []
+
+
+def test_it_refuses_a_presence_that_is_not_yes_or_no(alice):
+    assert ask(alice, "available", {"available": "yes"}) == {"ok": False, "error": "Choose available or away."}
+
+
+def test_it_gives_the_call_to_the_agent_who_takes_it(app, world, alice, twilio_http):
+    call_id = waiting_call(app)
+
+    answer = ask(alice, "take", {"call_id": call_id})
+
+    assert answer["ok"] is True
+    assert answer["call"]["practice"] == {"id": world["maple"], "name": "Maple Street Family Medicine",
+                                          "instructions": "Dr. Rivera is on call."}
+    assert answer["call"]["caller"] == PATIENT
+    [request] = twilio_http.requests
+    assert request["method"] == "POST"
+    assert request["url"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{MAPLE_SID}.json"
+    assert request["data"] == {"Url": connect_url(call_id), "Method": "POST"}
+    with app.app_context():
+        call = db.session.get(Call, call_id)
+        assert (call.state, call.agent_id) == ("connecting", world["alice"])
+    # Every console of the taker hears about the call, and the next snapshot still has it.
+    assert received(alice, "snapshot")[-1]["call"]["id"] == call_id
+    assert ask(alice, "snapshot")["me"]["status"] == "on_call"
+
+
+def test_it_lets_only_one_agent_take_a_call(app, world, alice, bob, twilio_http):
+    call_id = waiting_call(app)
+    bob.get_received(NAMESPACE)
+
+    assert ask(alice, "take", {"call_id": call_id})["ok"] is True
+    answer = ask(bob, "take", {"call_id": call_id})
+
+    assert answer == {"ok": False, "error": "Another agent has already taken this call."}
+    assert len(twilio_http.requests) == 1
+    with app.app_context():
+        assert db.session.get(Call, call_id).agent_id == world["alice"]
+
+
+def test_it_tells_every_console_when_a_call_is_taken(app, world, alice, bob):
+    taken = waiting_call(app)
+    other = waiting_call(app, call_sid="CA" + "b" * 32, dialled=HARBOR_NUMBER, caller="+16175550199")
+    bob.get_received(NAMESPACE)
+    assert [w["id"] for w in ask(bob, "snapshot")["queue"]["waiting"]] == [taken, other]
+
+    ask(alice, "take", {"call_id": taken})
+
+    queue = received(bob, "queue")[-1]
+    assert [w["id"] for w in queue["waiting"]] == [other]
+
+
+def test_it_will_not_give_an_agent_a_second_call(app, alice):
+    first = waiting_call(app)
+    second = waiting_call(app, call_sid="CA" + "b" * 32)
+    ask(alice, "take", {"call_id": first})
+
+    answer = ask(alice, "take", {"call_id": second})
+
+    assert answer == {"ok": False, "error": "Finish your current call before taking another."}
+    assert app.call_queue.position(second) == 1
+
+
+def test_it_puts_the_caller_back_when_twilio_refuses(app, world, alice, bob, twilio_http):
+    call_id = waiting_call(app)
+    ask(alice, "available", {"available": True})
+    twilio_http.fail_with = 400
+    bob.get_received(NAMESPACE)
+
+    answer = ask(alice, "take", {"call_id": call_id})
+
+    assert answer == {"ok": False, "error": "Could not reach the caller's line; they are back in the queue."}
+    assert app.call_queue.position(call_id) == 1
+    assert [w["id"] for w in received(bob, "queue")[-1]["waiting"]] == [call_id]
+    assert app.call_queue.is_available(world["alice"])  # still offered calls
+    snapshot = ask(alice, "snapshot")
+    assert snapshot["call"] is None and snapshot["me"]["status"] == "available"
+
+
+def test_it_shows_the_callers_earlier_calls_to_this_practice(app, world, alice):
+    with app.app_context():
+        earlier = Call(call_sid="CA" + "e" * 32, practice_id=world["maple"], from_number=PATIENT,
+                       to_number=MAPLE_NUMBER, state="wrapped_up", reason="message", disposition="message_taken",
+                       outcome="message_taken", created_at=ledger.now() - timedelta(days=2))
+        elsewhere = Call(call_sid="CA" + "f" * 32, practice_id=world["harbor"], from_number=PATIENT,
+                         to_number=HARBOR_NUMBER, state="wrapped_up", reason="operator",
+                         created_at=ledger.now() - timedelta(days=1))
+        db.session.add_all([earlier, elsewhere])
+        db.session.flush()
+        db.session.add(Message(practice_id=world["maple"], call_id=earlier.id, body="Needs a refill of lisinopril.",
+                               caller_name="Pat Doe"))
+        db.session.commit()
+        earlier_id = earlier.id
+    call_id = waiting_call(app)
+
+    call = ask(alice, "take", {"call_id": call_id})["call"]
+
+    [past] = call["history"]
+    assert past["id"] == earlier_id
+    assert (past["reason"], past["disposition"]) == ("message", "message_taken")
+    assert [m["body"] for m in past["messages"]] == ["Needs a refill of lisinopril."]
+    assert past["at"] is not None
+
+
+def test_it_hangs_up_by_sending_the_caller_to_goodbye(app, world, alice, twilio_http):
+    call_id = waiting_call(app)
+    ask(alice, "take", {"call_id": call_id})
+    with app.app_context():
+        calls.connected(db.session, db.session.get(Call, call_id))
+        db.session.commit()
+
+    assert ask(alice, "hangup", {"call_id": call_id}) == {"ok": True}
+
+    request = twilio_http.requests[-1]
+    assert request["url"].endswith(f"/Calls/{MAPLE_SID}.json")
+    assert request["data"] == {"Url": "http://localhost/ivr/goodbye", "Method": "POST"}
+
+
+def test_it_explains_when_the_hang_up_fails(app, alice, twilio_http):
+    call_id = waiting_call(app)
+    ask(alice, "take", {"call_id": call_id})
+    with app.app_context():
+        calls.connected(db.session, db.session.get(Call, call_id))
+        db.session.commit()
+    twilio_http.fail_with = 400
+
+    answer = ask(alice, "hangup", {"call_id": call_id})
+
+    assert answer == {"ok": False,
+                      "error": "Could not end the call; the caller may already have hung up. Try again."}
+
+
+def test_it_does_not_hang_up_someone_elses_call(app, alice, bob, twilio_http):
+    call_id = waiting_call(app)
+    ask(alice, "take", {"call_id": call_id})
+
+    assert ask(bob, "hangup", {"call_id": call_id}) == {"ok": False, "error": "This is not your call."}
+    assert len(twilio_http.requests) == 1
+
+
+def test_it_saves_the_wrap_up_and_the_message_for_the_practice(app, world, alice, bob):
+    call_id = waiting_call(app)
+    ask(alice, "available", {"available": True})
+    ask(alice, "take", {"call_id": call_id})
+    assert not app.call_queue.is_available(world["alice"])  # no offers during the call
+    bob.get_received(NAMESPACE)
+
+    answer = ask(alice, "wrap_up", {
+        "call_id": call_id, "disposition": "message_taken", "notes": "Calm, wants a call before noon.",
+        "message": "Please call about lab results.", "caller_name": "Pat Doe",
+        "callback_number": "(415) 555-0123", "urgency": "routine",
+    })
+
+    assert answer["ok"] is True
+    with app.app_context():
+        call = db.session.get(Call, call_id)
+        assert (call.state, call.disposition, call.outcome) == ("wrapped_up", "message_taken", "message_taken")
+        assert call.notes == "Calm, wants a call before noon."
+        [message] = db.session.scalars(select(Message)).all()
+        assert message.id == answer["message_id"]
+        assert (message.practice_id, message.call_id, message.taken_by_id) == (world["maple"], call_id, world["alice"])
+        assert (message.body, message.caller_name, message.callback_number) == (
+            "Please call about lab results.", "Pat Doe", PATIENT)
+    assert app.call_queue.is_available(world["alice"])  # back to taking calls
+    assert world["alice"] in received(bob, "queue")[-1]["available_agents"]
+    snapshot = ask(alice, "snapshot")
+    assert (snapshot["call"], snapshot["me"]["status"]) == (None, "available")
+
+
+def test_it_leaves_an_agent_away_after_wrap_up_if_they_were_away(app, world, alice):
+    call_id = waiting_call(app)
+    ask(alice, "take", {"call_id": call_id})
+
+    answer = ask(alice, "wrap_up", {"call_id": call_id, "disposition": "answered_question", "notes": ""})
+
+    assert answer == {"ok": True, "message_id": None}
+    assert not app.call_queue.is_available(world["alice"])
+    with app.app_context():
+        assert db.session.get(Call, call_id).outcome == "handled"
+        assert db.session.scalars(select(Message)).all() == []
+
+
+def test_it_lets_an_agent_choose_to_step_away_after_the_call(app, world, alice):
+    call_id = waiting_call(app)
+    ask(alice, "available", {"available": True})
+    ask(alice, "take", {"call_id": call_id})
+
+    assert ask(alice, "available", {"available": False})["me"] == {
+        "id": world["alice"], "name": "Alice", "role": "agent", "status": "on_call", "available": False}
+    ask(alice, "wrap_up", {"call_id": call_id, "disposition": "other"})
+
+    assert not app.call_queue.is_available(world["alice"])
+
+
+@pytest.mark.parametrize(("form", "error"), [
+    ({"disposition": ""}, "Choose a disposition"),
+    ({"disposition": "message_taken", "message": "  "}, "Write the message for the practice"),
+    ({"disposition": "other", "callback_number": "call me maybe"},
+     "The callback number does not look like a phone number."),
+    ({"disposition": "other", "urgency": "whenever"}, "Urgency is routine or urgent."),
+])
+def test_it_explains_what_is_wrong_with_a_wrap_up(app, alice, form, error):
+    call_id = waiting_call(app)
+    ask(alice, "take", {"call_id": call_id})
+
+    answer = ask(alice, "wrap_up", {"call_id": call_id, **form})
+
+    assert answer["ok"] is False
+    assert answer["error"].startswith(error)
+    with app.app_context():
+        call = db.session.get(Call, call_id)
+        assert (call.state, call.outcome, call.disposition) == ("connecting", None, None)
+
+
+def test_it_keeps_an_agent_out_of_another_agents_wrap_up(app, alice, bob):
+    call_id = waiting_call(app)
+    ask(alice, "take", {"call_id": call_id})
+
+    answer = ask(bob, "wrap_up", {"call_id": call_id, "disposition": "other"})
+
+    assert answer == {"ok": False, "error": "This call belongs to another agent."}
+
+
+def abandoned_with_callback(app, world) -> tuple[int, int]:
+    """A caller who hung up while waiting: the ledger promises them a callback."""
+    call_id = waiting_call(app)
+    with app.app_context():
+        call = db.session.get(Call, call_id)
+        calls.line_ended(db.session, app.call_queue, call, "completed", 3, 40)
+        db.session.commit()
+        task = db.session.scalar(select(CallbackTask).where(CallbackTask.call_id == call_id))
+        return call_id, task.id
+
+
+def test_it_lists_open_callbacks(app, world, alice):
+    call_id, task_id = abandoned_with_callback(app, world)
+
+    [task] = ask(alice, "snapshot")["callbacks"]
+
+    assert task["id"] == task_id
+    assert (task["practice"], task["number"], task["reason"], task["call_id"]) == (
+        "Maple Street Family Medicine", PATIENT, "abandoned", call_id)
+    assert task["due_at"]
+
+
+def test_it_completes_a_callback(app, world, alice, bob):
+    call_id, task_id = abandoned_with_callback(app, world)
+    bob.get_received(NAMESPACE)
+
+    answer = ask(alice, "complete_callback", {"task_id": task_id})
+
+    assert answer == {"ok": True, "task_id": task_id}
+    with app.app_context():
+        task = db.session.get(CallbackTask, task_id)
+        assert (task.status, task.completed_by_id) == ("done", world["alice"])
+        assert task.completed_at is not None
+        assert db.session.get(Call, call_id).outcome == "callback_completed"
+    assert received(bob, "callbacks")[-1] == {"callbacks": []}
+    assert ask(bob, "snapshot")["callbacks"] == []
+    assert ask(bob, "complete_callback", {"task_id": task_id}) == {
+        "ok": False, "error": "This callback has already been done."}
+
+
+def test_it_closes_the_socket_when_the_agent_logs_out(app, world):
+    browser = app.test_client()
+    log_in(browser, "alice@example.test")
+    io = open_console(app, browser)
+    ask(io, "available", {"available": True})
+
+    log_out(browser)
+
+    assert not io.is_connected(NAMESPACE)
+    assert not app.call_queue.is_available(world["alice"])  # no offers to someone who left
+
+
+def test_it_closes_the_socket_when_the_session_expires(app, world, alice):
+    assert ask(alice, "snapshot")["ok"] is True
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(0)  # the session has now been idle too long
+
+    answer = ask(alice, "snapshot")
+
+    assert answer == {"ok": False, "error": "Your session has ended. Please log in again."}
+    assert not alice.is_connected(NAMESPACE)
+
+
+def test_it_keeps_the_socket_while_the_agent_is_active(app, world):
+    browser = app.test_client()
+    log_in(browser, "alice@example.test")
+    io = open_console(app, browser)
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=2)
+    app.redis.set(f"cc:console:seen:{world['alice']}", "0")  # last activity long ago ...
+
+    assert browser.post("/console/keepalive").get_json() == {"ok": True}  # ... until now
+
+    assert ask(io, "snapshot")["ok"] is True
+    assert io.is_connected(NAMESPACE)
+
+
+def test_it_records_who_took_and_wrapped_up_the_call(app, world, alice):
+    call_id = waiting_call(app)
+    ask(alice, "take", {"call_id": call_id})
+    ask(alice, "wrap_up", {"call_id": call_id, "disposition": "appointment"})
+
+    with app.app_context():
+        kinds = {e.kind: e.actor_id for e in db.session.scalars(select(CallEvent).where(CallEvent.call_id == call_id))}
+    assert kinds["taken"] == world["alice"]
+    assert kinds["wrapped_up"] == world["alice"]

@@ -1,7 +1,8 @@
 """The call ledger: every call gets a row on its first webhook and an append-only list of events.
 
-A call's `state` only moves forward (see STATE_RANK); the one sanctioned step back is a
-re-queue after a connection attempt to an agent failed, which is recorded as its own event.
+A call's `state` only moves forward (see STATE_RANK). Two sanctioned steps back, each recorded as
+its own event: a re-queue after a connection attempt to an agent failed (`requeued`), and a caller
+the queue had no room for going on to the message path (`queue_full`).
 """
 
 from __future__ import annotations

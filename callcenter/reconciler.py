@@ -56,7 +56,6 @@ def reconcile(session: Session, queue: CallQueue) -> ReconcileReport:
     ))
     cutoff = now - OUTCOME_DEADLINE
     report.without_outcome = list(session.scalars(
-        select(Call.id).where(Call.outcome.is_(None), Call.ended_at.is_not(None), Call.ended_at < cutoff,
-                              Call.state.not_in(["abandoned"]))
+        select(Call.id).where(Call.outcome.is_(None), Call.ended_at.is_not(None), Call.ended_at < cutoff)
     ))
     return report

@@ -68,6 +68,8 @@ def to_on_call(call: Call, practice: Practice, why: str, prefix: str | None = No
     now = ledger.now()
     page = oncall.page(db.session, current_app.gateway, practice, call, why, now)
     ledger.record(db.session, call, "paged_on_call", {"status": page.status, "page": page.id})
+    if page.status == "sent":  # the clinician has the patient's number: the call is handed over
+        ledger.set_outcome(db.session, call, "oncall")
     shift = oncall.current_shift(db.session, practice.id, now)
     if shift is None:
         db.session.commit()

@@ -15,7 +15,10 @@ def save(session: Session, call: Call, recording_url: str, recording_sid: str | 
     event = ledger.record(session, call, "voicemail", {"recording_sid": recording_sid, "duration": duration},
                           dedupe_key="voicemail")
     if event is None:
-        return session.scalar(select(Message).where(Message.call_id == call.id, Message.kind == "voicemail"))
+        message = session.scalar(select(Message).where(Message.call_id == call.id, Message.kind == "voicemail"))
+        if message is not None and duration is not None and message.transcription is None:
+            message.body = f"Voicemail, {duration} seconds. Transcription pending."
+        return message
     ledger.advance(call, "voicemail")
     message = Message(practice_id=call.practice_id, call_id=call.id, kind="voicemail", needs_review=True,
                       urgency="urgent" if urgent else "routine", callback_number=call.from_number,

@@ -117,7 +117,12 @@ def voicemail_recorded():
 def transcription():
     """Twilio's transcription of a voicemail (arrives after the call)."""
     form = request.form
-    voicemail.transcription_arrived(db.session, form.get("RecordingUrl"), form.get("TranscriptionText"),
+    call = calls.enter_ivr(db.session, form.get("CallSid", ""), form.get("To"), form.get("From"))[0]
+    url = form.get("RecordingUrl")
+    if url and call.practice_id is not None:
+        # It can arrive before the Record action: the voicemail is kept by whichever comes first.
+        voicemail.save(db.session, call, url, form.get("RecordingSid"), None, call.priority > 0)
+    voicemail.transcription_arrived(db.session, url, form.get("TranscriptionText"),
                                     form.get("TranscriptionStatus", ""))
     db.session.commit()
     return Response(status=204)

@@ -293,3 +293,14 @@ def test_the_hold_loop_puts_a_caller_back_after_redis_lost_the_queue(app, twilio
     assert "still number 1 in line" in spoken(root)
     with app.app_context():
         assert app.call_queue.position(_call(app).id) == 1
+
+
+def test_a_transcription_that_arrives_before_the_recording_is_not_lost(app, twilio, world):
+    _menu(twilio, Digits="2")
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE" + "2" * 32
+    twilio.post("/ivr/transcription", incoming(RecordingUrl=url, RecordingSid="RE" + "2" * 32,
+                                               TranscriptionText="Call me back", TranscriptionStatus="completed"))
+    twilio.post("/ivr/voicemail", incoming(RecordingUrl=url, RecordingSid="RE" + "2" * 32, RecordingDuration="9"))
+    with app.app_context():
+        messages = db.session.scalars(select(Message)).all()
+        assert [(m.transcription, m.recording_url) for m in messages] == [("Call me back", url)]

@@ -2,7 +2,11 @@
 
     app = create_emulator(account_sid, auth_token, voice_url=..., status_url=..., sms_url=...)
     configure(app, voice_url=...)   # change webhook targets later
-    state_of(app).callback_chaos.duplicate = True
+    state_of(app).callback_chaos = CallbackChaos(duplicate=True, reorder=True, delay=0.2)
+
+Status callback chaos (duplicate, delay, reorder) is off by default; from the command line it is
+`python -m emulator --chaos duplicate,reorder,delay=0.2` (see emulator/__main__.py). Conference rooms
+(`<Dial><Conference>`) are in emulator/conference.py.
 """
 
 from __future__ import annotations

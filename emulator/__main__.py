@@ -1,4 +1,11 @@
-"""Run the emulator on its own: `python -m emulator --port 5001 --voice-url ... --auth-token ...`."""
+"""Run the emulator on its own: `python -m emulator --port 5001 --voice-url ... --auth-token ...`.
+
+Every option also reads an environment variable (EMULATOR_PORT, EMULATOR_VOICE_URL, ...). To rehearse
+Twilio's misbehaving status callbacks, `--chaos duplicate,reorder,delay=0.5` (or EMULATOR_CHAOS) sends
+each callback twice with one idempotency token, holds a call's callbacks and sends them newest first,
+and waits half a second before each; any subset of the three may be given. SequenceNumber still
+numbers each call's events in the order they happened.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import sys
 from werkzeug.serving import make_server
 
 from . import create_emulator, state_of
+from .state import CallbackChaos
 
 DEFAULT_ACCOUNT_SID = "AC" + "e" * 32  # the app's EMULATOR_ACCOUNT_SID
 
@@ -28,25 +36,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--numbers", default=env.get("EMULATOR_NUMBERS", ""),
                         help="comma-separated numbers the softphone suggests")
     parser.add_argument("--speed", type=float, default=float(env.get("EMULATOR_SPEED", "1")))
+    parser.add_argument("--chaos", default=env.get("EMULATOR_CHAOS", ""),
+                        help="status callbacks misbehave: duplicate,reorder,delay=SECONDS (any of them)")
     args = parser.parse_args(argv)
     if not args.auth_token:
         parser.error("--auth-token (or EMULATOR_AUTH_TOKEN) is required")
+    try:
+        args.chaos = CallbackChaos.parse(args.chaos)
+    except ValueError as exc:
+        parser.error(f"--chaos: {exc}")
     return args
+
+
+def build_app(args: argparse.Namespace):
+    """The emulator app the command line describes."""
+    numbers = [n.strip() for n in args.numbers.split(",") if n.strip()]
+    app = create_emulator(args.account_sid, args.auth_token, args.voice_url, args.status_url, args.sms_url,
+                          numbers, args.speed)
+    state_of(app).callback_chaos = args.chaos
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # request lines would log phone numbers
-    numbers = [n.strip() for n in args.numbers.split(",") if n.strip()]
-    app = create_emulator(args.account_sid, args.auth_token, args.voice_url, args.status_url, args.sms_url,
-                          numbers, args.speed)
+    app = build_app(args)
     server = make_server(args.host, args.port, app, threaded=True)
     log = logging.getLogger("emulator")
     log.info("Twilio emulator: softphone at http://%s:%s/ ; REST API base http://%s:%s", args.host,
              args.port, args.host, args.port)
     log.info("voice webhook %s, status %s, sms %s", args.voice_url or "(none)", args.status_url or "(none)",
              args.sms_url or "(none)")
+    if args.chaos != CallbackChaos():
+        log.info("status callback chaos: %s", args.chaos)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

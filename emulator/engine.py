@@ -9,9 +9,9 @@ from urllib.parse import urljoin
 
 import requests
 
-from . import twiml
+from . import conference, twiml
 from .callbacks import call_params
-from .state import APP_ERROR_SPEECH, Call, CallQueue, EmulatorState, QueueMember, new_sid, now
+from .state import APP_ERROR_SPEECH, Call, CallQueue, EmulatorState, Participant, QueueMember, new_sid, now
 from .twiml import TwimlError, Verb
 from .webhooks import WebhookFailure, send, send_quietly
 
@@ -38,6 +38,10 @@ class Redirected(Exception):
 
 class Bridged(Exception):
     """A queued caller was picked up by <Dial><Queue>."""
+
+
+class Woken(Exception):
+    """What the call thread waited for (`CallRunner.wake_when`) happened: stop the wait music."""
 
 
 class EndCall(Exception):
@@ -84,6 +88,7 @@ class CallRunner:
         self.session = requests.Session()  # Twilio keeps cookies for the life of a call
         self.redirect_streak = 0
         self.expect_bridge = False
+        self.wake_when = None  # a test (lock held) that interrupts whatever plays, raising Woken
 
     # Waiting and interruptions -------------------------------------------------------------
 
@@ -97,6 +102,8 @@ class CallRunner:
             raise Redirected(target)
         if self.expect_bridge and call.bridge_sid:
             raise Bridged()
+        if self.wake_when is not None and self.wake_when():
+            raise Woken()
 
     def checkpoint(self) -> None:
         with self.state.lock:
@@ -530,6 +537,8 @@ class CallRunner:
         nouns = list(verb.children) or [Verb("Number", {}, verb.text)]
         if any(noun.name == "Queue" for noun in nouns):
             return self.dial_queue(verb, nouns[0], document)
+        if any(noun.name == "Conference" for noun in nouns):
+            return self.dial_conference(verb, nouns[0], document)
         caller_id = verb.attr("callerId") or call.from_
         legs = []
         with self.state.changed:
@@ -684,6 +693,89 @@ class CallRunner:
         params = {"DialCallStatus": "completed", "DialCallSid": other.sid, "QueueSid": queue.sid,
                   "DialCallDuration": str(int((time.monotonic() - started) * self.state.speed))}
         return {"url": action, "method": method, "params": params} if action else None
+
+
+    # Conference ------------------------------------------------------------------------------
+
+    def dial_conference(self, verb: Verb, noun: Verb, document: Document) -> dict | None:
+        """<Dial><Conference>: wait in the named room until it starts, talk until it ends or we leave."""
+        state, call = self.state, self.call
+        action = resolve(document.url, verb.attr("action"))
+        method = verb.attr("method", "POST")
+        hangup_on_star = verb.bool_attr("hangupOnStar")
+        participant = Participant(call.sid, noun.bool_attr("startConferenceOnEnter", True),
+                                  noun.bool_attr("endConferenceOnExit"), noun.bool_attr("muted"),
+                                  label=noun.attr("participantLabel"))
+        callback = None
+        if noun.attr("statusCallback"):
+            callback = (resolve(document.url, noun.attr("statusCallback")), noun.attr("statusCallbackMethod", "POST"),
+                        frozenset(noun.attr("statusCallbackEvent", "").replace(",", " ").split()))
+        with state.changed:
+            call.digits.clear()
+            room, events = conference.join(state, call, noun.text, participant,
+                                           noun.int_attr("maxParticipants", 250), callback)
+            state.changed.notify_all()
+        conference.send_events(state, events)
+        if room is None:
+            params = {"DialCallStatus": "failed", "DialCallDuration": "0"}
+            return {"url": action, "method": method, "params": params} if action else None
+        joined = time.monotonic()
+
+        def leaving() -> bool:
+            return room.ended or participant.removed or (hangup_on_star and "*" in call.digits)
+
+        def result() -> dict:
+            return {"DialCallStatus": "completed",
+                    "DialCallDuration": str(int((time.monotonic() - joined) * state.speed))}
+
+        try:
+            if room.status == "init":
+                self.wake_when = lambda: room.status != "init" or leaving()
+                try:
+                    self.conference_wait(noun, document)
+                except Woken:
+                    pass
+                finally:
+                    self.wake_when = None
+            self.wait(verb.int_attr("timeLimit", 14400), until=leaving)
+        except (CallerGone, Redirected):
+            self.leave_conference(room)
+            self.notify_app(action, method, result())  # requested at once; its answer is unused
+            raise
+        except BaseException:  # an application error in the waitUrl, say: the call ends, so it leaves
+            self.leave_conference(room)
+            raise
+        self.leave_conference(room)
+        return {"url": action, "method": method, "params": result()} if action else None
+
+    def leave_conference(self, room) -> None:
+        with self.state.changed:
+            events = conference.leave(self.state, room, self.call.sid)
+            self.state.changed.notify_all()
+        conference.send_events(self.state, events)
+
+    def conference_wait(self, noun: Verb, document: Document) -> None:
+        """What a participant hears until the room starts (this only returns by raising)."""
+        wait_url = noun.attrs.get("waitUrl")
+        if wait_url is None:  # Twilio's default hold music
+            while True:
+                self.hear("[hold music]", HOLD_MUSIC_SECONDS, who="system")
+        if not wait_url.strip():  # waitUrl="": silence
+            self.wait_real(10**9)
+        target = {"url": resolve(document.url, wait_url), "method": noun.attr("waitMethod", "POST")}
+        while True:
+            wait_document = self.fetch(target, context="conference-wait")
+            target = {"url": resolve(document.url, wait_url), "method": noun.attr("waitMethod", "POST")}
+            started = time.monotonic()
+            for wait_verb in wait_document.verbs:
+                self.checkpoint()
+                if wait_verb.name == "Redirect":
+                    target = {"url": resolve(wait_document.url, wait_verb.text),
+                              "method": wait_verb.attr("method", "POST")}
+                    break
+                getattr(self, "verb_" + wait_verb.name.lower())(wait_verb, wait_document)
+            if time.monotonic() - started < 0.05:
+                self.wait(1.0)  # a wait document that takes no time must not hammer the app
 
 
 # Starting calls ------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, current_app, jsonify, render_template, request
 
 from .engine import place_inbound_call
@@ -32,6 +34,14 @@ def display_status(state: EmulatorState, call: Call) -> str:
         return "ringing"
     if call.connected_to:
         return "connected to agent" if call.connected_to.startswith("client:") else f"connected to {call.connected_to}"
+    room = state.conferences.get(call.conference_sid) if call.conference_sid else None
+    if room is not None:
+        if room.status == "init":
+            return "waiting for conference"
+        participant = room.participants.get(call.sid)
+        if participant is not None and participant.hold:
+            return "on hold"
+        return f"in conference ({len(room.participants)} participants)"
     if call.queue_name is not None:
         queue = state.queue_by_name(call.queue_name, create=False)
         position = queue.position(call.sid) if queue else None
@@ -42,6 +52,11 @@ def display_status(state: EmulatorState, call: Call) -> str:
 def call_state(state: EmulatorState, call: Call) -> dict:
     """Everything a softphone shows about one call (lock held)."""
     queue = state.queue_by_name(call.queue_name, create=False) if call.queue_name is not None else None
+    member = next((m for m in queue.members if m.call_sid == call.sid), None) if queue else None
+    room = state.conferences.get(call.conference_sid) if call.conference_sid else None
+    participant = room.participants.get(call.sid) if room else None
+    waiting_room = participant is not None and room.status == "init"
+    on_hold = member is not None or waiting_room or (participant is not None and participant.hold)
     return {
         "sid": call.sid,
         "from": call.from_,
@@ -57,6 +72,12 @@ def call_state(state: EmulatorState, call: Call) -> dict:
         "connected_to": call.connected_to,
         "awaiting_input": call.awaiting_input,
         "errors": list(call.errors),
+        "conference": room.friendly_name if room else None,
+        "on_hold": on_hold,
+        # Emulated seconds, for the softphone's call timer and hold indicator.
+        "talk_seconds": call.duration_seconds(state.speed),
+        "hold_seconds": int((time.monotonic() - member.enqueued_at) * state.speed) if member else (
+            int((time.monotonic() - participant.joined_at) * state.speed) if waiting_room else None),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .state import API_VERSION, Call, CallQueue, EmulatorState, Message, QueueMember, rfc2822
+from .state import API_VERSION, Call, CallQueue, Conference, EmulatorState, Message, Participant, QueueMember, rfc2822
 
 
 def account_uri(account_sid: str) -> str:
@@ -131,4 +131,45 @@ def page_json(key: str, items: list, uri: str, page: int, page_size: int) -> dic
         "previous_page_uri": f"{uri}?PageSize={page_size}&Page={page - 1}" if page else None,
         "start": start,
         "uri": f"{uri}?PageSize={page_size}&Page={page}",
+    }
+
+
+def conference_json(conference: Conference) -> dict:
+    """A Conference resource (state lock held)."""
+    uri = f"{account_uri(conference.account_sid)}/Conferences/{conference.sid}"
+    return {
+        "account_sid": conference.account_sid,
+        "date_created": rfc2822(conference.date_created),
+        "date_updated": rfc2822(conference.date_updated),
+        "api_version": API_VERSION,
+        "friendly_name": conference.friendly_name,
+        "region": "us1",
+        "sid": conference.sid,
+        "status": conference.status,
+        "uri": uri + ".json",
+        "subresource_uris": {"participants": uri + "/Participants.json", "recordings": uri + "/Recordings.json"},
+        "reason_conference_ended": conference.reason_ended,
+        "call_sid_ending_conference": conference.call_sid_ending,
+    }
+
+
+def participant_json(conference: Conference, participant: Participant) -> dict:
+    """A conference Participant resource (state lock held)."""
+    return {
+        "account_sid": conference.account_sid,
+        "call_sid": participant.call_sid,
+        "label": participant.label,
+        "call_sid_to_coach": None,
+        "coaching": False,
+        "conference_sid": conference.sid,
+        "date_created": rfc2822(participant.date_created),
+        "date_updated": rfc2822(participant.date_updated),
+        "end_conference_on_exit": participant.end_conference_on_exit,
+        "muted": participant.muted,
+        "hold": participant.hold,
+        "start_conference_on_enter": participant.start_conference_on_enter,
+        "status": "connected",
+        "queue_time": "0",
+        "uri": f"{account_uri(conference.account_sid)}/Conferences/{conference.sid}/Participants/"
+               f"{participant.call_sid}.json",
     }

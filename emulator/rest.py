@@ -1,4 +1,5 @@
-"""Twilio's REST API (2010-04-01), the parts the app uses: Calls, Messages, Queues, Members, Recordings."""
+"""Twilio's REST API (2010-04-01), the parts the app uses: Calls, Messages, Queues, Members, Recordings,
+Conferences and their Participants."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import wave
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from . import conference as rooms
 from .engine import place_outbound_call
 from .messaging import deliver_outbound
-from .resources import call_json, member_json, message_json, page_json, queue_json
+from .resources import call_json, conference_json, member_json, message_json, page_json, participant_json, queue_json
 from .state import Call, EmulatorState, Message, new_sid
 
 logger = logging.getLogger("emulator.rest")
@@ -316,6 +318,111 @@ def dequeue_member(account_sid, queue_sid, call_sid):
         call.redirect = {"url": url, "method": request.form.get("Method", "POST")}
         state.changed.notify_all()
     return jsonify(body)
+
+
+# Conferences -----------------------------------------------------------------------------------
+
+def _true_false(value: str | None) -> bool | None:
+    return None if value is None else value.strip().lower() == "true"
+
+
+@bp.get("/Conferences.json")
+def list_conferences(account_sid):
+    """Conference rooms, newest first, filtered by FriendlyName and Status as Twilio's list is."""
+    state = _state()
+    name, status = request.args.get("FriendlyName"), request.args.get("Status")
+    with state.lock:
+        rooms_found = [c for c in state.conferences.values()
+                       if name in (None, c.friendly_name) and status in (None, c.status)]
+        rooms_found.sort(key=lambda c: c.date_created, reverse=True)
+        items = [conference_json(c) for c in rooms_found]
+    page, page_size = _paging()
+    return jsonify(page_json("conferences", items, request.path, page, page_size))
+
+
+@bp.get("/Conferences/<conference_sid>.json")
+def fetch_conference(account_sid, conference_sid):
+    state = _state()
+    with state.lock:
+        room = state.conferences.get(conference_sid)
+        return jsonify(conference_json(room)) if room else _not_found()
+
+
+@bp.post("/Conferences/<conference_sid>.json")
+def update_conference(account_sid, conference_sid):
+    """End a conference with Status=completed (announcements are not emulated)."""
+    state = _state()
+    status = request.form.get("Status")
+    if status not in (None, "completed"):
+        return twilio_error(400, 20001, "Status must be completed")
+    with state.changed:
+        room = state.conferences.get(conference_sid)
+        if room is None:
+            return _not_found()
+        events = rooms.end(state, room, "conference-ended-via-api") if status else []
+        state.changed.notify_all()
+        body = conference_json(room)
+    rooms.send_events(state, events)
+    return jsonify(body)
+
+
+@bp.get("/Conferences/<conference_sid>/Participants.json")
+def list_participants(account_sid, conference_sid):
+    """Who is in the room now, in joining order, filtered by Muted and Hold."""
+    state = _state()
+    muted, hold = _true_false(request.args.get("Muted")), _true_false(request.args.get("Hold"))
+    with state.lock:
+        room = state.conferences.get(conference_sid)
+        if room is None:
+            return _not_found()
+        items = [participant_json(room, p) for p in room.participants.values()
+                 if muted in (None, p.muted) and hold in (None, p.hold)]
+    page, page_size = _paging()
+    return jsonify(page_json("participants", items, request.path, page, page_size))
+
+
+def _participant(state: EmulatorState, conference_sid: str, call_sid: str):
+    room = state.conferences.get(conference_sid)
+    return room, (room.participants.get(call_sid) if room else None)
+
+
+@bp.get("/Conferences/<conference_sid>/Participants/<call_sid>.json")
+def fetch_participant(account_sid, conference_sid, call_sid):
+    state = _state()
+    with state.lock:
+        room, participant = _participant(state, conference_sid, call_sid)
+        return jsonify(participant_json(room, participant)) if participant else _not_found()
+
+
+@bp.post("/Conferences/<conference_sid>/Participants/<call_sid>.json")
+def update_participant(account_sid, conference_sid, call_sid):
+    """Mute or hold a participant (the softphone shows it; no audio is emulated)."""
+    state = _state()
+    with state.changed:
+        room, participant = _participant(state, conference_sid, call_sid)
+        if participant is None:
+            return _not_found()
+        events = rooms.set_flags(room, participant, _true_false(request.form.get("Muted")),
+                                 _true_false(request.form.get("Hold")))
+        state.changed.notify_all()
+        body = participant_json(room, participant)
+    rooms.send_events(state, events)
+    return jsonify(body)
+
+
+@bp.delete("/Conferences/<conference_sid>/Participants/<call_sid>.json")
+def remove_participant(account_sid, conference_sid, call_sid):
+    """Kick a participant: their <Dial> ends and their call goes on to its action."""
+    state = _state()
+    with state.changed:
+        room, participant = _participant(state, conference_sid, call_sid)
+        if participant is None:
+            return _not_found()
+        participant.removed = True
+        state.changed.notify_all()
+        # Answer once the call thread has taken the participant out, as Twilio answers after the kick.
+        state.changed.wait_for(lambda: call_sid not in room.participants, timeout=5)
+    return "", 204
 
 
 # Recordings ------------------------------------------------------------------------------------

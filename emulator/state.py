@@ -72,6 +72,7 @@ class Call:
     sequence: int = 0
     bridge_sid: str | None = None  # the other leg while bridged
     twiml_answered: bool = False
+    conference_sid: str | None = None  # the conference this call is in (waiting or talking)
 
     @property
     def ended(self) -> bool:
@@ -123,6 +124,45 @@ class CallQueue:
 
 
 @dataclass
+class Participant:
+    """One call in a conference room, with the <Conference> attributes it joined with."""
+
+    call_sid: str
+    start_conference_on_enter: bool = True
+    end_conference_on_exit: bool = False
+    muted: bool = False
+    hold: bool = False
+    label: str | None = None
+    removed: bool = False  # kicked through the REST API
+    joined_at: float = field(default_factory=time.monotonic)
+    date_created: datetime = field(default_factory=now)
+    date_updated: datetime = field(default_factory=now)
+
+
+@dataclass
+class Conference:
+    """A named conference room: created by its first participant, ended when the last one leaves."""
+
+    sid: str
+    account_sid: str
+    friendly_name: str
+    status: str = "init"  # init, in-progress, completed
+    participants: dict[str, Participant] = field(default_factory=dict)  # by call sid, in joining order
+    date_created: datetime = field(default_factory=now)
+    date_updated: datetime = field(default_factory=now)
+    reason_ended: str | None = None
+    call_sid_ending: str | None = None
+    status_callback: str | None = None
+    status_callback_method: str = "POST"
+    status_callback_events: frozenset = frozenset()
+    sequence: int = 0
+
+    @property
+    def ended(self) -> bool:
+        return self.status == "completed"
+
+
+@dataclass
 class Message:
     sid: str
     account_sid: str
@@ -143,6 +183,27 @@ class CallbackChaos:
     duplicate: bool = False
     delay: float = 0.0  # seconds (real) before each callback is sent
     reorder: bool = False  # hold a call's callbacks and send them newest first
+
+    @classmethod
+    def parse(cls, text: str | None) -> CallbackChaos:
+        """Read `duplicate,reorder,delay=0.5` (any of them, comma-separated) as the command line gives it."""
+        chaos = cls()
+        for word in (text or "").replace(" ", "").split(","):
+            name, _, value = word.partition("=")
+            if not name:
+                continue
+            if name in {"duplicate", "reorder"} and not value:
+                setattr(chaos, name, True)
+            elif name == "delay":
+                try:
+                    chaos.delay = float(value or "1")
+                except ValueError:
+                    raise ValueError(f"delay needs seconds, not {value!r}") from None
+                if chaos.delay < 0:
+                    raise ValueError("delay cannot be negative")
+            else:
+                raise ValueError(f"unknown chaos {word!r}: use duplicate, reorder, delay=SECONDS")
+        return chaos
 
 
 class EmulatorState:
@@ -169,6 +230,7 @@ class EmulatorState:
         self.changed = threading.Condition(self.lock)
         self.calls: dict[str, Call] = {}
         self.queues: dict[str, CallQueue] = {}  # by friendly name
+        self.conferences: dict[str, Conference] = {}  # by sid, ended ones included (as Twilio lists them)
         self.messages: dict[str, Message] = {}
         self.recordings: dict[str, dict] = {}
         self.callbacks = None  # StatusCallbacks, attached by create_emulator
@@ -193,6 +255,10 @@ class EmulatorState:
 
     def queue_by_sid(self, sid: str) -> CallQueue | None:
         return next((q for q in self.queues.values() if q.sid == sid), None)
+
+    def live_conference(self, name: str) -> Conference | None:
+        """The conference room called `name` that has not ended yet (lock held)."""
+        return next((c for c in self.conferences.values() if c.friendly_name == name and not c.ended), None)
 
     def queue_of(self, call_sid: str) -> CallQueue | None:
         return next((q for q in self.queues.values() if q.position(call_sid)), None)

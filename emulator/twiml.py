@@ -3,6 +3,11 @@
 An invalid document is an application error for the caller (Twilio error 12100), so validation is
 strict: wrong root, unknown verbs, verbs nested where Twilio does not allow them, and attribute values
 outside Twilio's ranges are all refused.
+
+Stricter than Twilio on purpose: for some bad attribute values Twilio only logs a warning and carries
+on with the default (e.g. 13310 finishOnKey, 13313 timeout, 13314 numDigits, 13327 speechTimeout,
+13232 startConferenceOnEnter). The emulator refuses those too, so that an app never ships TwiML that
+works only by accident. A verb a conference's waitUrl may not use is Twilio's error 13238.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ CONTEXT_VERBS = {
     "call": RUNNABLE | SKIPPED,
     "wait": {"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"},
     "dial-queue": {"Play", "Say", "Pause", "Redirect"},
+    "conference-wait": {"Play", "Say", "Pause", "Redirect"},
 }
+CONTEXT_ERROR = {"conference-wait": 13238}
 
 SSML = {"break", "emphasis", "lang", "p", "phoneme", "prosody", "s", "say-as", "sub", "w", "amazon:effect",
         "amazon:domain"}
@@ -41,6 +48,9 @@ CHILDREN = {
 }
 
 DIGIT_KEYS = set("0123456789*#")
+LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")  # BCP 47 as Twilio writes it: en-US, es-US, cmn-Hans-CN
+VOICE = re.compile(r"man|woman|alice|(Polly|Google)\.[A-Za-z0-9-]+")
+CONFERENCE_EVENTS = {"start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement"}
 
 
 class TwimlError(Exception):
@@ -102,7 +112,8 @@ def parse(document: str | bytes, context: str = "call") -> list[Verb]:
         if verb.name not in RUNNABLE | SKIPPED:
             raise TwimlError(f"Unknown verb <{verb.name}>")
         if verb.name not in allowed:
-            raise TwimlError(f"<{verb.name}> is not allowed in this document ({context})")
+            raise TwimlError(f"<{verb.name}> is not allowed in this document ({context})",
+                             CONTEXT_ERROR.get(context, 12100))
         _check_nesting(verb)
         _check_attributes(verb)
     return verbs
@@ -141,11 +152,17 @@ def _check_attributes(verb: Verb) -> None:
     for method_attr in ("method", "waitUrlMethod", "statusCallbackMethod", "recordingStatusCallbackMethod",
                         "transcribeCallbackMethod"):
         _choice(verb, method_attr, {"GET", "POST"}, case_insensitive=True)
-    for flag in ("actionOnEmptyResult", "playBeep", "transcribe", "trim", "hangupOnStar", "enhanced",
-                 "profanityFilter"):
+    for flag in ("actionOnEmptyResult", "playBeep", "transcribe", "hangupOnStar", "enhanced", "profanityFilter",
+                 "startConferenceOnEnter", "endConferenceOnExit", "muted", "answerOnBridge"):
         if flag in verb.attrs and verb.attrs[flag].lower() not in {"true", "false"}:
             raise TwimlError(f"<{verb.name}> {flag}={verb.attrs[flag]!r} must be true or false")
     name = verb.name
+    if name in {"Record", "Dial", "Conference"}:
+        _choice(verb, "trim", {"trim-silence", "do-not-trim"})
+    if name in {"Say", "Gather"} and "language" in verb.attrs and not LANGUAGE.fullmatch(verb.attrs["language"]):
+        raise TwimlError(f"<{name}> language={verb.attrs['language']!r} is not a language code such as en-US")
+    if name == "Say" and "voice" in verb.attrs and not VOICE.fullmatch(verb.attrs["voice"]):
+        raise TwimlError(f"<Say> voice={verb.attrs['voice']!r} is not man, woman, alice, Polly.* or Google.*")
     if name in {"Say", "Play"}:
         _positive_int(verb, "loop", minimum=0, maximum=1000)
     if name == "Play" and not verb.text and "digits" not in verb.attrs:
@@ -171,6 +188,8 @@ def _check_attributes(verb: Verb) -> None:
         if speech_timeout is not None and speech_timeout != "auto":
             _positive_int(verb, "speechTimeout", minimum=0)
     if name == "Enqueue":
+        if not verb.text and "workflowSid" not in verb.attrs:
+            raise TwimlError("<Enqueue> needs a queue name")
         if len(verb.text) > 64:
             raise TwimlError("<Enqueue> queue name is longer than 64 characters")
     if name == "Dial":
@@ -178,6 +197,15 @@ def _check_attributes(verb: Verb) -> None:
         _positive_int(verb, "timeLimit", minimum=1, maximum=86400)
         if not verb.text and not verb.children:
             raise TwimlError("<Dial> needs a number or a noun")
+    if name == "Conference":
+        _positive_int(verb, "maxParticipants", minimum=2, maximum=250)
+        _choice(verb, "beep", {"true", "false", "onEnter", "onExit"})
+        _choice(verb, "record", {"do-not-record", "record-from-start"})
+        _choice(verb, "waitMethod", {"GET", "POST"}, case_insensitive=True)
+        events = verb.attrs.get("statusCallbackEvent", "").replace(",", " ").split()
+        if set(events) - CONFERENCE_EVENTS:
+            raise TwimlError(f"<Conference> statusCallbackEvent={verb.attrs['statusCallbackEvent']!r} "
+                             f"may hold only {sorted(CONFERENCE_EVENTS)}")
     if name == "Record":
         _positive_int(verb, "maxLength", minimum=1, maximum=86400)
         _positive_int(verb, "timeout", minimum=0)

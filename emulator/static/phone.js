@@ -29,8 +29,21 @@
     return data;
   }
 
+  function clock(seconds) {
+    const s = Math.max(0, Math.floor(seconds || 0));
+    const hours = Math.floor(s / 3600);
+    const rest = String(Math.floor((s % 3600) / 60)).padStart(hours ? 2 : 1, "0") + ":" + String(s % 60).padStart(2, "0");
+    return hours ? hours + ":" + rest : rest;
+  }
+
   function render(call) {
     $("call-status").textContent = call.display;
+    $("call-timer").hidden = !(call.status === "in-progress" || (call.ended && call.talk_seconds > 0));
+    $("call-timer").textContent = clock(call.talk_seconds);
+    $("hold").hidden = !call.on_hold || call.ended;
+    $("hold-position").textContent = call.position ? " · position " + call.position
+      : (call.conference ? " · waiting for the conference" : "");
+    $("hold-time").textContent = clock(call.hold_seconds);
     const waiting = { "dtmf": "waiting for keys", "speech": "listening", "dtmf speech": "waiting for keys or speech",
                       "record": "recording: say your message" }[call.awaiting_input] || "";
     $("awaiting").textContent = waiting;
@@ -73,6 +86,13 @@
           item.append(meta, document.createTextNode(m.body));
           return item;
         }));
+        if (shownInbox >= 0 && messages.length > shownInbox) {
+          $("inbox-count").classList.remove("fresh");
+          void $("inbox-count").offsetWidth;  // restart the highlight animation
+          $("inbox-count").classList.add("fresh");
+        }
+        $("inbox-count").textContent = messages.length;
+        $("inbox-count").hidden = messages.length === 0;
         shownInbox = messages.length;
       }
     } catch (error) {

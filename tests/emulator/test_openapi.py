@@ -87,6 +87,32 @@ def test_it_speaks_the_rest_api_as_twilio_describes_it(spec, emulator, twiml_app
     api.messages.list(to=PATIENT, limit=5)
 
     assert len(transport.exchanges) == 12
+    assert_conforms(spec, transport)
+
+
+def test_it_speaks_the_conference_api_as_twilio_describes_it(spec, emulator, twiml_app):
+    twiml_app.route("/voice", '<Response><Dial><Conference waitUrl="">room-1</Conference></Dial></Response>')
+    transport = RecordingTransport()
+    client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=transport)
+    client.api.base_url = emulator.url
+    api = client.api.v2010.accounts(ACCOUNT_SID)
+    caller = emulator.phone.dial(PATIENT, PRACTICE_NUMBER)
+    caller.wait_for_status("waiting for conference")
+
+    [room] = api.conferences.list(friendly_name="room-1", status="init")
+    api.conferences(room.sid).fetch()
+    api.conferences(room.sid).participants.list(muted=False)
+    api.conferences(room.sid).participants(caller.sid).fetch()
+    api.conferences(room.sid).participants(caller.sid).update(muted=True, hold=False)
+    api.conferences(room.sid).update(status="completed")
+    caller.wait_for_status("ended")
+
+    assert len(transport.exchanges) == 6
+    assert_conforms(spec, transport)
+
+
+def assert_conforms(spec, transport: RecordingTransport) -> None:
+    """Every request the client sent and every answer are as the OpenAPI description has them."""
     for exchange in transport.exchanges:
         template, op = operation(spec, exchange["method"], exchange["path"])
         where = f"{exchange['method'].upper()} {template}"

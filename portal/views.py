@@ -52,6 +52,19 @@ def no_store(response):
 
 
 @portal_bp.context_processor
+# Stored names whose mechanical spelling would read badly.
+PLAIN_WORDS = {
+    "oncall": "Handed to on-call",
+    "on_call": "With on-call clinician",
+    "not_ours": "Not our number",
+    "callback_waiting": "Waiting for callback",
+    "callback_completed": "Called back",
+    "voicemail_reviewed": "Voicemail reviewed",
+    "put_through_to_on_call": "Put through to on-call",
+    "paged_on_call": "On-call paged",
+}
+
+
 def helpers():
     def local_time(value: datetime | None, seconds: bool = False) -> str:
         """A time in the practice's own timezone, e.g. "Nov 27, 2026 9:31 AM"."""
@@ -62,6 +75,8 @@ def helpers():
 
     def label(value: str | None) -> str:
         """A stored name for people: "entered_ivr" -> "Entered IVR"."""
+        if value in PLAIN_WORDS:
+            return PLAIN_WORDS[value]
         words = (value or "").replace("_", " ").capitalize().split(" ")
         return " ".join("IVR" if w.lower() == "ivr" else w for w in words)
 

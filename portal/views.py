@@ -51,7 +51,6 @@ def no_store(response):
     return response
 
 
-@portal_bp.context_processor
 # Stored names whose mechanical spelling would read badly.
 PLAIN_WORDS = {
     "oncall": "Handed to on-call",
@@ -65,6 +64,7 @@ PLAIN_WORDS = {
 }
 
 
+@portal_bp.context_processor
 def helpers():
     def local_time(value: datetime | None, seconds: bool = False) -> str:
         """A time in the practice's own timezone, e.g. "Nov 27, 2026 9:31 AM"."""

@@ -11,7 +11,7 @@ from callcenter.models import Call
 from . import bp, twiml
 from .flow import announce, queue_name, wait_minutes
 from .prompts import prompts
-from .webhooks import twilio_webhook, twiml_response
+from .webhooks import form_int, twilio_webhook, twiml_response
 
 
 def _safe() -> Response:
@@ -61,7 +61,7 @@ def dial_done(call_id: int):
         return _safe()
     form = request.form
     hold_again = calls.dial_finished(db.session, current_app.call_queue, call, form.get("DialCallStatus", ""),
-                                     form.get("DialCallDuration", type=int))
+                                     form_int("DialCallDuration"))
     db.session.commit()
     if hold_again:
         announce()
@@ -106,7 +106,7 @@ def voicemail_recorded():
     url = form.get("RecordingUrl")
     urgent = call.priority > 0
     if url and call.practice_id is not None:
-        voicemail.save(db.session, call, url, form.get("RecordingSid"), form.get("RecordingDuration", type=int),
+        voicemail.save(db.session, call, url, form.get("RecordingSid"), form_int("RecordingDuration"),
                        urgent)
     db.session.commit()
     return twiml_response(twiml.voicemail_saved(call.language, urgent=urgent))

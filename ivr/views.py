@@ -12,7 +12,7 @@ from callcenter.extensions import csrf, db
 from . import bp, sms_bp, twiml
 from .flow import announce, queue_name, send_onward
 from .prompts import EN, prompts
-from .webhooks import current_call, twilio_webhook, twiml_response
+from .webhooks import current_call, form_int, twilio_webhook, twiml_response
 
 log = logging.getLogger(__name__)
 MAX_MENU_ATTEMPTS = 3
@@ -61,7 +61,7 @@ def menu_choice():
             return twiml_response(twiml.enqueue(call.language, queue_name(call), position, call.priority > 0, None))
         return _safe()
     practice = call.practice
-    attempt = max(1, request.args.get("attempt", default=1, type=int) or 1)
+    attempt = min(max(1, request.args.get("attempt", default=1, type=int) or 1), MAX_MENU_ATTEMPTS)
     digits = (request.form.get("Digits") or "").strip()[:1]
     speech = (request.form.get("SpeechResult") or "").strip()[:500]
     options = menu.offered(practice.menu_options)
@@ -109,7 +109,7 @@ def status():
             db.session.commit()
         return Response(status=204)
     result = calls.line_ended(db.session, current_app.call_queue, call, call_status,
-                              form.get("SequenceNumber", type=int), form.get("CallDuration", type=int))
+                              form_int("SequenceNumber"), form_int("CallDuration"))
     db.session.commit()
     if result == "abandoned":
         _tell_abandoned_caller(call)

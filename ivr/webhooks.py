@@ -23,6 +23,12 @@ def current_call():
     return find_call(db.session, request.form.get("CallSid", ""))
 
 
+def form_int(name: str) -> int | None:
+    """A non-negative integer field that fits the ledger's columns, or None (Twilio never sends more)."""
+    value = request.form.get(name, type=int)
+    return value if value is not None and 0 <= value < 2**31 else None
+
+
 def twiml_response(xml: str, status: int = 200) -> Response:
     return Response(xml, status=status, mimetype="text/xml")
 

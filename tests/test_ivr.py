@@ -234,3 +234,14 @@ def test_it_answers_safe_twiml_when_redis_stops_answering(app, world):
         for conn in held:
             conn.close()
         silent.close()
+
+
+def test_an_absurd_sequence_number_does_not_lose_the_hang_up(app, twilio, agent_on_duty):
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu?attempt=1", incoming(Digits="2"))
+    twilio.post("/ivr/status", incoming(CallStatus="completed", SequenceNumber="3000000000",
+                                        CallDuration="99999999999999999999"))
+    with app.app_context():
+        call = db.session.scalar(select(Call))
+        assert call.state == "abandoned"
+        assert len(app.call_queue) == 0

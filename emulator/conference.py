@@ -9,20 +9,115 @@ Twilio's rules, as the emulator keeps them:
   `endConferenceOnExit="true"` leaves or is removed, or through the REST API; everyone still inside
   then leaves too, and each caller's `<Dial>` goes on to its `action` (or the next verb).
 
-Functions here work on the state and expect its lock to be held; they return the status callbacks to
-send, which the caller sends with `send_events` once the lock is released.
+`dial_conference` runs on the caller's thread: it joins, waits and leaves. The room functions below it
+work on the state and expect its lock to be held; they return the status callbacks to send, which the
+caller sends with `send_events` once the lock is released.
 """
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
+from .callflow import HOLD_MUSIC_SECONDS, CallerGone, Document, Redirected, Woken, resolve
 from .state import Call, Conference, EmulatorState, Participant, new_sid, now, rfc2822
+from .twiml import Verb
 from .webhooks import send_quietly
+
+if TYPE_CHECKING:
+    from .engine import CallRunner
 
 # The StatusCallbackEvent Twilio reports -> the statusCallbackEvent word that asks for it.
 EVENT_WORDS = {"conference-start": "start", "conference-end": "end", "participant-join": "join",
                "participant-leave": "leave", "participant-mute": "mute", "participant-unmute": "mute",
                "participant-hold": "hold", "participant-unhold": "hold"}
 
+
+# A caller in a room (the call's thread) ------------------------------------------------------------
+
+def dial_conference(runner: CallRunner, verb: Verb, noun: Verb, document: Document) -> dict | None:
+    """<Dial><Conference>: wait in the named room until it starts, talk until it ends or we leave."""
+    state, call = runner.state, runner.call
+    action = resolve(document.url, verb.attr("action"))
+    method = verb.attr("method", "POST")
+    hangup_on_star = verb.bool_attr("hangupOnStar")
+    participant = Participant(call.sid, noun.bool_attr("startConferenceOnEnter", True),
+                              noun.bool_attr("endConferenceOnExit"), noun.bool_attr("muted"),
+                              label=noun.attr("participantLabel"))
+    callback = None
+    if noun.attr("statusCallback"):
+        callback = (resolve(document.url, noun.attr("statusCallback")), noun.attr("statusCallbackMethod", "POST"),
+                    frozenset(noun.attr("statusCallbackEvent", "").replace(",", " ").split()))
+    with state.changed:
+        call.digits.clear()
+        room, events = join(state, call, noun.text, participant, noun.int_attr("maxParticipants", 250), callback)
+        state.changed.notify_all()
+    send_events(state, events)
+    if room is None:
+        params = {"DialCallStatus": "failed", "DialCallDuration": "0"}
+        return {"url": action, "method": method, "params": params} if action else None
+    joined = time.monotonic()
+
+    def leaving() -> bool:
+        return room.ended or participant.removed or (hangup_on_star and "*" in call.digits)
+
+    def result() -> dict:
+        return {"DialCallStatus": "completed",
+                "DialCallDuration": str(int((time.monotonic() - joined) * state.speed))}
+
+    try:
+        if room.status == "init":
+            runner.wake_when = lambda: room.status != "init" or leaving()
+            try:
+                _wait_for_start(runner, noun, document)
+            except Woken:
+                pass
+            finally:
+                runner.wake_when = None
+        runner.wait(verb.int_attr("timeLimit", 14400), until=leaving)
+    except (CallerGone, Redirected):
+        _leave_room(runner, room)
+        runner.notify_app(action, method, result())  # requested at once; its answer is unused
+        raise
+    except BaseException:  # an application error in the waitUrl, say: the call ends, so it leaves
+        _leave_room(runner, room)
+        raise
+    _leave_room(runner, room)
+    return {"url": action, "method": method, "params": result()} if action else None
+
+
+def _leave_room(runner: CallRunner, room: Conference) -> None:
+    with runner.state.changed:
+        events = leave(runner.state, room, runner.call.sid)
+        runner.state.changed.notify_all()
+    send_events(runner.state, events)
+
+
+def _wait_for_start(runner: CallRunner, noun: Verb, document: Document) -> None:
+    """What a participant hears until the room starts (this only returns by raising)."""
+    wait_url = noun.attrs.get("waitUrl")
+    if wait_url is None:  # Twilio's default hold music
+        while True:
+            runner.hear("[hold music]", HOLD_MUSIC_SECONDS, who="system")
+    if not wait_url.strip():  # waitUrl="": silence
+        runner.wait_real(10**9)
+    target = {"url": resolve(document.url, wait_url), "method": noun.attr("waitMethod", "POST")}
+    while True:
+        wait_document = runner.fetch(target, context="conference-wait")
+        target = {"url": resolve(document.url, wait_url), "method": noun.attr("waitMethod", "POST")}
+        started = time.monotonic()
+        for wait_verb in wait_document.verbs:
+            runner.checkpoint()
+            if wait_verb.name == "Redirect":
+                target = {"url": resolve(wait_document.url, wait_verb.text),
+                          "method": wait_verb.attr("method", "POST")}
+                break
+            runner.perform(wait_verb, wait_document)
+        if time.monotonic() - started < 0.05:
+            runner.wait(1.0)  # a wait document that takes no time must not hammer the app
+
+
+# Rooms (state lock held) -----------------------------------------------------------------------------
 
 def person(call: Call) -> str:
     """How the other participants see `call`: the caller's number, or whom the app called."""

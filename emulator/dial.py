@@ -1,0 +1,198 @@
+"""<Dial>: ring browser clients and numbers and bridge the one who answers, or take the next queued caller.
+
+<Dial><Conference> is in emulator/conference.py, with the rooms it joins.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from . import conference
+from .callflow import CallerGone, Document, Redirected, resolve
+from .state import Call, new_sid, now
+from .twiml import Verb
+
+if TYPE_CHECKING:
+    from .engine import CallRunner
+
+logger = logging.getLogger("emulator.engine")
+
+
+def dial(runner: CallRunner, verb: Verb, document: Document) -> dict | None:
+    """<Dial>: connect the caller to a queue, a conference room, or whichever client or number answers."""
+    nouns = list(verb.children) or [Verb("Number", {}, verb.text)]
+    if any(noun.name == "Queue" for noun in nouns):
+        return dial_queue(runner, verb, nouns[0], document)
+    if any(noun.name == "Conference" for noun in nouns):
+        return conference.dial_conference(runner, verb, nouns[0], document)
+    return dial_parties(runner, verb, nouns, document)
+
+
+def dial_parties(runner: CallRunner, verb: Verb, nouns: list[Verb], document: Document) -> dict | None:
+    """<Dial><Client>/<Number>: ring every noun at once, bridge the first to answer, cancel the rest."""
+    state, call = runner.state, runner.call
+    action = resolve(document.url, verb.attr("action"))
+    method = verb.attr("method", "POST")
+    timeout = verb.int_attr("timeout", 30)
+    time_limit = verb.int_attr("timeLimit", 14400)
+    caller_id = verb.attr("callerId") or call.from_
+    legs = []
+    with state.changed:
+        for noun in nouns:
+            if noun.name == "Client":
+                identity = noun.text or next((c.text for c in noun.children if c.name == "Identity"), "")
+                to = f"client:{identity}"
+            elif noun.name in {"Number", "Sip", "Sim"}:
+                to = noun.text
+            else:
+                logger.warning("<Dial><%s> is not emulated; the dial fails", noun.name)
+                continue
+            leg = Call(sid=new_sid("CA"), account_sid=call.account_sid, from_=caller_id, to=to,
+                       direction="outbound-dial", status="ringing", parent_sid=call.sid)
+            state.calls[leg.sid] = leg
+            legs.append(leg)
+        call.connected_to = None
+        state.changed.notify_all()
+    ring_started = time.monotonic()
+    ring_for = state.scaled(state.client_ring_seconds)
+
+    def auto_answer_due(leg: Call) -> bool:
+        identity = leg.to.removeprefix("client:")
+        return (leg.to.startswith("client:") and identity not in state.unreachable_clients
+                and time.monotonic() - ring_started >= ring_for)
+
+    def settled() -> bool:
+        for leg in legs:
+            if auto_answer_due(leg):
+                leg.answer_requested = True
+        return any(leg.answer_requested for leg in legs) or all(
+            leg.decline_requested or leg.hangup_requested for leg in legs)
+
+    def result(status: str, leg: Call | None) -> dict:
+        params = {"DialCallStatus": status}
+        if leg is not None:
+            params["DialCallSid"] = leg.sid
+            params["DialCallDuration"] = str(leg.duration_seconds(state.speed))
+        return params
+
+    answered = None
+    try:
+        deadline = ring_started + state.scaled(timeout)
+        while legs and not answered:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # Wake up in time to auto-answer browser clients.
+            if any(leg.to.startswith("client:") and leg.to[7:] not in state.unreachable_clients
+                   for leg in legs) and time.monotonic() - ring_started < ring_for:
+                remaining = min(remaining, ring_for - (time.monotonic() - ring_started) + 0.001)
+            runner.wait_real(remaining, until=settled)
+            with state.lock:
+                answered = next((leg for leg in legs if leg.answer_requested), None)
+                if not answered and all(leg.decline_requested or leg.hangup_requested for leg in legs):
+                    break
+    except (CallerGone, Redirected):
+        _end_legs(runner, legs, "canceled")
+        runner.notify_app(action, method, result("canceled", None))
+        raise
+    if answered is None:
+        with state.lock:
+            declined = bool(legs) and all(leg.decline_requested for leg in legs)
+        status = "busy" if declined else ("no-answer" if legs else "failed")
+        _end_legs(runner, legs, status)
+        if action:
+            return {"url": action, "method": method, "params": result(status, None)}
+        return None
+    _end_legs(runner, [leg for leg in legs if leg is not answered], "canceled")
+    with state.changed:
+        answered.status = "in-progress"
+        answered.start_time = now()
+        answered.answered_at = time.monotonic()
+        answered.connected_to = call.from_
+        answered.bridge_sid = call.sid
+        call.connected_to = answered.to
+        call.bridge_sid = answered.sid
+        call.say(f"[connected to {answered.to}]", who="system")
+        answered.say(f"[connected to {call.from_}]", who="system")
+        state.changed.notify_all()
+    try:
+        runner.wait(time_limit, until=lambda: answered.hangup_requested)
+    except (CallerGone, Redirected):
+        _end_legs(runner, [answered], "completed")
+        _unbridge(runner)
+        runner.notify_app(action, method, result("completed", answered))
+        raise
+    _end_legs(runner, [answered], "completed")
+    _unbridge(runner)
+    if action:
+        return {"url": action, "method": method, "params": result("completed", answered)}
+    return None
+
+
+def _unbridge(runner: CallRunner) -> None:
+    state, call = runner.state, runner.call
+    with state.changed:
+        if call.connected_to:
+            call.say(f"[{call.connected_to} hung up]", who="system")
+        call.connected_to = None
+        call.bridge_sid = None
+        state.changed.notify_all()
+
+
+def _end_legs(runner: CallRunner, legs: list[Call], status: str) -> None:
+    """End legs of a Dial that have no TwiML of their own."""
+    state = runner.state
+    ended = []
+    with state.changed:
+        for leg in legs:
+            if leg.ended:
+                continue
+            leg.status = "completed" if leg.answered_at is not None else status
+            leg.end_time = now()
+            leg.ended_at = time.monotonic()
+            leg.connected_to = None
+            leg.bridge_sid = None
+            ended.append(leg)
+        state.changed.notify_all()
+    for leg in ended:
+        state.callbacks.emit(leg, "completed")
+
+
+def dial_queue(runner: CallRunner, verb: Verb, noun: Verb, document: Document) -> dict | None:
+    """<Dial><Queue>: bridge this call to the caller at the front of the queue."""
+    state, call = runner.state, runner.call
+    action = resolve(document.url, verb.attr("action"))
+    method = verb.attr("method", "POST")
+    with state.changed:
+        queue = state.queue_by_name(noun.text, create=False)
+        member = queue.members[0] if queue and queue.members else None
+        other = state.calls.get(member.call_sid) if member else None
+        if other is not None:
+            queue.members.pop(0)
+            other.bridge_sid = call.sid
+            other.connected_to = call.to if call.direction == "inbound" else call.from_
+            other.queue_name = None
+            call.bridge_sid = other.sid
+            call.connected_to = other.from_
+            call.say(f"[connected to {other.from_}]", who="system")
+            other.say(f"[connected to {other.connected_to}]", who="system")
+        state.changed.notify_all()
+    if other is None:
+        params = {"DialCallStatus": "failed", "QueueSid": queue.sid if queue else ""}
+        return {"url": action, "method": method, "params": params} if action else None
+    started = time.monotonic()
+    try:
+        runner.wait_real(10**9, until=lambda: other.ended or other.bridge_sid != call.sid)
+    finally:
+        with state.changed:
+            if other.bridge_sid == call.sid:
+                other.bridge_sid = None
+                other.connected_to = None
+            call.bridge_sid = None
+            call.connected_to = None
+            state.changed.notify_all()
+    params = {"DialCallStatus": "completed", "DialCallSid": other.sid, "QueueSid": queue.sid,
+              "DialCallDuration": str(int((time.monotonic() - started) * state.speed))}
+    return {"url": action, "method": method, "params": params} if action else None

@@ -2,8 +2,9 @@
 
 Every client event is answered through its ack callback with `{"ok": true, ...}` or
 `{"ok": false, "error": "<a sentence for the agent>"}`. Server pushes are hints:
-`snapshot` (one agent's whole console), `queue` (everyone) and `callbacks` (everyone);
-the page asks for a snapshot again on reconnect and every few seconds.
+`snapshot` (one agent's whole console), `queue`, `callbacks` `{callbacks}`, `voicemails`
+`{voicemails}` and `pages` `{pages}` (everyone); the page asks for a snapshot again on
+reconnect and every few seconds.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from flask_socketio import Namespace, disconnect, emit, join_room
 
 from callcenter import desk, ledger
 from callcenter.calls import RoutingError
+from callcenter.delivery import deliver_urgent, recent_pages
 from callcenter.extensions import db, socketio
 from callcenter.live import NAMESPACE, announce_queue
+from callcenter.models import Message
 from ivr.urls import public_url
 
 from . import sessions
@@ -87,6 +90,34 @@ def _announce_queue() -> None:
     announce_queue(db.session, current_app.call_queue, socketio.emit)
 
 
+def _announce_pages() -> None:
+    socketio.emit("pages", {"pages": recent_pages(db.session)}, namespace=NAMESPACE)
+
+
+def _page_on_call(message: Message) -> None:
+    """An urgent message goes to the on-call clinician, in a job: the wrap-up does not wait on Twilio.
+
+    Only if the job cannot be queued (Redis away) is the page sent from here: late beats never.
+    """
+    from rq import Retry
+
+    from ops.jobs import page_on_call_job
+
+    try:
+        current_app.task_queue.enqueue(page_on_call_job, message.id, job_id=f"page-message-{message.id}",
+                                       retry=Retry(max=3, interval=[10, 60, 300]))
+        return
+    except Exception as exc:
+        log.warning("could not queue the on-call page (%s); paging now", type(exc).__name__)
+    try:
+        deliver_urgent(db.session, current_app.gateway, message, ledger.now())
+        db.session.commit()
+        _announce_pages()
+    except Exception as exc:  # the wrap-up itself is saved; say so to the agent, and log the miss loudly
+        db.session.rollback()
+        log.error("on-call page for message %s failed: %s", message.id, type(exc).__name__)
+
+
 class ConsoleNamespace(Namespace):
     """One agent's console: their presence, their call, the shared queue and callbacks."""
 
@@ -151,6 +182,8 @@ class ConsoleNamespace(Namespace):
         fields["urgency"] = fields["urgency"] or "routine"
         saved = desk.finish_call(db.session, current_app.call_queue, call_id, _agent(), ledger.now(), **fields)
         db.session.commit()
+        if saved is not None and saved.urgency == "urgent":
+            _page_on_call(saved)
         _announce_queue()
         _push_snapshot()
         return {"message_id": saved.id if saved else None}
@@ -164,6 +197,15 @@ class ConsoleNamespace(Namespace):
         socketio.emit("callbacks", {"callbacks": desk.open_callbacks(db.session, ledger.now())},
                       namespace=NAMESPACE)
         return {"task_id": task_id}
+
+    @console_event
+    def on_review_voicemail(self, data):
+        """`{message_id}`: someone listened to the voicemail and acted on it."""
+        message_id = _id(data, "message_id", "a voicemail")
+        desk.review_voicemail(db.session, message_id, _agent())
+        db.session.commit()
+        socketio.emit("voicemails", {"voicemails": desk.voicemails_to_review(db.session)}, namespace=NAMESPACE)
+        return {"message_id": message_id}
 
 
 def register(state) -> None:

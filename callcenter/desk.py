@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import calls, ledger
+from . import calls, ledger, voicemail
 from .accounts import AccountError, normalize_number
+from .delivery import recent_pages
 from .gateway import GatewayError, TwilioGateway
 from .live import queue_snapshot
 from .models import AuditEntry, Call, CallbackTask, Message, Practice, User
@@ -20,8 +21,11 @@ from .queue import CallQueue
 
 # States in which a call still belongs on its agent's desk: being bridged, talking, or waiting for wrap-up.
 ON_DESK = ("connecting", "connected", "completed")
+# A keep-my-place callback whose call is in one of these is in the queue or with an agent, not on the list.
+IN_LINE = (*calls.WAITING_STATES, *ON_DESK)
 HISTORY_LIMIT = 10
 CALLBACKS_LIMIT = 200
+VOICEMAILS_LIMIT = 200
 # Agent id -> id of the call they took while available: they become available again when it is done.
 RESUME_KEY = "cc:agents:resume"
 
@@ -66,15 +70,32 @@ def caller_history(session: Session, call: Call, limit: int = HISTORY_LIMIT) -> 
              "outcome": c.outcome, "notes": c.notes, "messages": messages[c.id]} for c in earlier]
 
 
+def keep_place_callback(session: Session, call: Call) -> CallbackTask | None:
+    """The patient's keep-my-place callback, if this call is one (taking it calls the patient)."""
+    task = calls.keep_place_task(session, call)
+    return task if task is not None and task.keeps_place else None
+
+
+def unreached_callback(session: Session, call: Call) -> CallbackTask | None:
+    """A keep-my-place callback the agent dialled and the patient did not answer (the task is open again)."""
+    task = keep_place_callback(session, call)
+    if task is not None and task.status == "open" and call.state not in IN_LINE:
+        return task
+    return None
+
+
 def call_view(session: Session, call: Call) -> dict:
     """Everything the agent needs while talking to this caller."""
     practice = call.practice
+    task = keep_place_callback(session, call)
     return {
         "id": call.id,
         "state": call.state,
         "practice": {"id": practice.id, "name": practice.name, "instructions": practice.instructions or ""}
         if practice else None,
         "caller": call.from_number,
+        # We call the patient at the number they gave; while it rings the agent waits for them to answer.
+        "callback": {"number": task.number, "status": task.status} if task is not None else None,
         "reason": call.reason,
         "urgent": call.priority > 0,
         "queued_at": _iso(call.queued_at),
@@ -83,19 +104,44 @@ def call_view(session: Session, call: Call) -> dict:
     }
 
 
+def _listed():
+    """Which callbacks are on the list: all but keep-my-place ones whose caller is still in line.
+
+    A caller who chose to keep their place is in the queue itself; once we called and they did
+    not answer, their callback joins this list so that someone tries again.
+    """
+    in_line = select(Call.id).where(Call.state.in_(IN_LINE))
+    return or_(CallbackTask.keeps_place.is_(False), CallbackTask.call_id.not_in(in_line))
+
+
 def open_callbacks(session: Session, now: datetime) -> list[dict]:
     """Callback promises nobody has kept yet, soonest due first."""
     rows = session.execute(
         select(CallbackTask, Practice.name)
         .join(Practice, Practice.id == CallbackTask.practice_id)
-        # A caller who chose to keep their place is in the queue itself, not on this list.
-        .where(CallbackTask.status == "open", CallbackTask.keeps_place.is_(False))
+        .where(CallbackTask.status == "open", _listed())
         .order_by(CallbackTask.due_at, CallbackTask.id)
         .limit(CALLBACKS_LIMIT)
     ).all()
     return [{"id": task.id, "practice": name, "number": task.number, "reason": task.reason,
              "call_id": task.call_id, "due_at": _iso(task.due_at), "overdue": task.due_at <= now}
             for task, name in rows]
+
+
+def voicemails_to_review(session: Session, limit: int = VOICEMAILS_LIMIT) -> list[dict]:
+    """Voicemails nobody has reviewed yet: urgent first, then oldest first."""
+    urgent_first = case((Message.urgency == "urgent", 0), else_=1)
+    rows = session.execute(
+        select(Message, Practice.name)
+        .join(Practice, Practice.id == Message.practice_id)
+        .where(Message.needs_review.is_(True))
+        .order_by(urgent_first, Message.created_at, Message.id)
+        .limit(limit)
+    ).all()
+    return [{"id": m.id, "practice": name, "urgency": m.urgency, "created_at": _iso(m.created_at),
+             "transcription": m.transcription, "recording_url": m.recording_url, "call_id": m.call_id,
+             "callback_number": m.callback_number}
+            for m, name in rows]
 
 
 def agent_status(session: Session, queue: CallQueue, agent: User, call: Call | None = None) -> dict:
@@ -118,6 +164,8 @@ def desk_snapshot(session: Session, queue: CallQueue, agent: User, now: datetime
         "queue": queue_snapshot(session, queue),
         "call": call_view(session, call) if call else None,
         "callbacks": open_callbacks(session, now),
+        "voicemails": voicemails_to_review(session),
+        "pages": recent_pages(session),
         "at": now.isoformat(),
     }
 
@@ -199,6 +247,14 @@ def finish_call(session: Session, queue: CallQueue, call_id: int, agent: User, n
     call = session.get(Call, call_id)
     if call is None:
         raise DeskError("This call no longer exists.")
+    task = keep_place_callback(session, call)
+    if task is not None and call.state == "connecting":
+        raise DeskError("The patient's phone is still ringing. Wait until they answer or the call ends.")
+    if task is not None and unreached_callback(session, call) is not None:
+        _note_unreached_callback(session, call, agent, disposition, notes, message)
+        if call.agent_id == agent.id:
+            settle_presence(session, queue, agent, now)
+        return None
     message = (message or "").strip()
     if disposition == "message_taken" and not message:
         raise DeskError("Write the message for the practice, or choose another disposition.")
@@ -215,11 +271,28 @@ def finish_call(session: Session, queue: CallQueue, call_id: int, agent: User, n
     return saved
 
 
+def _note_unreached_callback(session: Session, call: Call, agent: User, disposition: str, notes: str,
+                             message: str) -> None:
+    """The agent's notes on a callback the patient did not answer. The callback itself stays open
+    (on the list of callbacks to make): nobody has reached the patient yet."""
+    if disposition not in calls.DISPOSITIONS:
+        raise DeskError(f"Choose a disposition ({', '.join(calls.DISPOSITIONS)}).")
+    if call.agent_id != agent.id and agent.role == "agent":
+        raise DeskError("This call belongs to another agent.")
+    if (message or "").strip():
+        raise DeskError("The patient did not answer, so there is no message to save. "
+                        "Add a note instead; the callback stays on the list.")
+    call.disposition = disposition
+    call.notes = (notes or "").strip()[:5000] or call.notes
+    ledger.record(session, call, "wrapped_up", {"disposition": disposition, "message": False, "reached": False},
+                  actor_id=agent.id)
+
+
 def complete_callback(session: Session, task_id: int, agent: User, now: datetime) -> CallbackTask:
     """Mark a callback done; exactly one of two agents completing it at once succeeds."""
     done = session.execute(
         update(CallbackTask)
-        .where(CallbackTask.id == task_id, CallbackTask.status == "open", CallbackTask.keeps_place.is_(False))
+        .where(CallbackTask.id == task_id, CallbackTask.status == "open", _listed())
         .values(status="done", completed_at=now, completed_by_id=agent.id)
         .execution_options(synchronize_session=False)
     )
@@ -227,8 +300,25 @@ def complete_callback(session: Session, task_id: int, agent: User, now: datetime
     if task is None:
         raise DeskError("This callback no longer exists.")
     if done.rowcount != 1:
+        if task.status == "open" and task.keeps_place:
+            raise DeskError("This patient is waiting in the queue; take them from there.")
         raise DeskError("This callback has already been done.")
     session.refresh(task)
     if task.call is not None:
         ledger.set_outcome(session, task.call, "callback_completed", actor_id=agent.id)
     return task
+
+
+def review_voicemail(session: Session, message_id: int, agent: User) -> Message:
+    """Someone listened to the voicemail and acted on it (see `voicemail.review`); exactly once."""
+    message = session.scalar(
+        select(Message).where(Message.id == message_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if message is None:
+        raise DeskError("This voicemail no longer exists.")
+    if not message.needs_review:
+        raise DeskError("This voicemail has already been reviewed.")
+    voicemail.review(session, message, agent.id)
+    session.add(AuditEntry(user_id=agent.id, action="review", object_type="message", object_id=message.id))
+    return message

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .calls import waiting_calls
+from .models import CallbackTask
 from .queue import CallQueue
 
 NAMESPACE = "/console"
@@ -20,10 +22,21 @@ def mask_number(number: str | None) -> str:
 
 
 def queue_snapshot(session: Session, queue: CallQueue) -> dict:
-    """The waiting queue in answer order, for every console."""
+    """The waiting queue in answer order, for every console.
+
+    A caller who chose to keep their place and be called back is still in line (state
+    `callback_waiting`); their row says so (`callback: true`, with the masked number they asked
+    to be called at), because taking it makes the app call the patient.
+    """
     now = datetime.now(UTC)
+    calls = waiting_calls(session, queue)
+    callback_ids = [c.id for c in calls if c.state == "callback_waiting"]
+    numbers = dict(session.execute(
+        select(CallbackTask.call_id, CallbackTask.number).where(CallbackTask.call_id.in_(callback_ids))
+    ).all()) if callback_ids else {}
     waiting = []
-    for position, call in enumerate(waiting_calls(session, queue), start=1):
+    for position, call in enumerate(calls, start=1):
+        callback = call.state == "callback_waiting"
         waiting.append({
             "id": call.id,
             "position": position,
@@ -31,6 +44,8 @@ def queue_snapshot(session: Session, queue: CallQueue) -> dict:
             "reason": call.reason,
             "urgent": call.priority > 0,
             "caller": mask_number(call.from_number),
+            "callback": callback,
+            "callback_number": mask_number(numbers.get(call.id)) if callback else None,
             "waiting_seconds": int((now - call.queued_at).total_seconds()) if call.queued_at else 0,
         })
     return {"waiting": waiting, "available_agents": queue.available_agents(), "at": now.isoformat()}

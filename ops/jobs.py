@@ -41,3 +41,31 @@ def send_callback_sms_job(task_id: int) -> str | None:
     if sid is None:
         log.warning("callback task %s: no SMS sent (no callable number, or Twilio refused)", task_id)
     return sid
+
+
+def page_on_call_job(message_id: int) -> str | None:
+    """Page the on-call clinician about an urgent message taken at wrap-up (idempotent per call).
+
+    Returns the page's status. A page Twilio refused is recorded and the job fails, so RQ retries it.
+    """
+    from callcenter import ledger
+    from callcenter.delivery import deliver_urgent, recent_pages
+    from callcenter.extensions import socketio
+    from callcenter.live import NAMESPACE
+    from callcenter.models import Message
+
+    message = db.session.get(Message, message_id)
+    if message is None:
+        return None
+    page = deliver_urgent(db.session, current_app.gateway, message, ledger.now())
+    db.session.commit()
+    if page is None:
+        return None
+    try:  # a hint for the consoles' "Recent pages"; they catch up with their next snapshot anyway
+        socketio.emit("pages", {"pages": recent_pages(db.session)}, namespace=NAMESPACE)
+    except Exception as exc:
+        log.warning("could not announce the on-call page: %s", type(exc).__name__)
+    if page.status == "failed":
+        log.warning("on-call page %s for message %s was not sent; RQ will retry", page.id, message_id)
+        raise RuntimeError(f"on-call page {page.id} was not sent")
+    return page.status

@@ -6,7 +6,10 @@
   var SNAPSHOT_EVERY = 15000;
   var ACK_TIMEOUT = 10000;
   var KEEPALIVE_EVERY = 60000;
-  var REASONS = { urgent: "Urgent", message: "Message", operator: "Operator", abandoned: "Hung up while waiting" };
+  var CALLING_EVERY = 3000;  // while a callback rings, look more often: an unanswered call frees the desk
+  var REASONS = { urgent: "Urgent", message: "Message", operator: "Operator", abandoned: "Hung up while waiting",
+                  keep_place: "Asked to be called back; did not answer" };
+  var PAGE_STATUS = { sent: "Sent", no_one_on_call: "No one on call", failed: "Not sent" };
 
   var root = document.getElementById("console");
   var el = {
@@ -19,6 +22,9 @@
     queueCount: document.getElementById("queue-count"),
     callbacks: document.getElementById("callbacks"),
     callbacksCount: document.getElementById("callbacks-count"),
+    voicemails: document.getElementById("voicemails"),
+    voicemailsCount: document.getElementById("voicemails-count"),
+    pages: document.getElementById("pages"),
     call: document.getElementById("current-call"),
     hangup: document.getElementById("hangup"),
     wrapup: document.getElementById("wrapup"),
@@ -132,7 +138,8 @@
       ]));
     }
     state.queue.forEach(function (item) {
-      var take = node("button", { type: "button", className: "take primary", text: "Take" });
+      var take = node("button", { type: "button", className: "take primary", text: item.callback ? "Call back" : "Take" });
+      if (item.callback) take.title = "Taking this calls the patient at the number they gave";
       if (onCall) {
         take.disabled = true;
         take.title = "Finish your current call first";
@@ -141,11 +148,20 @@
         item.urgent ? node("span", { className: "badge urgent", text: "Urgent" }) : null,
         item.urgent && item.reason === "urgent" ? null : document.createTextNode(" " + reasonLabel(item.reason))
       ]);
-      var row = node("tr", { "data-call-id": String(item.id), className: item.urgent ? "urgent" : "" }, [
+      // A caller who kept their place hung up: taking the row makes the app call them back.
+      var caller = item.callback
+        ? node("td", { className: "caller" }, [
+            node("span", { className: "badge callback", text: "Callback" }),
+            document.createTextNode(" " + (item.callback_number || "withheld"))
+          ])
+        : node("td", { className: "caller", text: item.caller });
+      var classes = [item.urgent ? "urgent" : "", item.callback ? "callback" : ""].join(" ").trim();
+      var row = node("tr", { "data-call-id": String(item.id), "data-kind": item.callback ? "callback" : "caller",
+                             className: classes }, [
         node("td", { className: "position", text: String(item.position) }),
         node("td", { className: "practice", text: item.practice || "Unknown practice" }),
         reason,
-        node("td", { className: "caller", text: item.caller }),
+        caller,
         node("td", { className: "waiting", "data-base": String(item.waiting_seconds),
                      text: duration(item.waiting_seconds) }),
         node("td", { className: "action" }, [take])
@@ -184,7 +200,54 @@
     el.callbacksCount.textContent = tasks.length ? String(tasks.length) : "";
   }
 
+  function renderVoicemails(items) {
+    el.voicemails.textContent = "";
+    if (!items.length) el.voicemails.appendChild(node("li", { className: "empty", text: "No voicemails to review." }));
+    items.forEach(function (vm) {
+      var urgent = vm.urgency === "urgent";
+      var number = vm.callback_number
+        ? node("a", { href: "tel:" + vm.callback_number, className: "number", text: phone(vm.callback_number) })
+        : node("span", { className: "number", text: "Withheld" });
+      var listen = null;
+      if (vm.recording_url) {
+        listen = node("div", { className: "recording" }, [
+          node("audio", { controls: "", preload: "none", src: vm.recording_url }),
+          node("a", { href: vm.recording_url, target: "_blank", rel: "noopener noreferrer", text: "Open recording" })
+        ]);
+      }
+      el.voicemails.appendChild(node("li", { "data-message-id": String(vm.id), className: urgent ? "urgent" : "" }, [
+        node("div", { className: "vm-main" }, [
+          node("div", {}, [
+            node("span", { className: "badge " + (urgent ? "urgent" : "routine"), text: urgent ? "Urgent" : "Routine" }),
+            node("strong", { text: " " + (vm.practice || "Unknown practice") }),
+            node("span", { className: "muted", text: " · " + when(vm.created_at) + " · " }),
+            number
+          ]),
+          vm.transcription
+            ? node("p", { className: "transcription", text: vm.transcription })
+            : node("p", { className: "transcription muted", text: "Transcription pending." }),
+          listen
+        ]),
+        node("button", { type: "button", className: "review", text: "Reviewed" })
+      ]));
+    });
+    el.voicemailsCount.textContent = items.length ? String(items.length) : "";
+  }
+
+  function renderPages(pages) {
+    el.pages.textContent = "";
+    if (!pages.length) el.pages.appendChild(node("li", { className: "empty", text: "No pages yet." }));
+    pages.forEach(function (page) {
+      el.pages.appendChild(node("li", { "data-page-id": String(page.id), "data-status": page.status }, [
+        node("strong", { text: page.practice }),
+        node("span", { className: "page-status", text: PAGE_STATUS[page.status] || page.status }),
+        node("span", { className: "muted", text: when(page.sent_at) })
+      ]));
+    });
+  }
+
   function lineState(call) {
+    if (call.state === "connecting" && call.callback) return "Calling the patient back…";
     if (call.state === "connecting") return "Connecting you to the caller…";
     if (call.state === "connected") return "Connected";
     return "The caller has hung up. Please finish the wrap-up.";
@@ -231,22 +294,36 @@
     var instructions = call.practice && call.practice.instructions;
     body.querySelector(".instructions-text").textContent = instructions || "No special instructions.";
     body.querySelector(".caller-number").textContent = phone(call.caller);
+    var calling = call.callback ? call.callback.number : null;
+    body.querySelector(".callback-fact").hidden = !call.callback;
+    body.querySelector(".callback-number").hidden = !call.callback;
+    body.querySelector(".callback-number").textContent = call.callback ? phone(calling) : "";
     body.querySelector(".call-reason").textContent = reasonLabel(call.reason);
     el.hangup.disabled = call.state !== "connected";
+    // While we call the patient back nothing can be wrapped up yet: they may still answer.
+    var ringing = !!call.callback && call.state === "connecting";
+    el.wrapupSubmit.disabled = ringing;
+    el.wrapupSubmit.title = ringing ? "Wait until the patient answers or the call ends" : "";
     renderHistory(body.querySelector(".history"), call.history || []);
     if (!previous || previous.id !== call.id) {
-      // A new call: start a clean wrap-up with the number the caller rang from.
+      // A new call: start a clean wrap-up with the number the caller rang from (or asked to be called at).
       el.wrapup.reset();
-      el.wrapup.elements.callback_number.value = call.caller || "";
+      el.wrapup.elements.callback_number.value = calling || call.caller || "";
       el.wrapup.elements.urgency.value = call.urgent ? "urgent" : "routine";
     }
   }
 
   function renderSnapshot(snapshot) {
+    var previous = state.call;
     renderCall(snapshot.call);
+    if (previous && previous.callback && previous.state === "connecting" && !snapshot.call) {
+      showNotice("The patient did not answer. Their callback is on the list of callbacks to make.");
+    }
     renderMe(snapshot.me);
     renderQueue(snapshot.queue);
     renderCallbacks(snapshot.callbacks || []);
+    renderVoicemails(snapshot.voicemails || []);
+    renderPages(snapshot.pages || []);
   }
 
   function requestSnapshot() {
@@ -303,6 +380,8 @@
   socket.on("snapshot", renderSnapshot);
   socket.on("queue", renderQueue);
   socket.on("callbacks", function (data) { renderCallbacks(data.callbacks || []); });
+  socket.on("voicemails", function (data) { renderVoicemails(data.voicemails || []); });
+  socket.on("pages", function (data) { renderPages(data.pages || []); });
 
   // Activity on the page keeps the login session (and with it the socket) alive.
   var lastActivity = 0, lastKeepalive = Date.now();
@@ -316,6 +395,9 @@
     }
   }, KEEPALIVE_EVERY);
   setInterval(requestSnapshot, SNAPSHOT_EVERY);
+  setInterval(function () {
+    if (state.call && state.call.callback && state.call.state === "connecting") requestSnapshot();
+  }, CALLING_EVERY);
   setInterval(tickWaiting, 1000);
 
   // ---- actions --------------------------------------------------------------------------------
@@ -339,7 +421,7 @@
       requestSnapshot();
     }, function () {
       button.disabled = false;
-      button.textContent = "Take";
+      button.textContent = row.getAttribute("data-kind") === "callback" ? "Call back" : "Take";
     });
   });
 
@@ -381,6 +463,18 @@
     send("complete_callback", { task_id: Number(item.getAttribute("data-task-id")) }, function () {
       item.remove();
       showNotice("Callback marked done.");
+    }, function () { button.disabled = false; });
+  });
+
+  el.voicemails.addEventListener("click", function (event) {
+    var button = event.target.closest("button.review");
+    if (!button) return;
+    var item = button.closest("li[data-message-id]");
+    button.disabled = true;
+    send("review_voicemail", { message_id: Number(item.getAttribute("data-message-id")) }, function () {
+      item.remove();
+      if (!el.voicemails.querySelector("li[data-message-id]")) renderVoicemails([]);
+      showNotice("Voicemail marked as reviewed.");
     }, function () { button.disabled = false; });
   });
 

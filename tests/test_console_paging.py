@@ -1,0 +1,179 @@
+"""Urgent messages taken at wrap-up reach the practice's on-call clinician by SMS, from a job,
+and the console shows the recent pages (without patient data)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.extensions import db
+from callcenter.live import NAMESPACE
+from callcenter.models import CallEvent, OnCallPage, OnCallShift
+from ops.jobs import page_on_call_job
+from tests.conftest import ACCOUNT_SID, MAPLE_NUMBER, PATIENT
+from tests.test_console import MAPLE_SID, ask, console_for, received, waiting_call
+
+ON_CALL_NUMBER = "+14155550999"
+MESSAGE = "Chest tightness since this morning, worse on stairs."
+SMS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+
+
+@pytest.fixture
+def alice(app, world):
+    return console_for(app, "alice@example.test")
+
+
+@pytest.fixture
+def bob(app, world):
+    return console_for(app, "bob@example.test")
+
+
+@pytest.fixture
+def on_call(app, world):
+    """Dr. Rivera is on call for Maple Street now."""
+    with app.app_context():
+        now = datetime.now(UTC)
+        db.session.add(OnCallShift(practice_id=world["maple"], clinician_name="Dr. Rivera", number=ON_CALL_NUMBER,
+                                   starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=8)))
+        db.session.commit()
+
+
+def wrapped_up_urgent(app, alice, call_sid: str = MAPLE_SID, callback_number: str = PATIENT,
+                      urgency: str = "urgent") -> tuple[int, int]:
+    """Alice takes a caller and wraps up with a message of this urgency; returns (call id, message id)."""
+    call_id = waiting_call(app, call_sid=call_sid)
+    assert ask(alice, "take", {"call_id": call_id})["ok"] is True
+    answer = ask(alice, "wrap_up", {"call_id": call_id, "disposition": "message_taken", "message": MESSAGE,
+                                    "caller_name": "Pat Doe", "callback_number": callback_number,
+                                    "urgency": urgency})
+    assert answer["ok"] is True, answer
+    return call_id, answer["message_id"]
+
+
+def sms_sent(twilio_http) -> list[dict]:
+    return [r for r in twilio_http.requests if r["url"] == SMS_URL]
+
+
+def test_it_queues_the_page_instead_of_making_the_agent_wait(app, alice, on_call, twilio_http):
+    _, message_id = wrapped_up_urgent(app, alice)
+
+    job = app.task_queue.fetch_job(f"page-message-{message_id}")
+    assert job is not None
+    assert (job.func, job.args) == (page_on_call_job, (message_id,))
+    assert sms_sent(twilio_http) == []  # nothing went to Twilio during the wrap-up
+
+
+def test_it_pages_the_on_call_clinician_once(app, alice, on_call, twilio_http):
+    call_id, message_id = wrapped_up_urgent(app, alice)
+
+    with app.app_context():
+        assert page_on_call_job(message_id) == "sent"
+        assert page_on_call_job(message_id) == "sent"  # a retried job pages nobody twice
+
+    [sms] = sms_sent(twilio_http)
+    assert sms["method"] == "POST"
+    assert sms["data"] == {
+        "To": ON_CALL_NUMBER, "From": MAPLE_NUMBER,
+        "Body": f"Maple Street Family Medicine: urgent patient call (message taken by the answering service). "
+                f"Call back {PATIENT}. Ref #{call_id}.",
+    }
+    assert MESSAGE not in sms["data"]["Body"] and "Pat Doe" not in sms["data"]["Body"]
+    with app.app_context():
+        [page] = db.session.scalars(select(OnCallPage)).all()
+        assert (page.call_id, page.to_number, page.status) == (call_id, ON_CALL_NUMBER, "sent")
+        assert page.message_sid.startswith("SM")
+        kinds = db.session.scalars(select(CallEvent.kind).where(CallEvent.call_id == call_id)).all()
+        assert kinds.count("message_dispatched") == 1
+
+
+def test_the_worker_sends_the_page(app, alice, on_call, twilio_http):
+    from ops.worker import run_worker
+
+    wrapped_up_urgent(app, alice)
+
+    run_worker(app, burst=True)
+
+    assert [s["data"]["To"] for s in sms_sent(twilio_http)] == [ON_CALL_NUMBER]
+
+
+def test_it_gives_the_clinician_the_number_the_patient_asked_for(app, alice, on_call, twilio_http):
+    call_id, message_id = wrapped_up_urgent(app, alice, callback_number="(617) 555-0188")
+
+    with app.app_context():
+        page_on_call_job(message_id)
+
+    [sms] = sms_sent(twilio_http)
+    assert sms["data"]["Body"] == (
+        "Maple Street Family Medicine: urgent patient call (message taken by the answering service, "
+        f"best number +16175550188). Call back {PATIENT}. Ref #{call_id}.")
+
+
+def test_it_does_not_page_for_a_routine_message(app, alice, on_call, twilio_http):
+    _, message_id = wrapped_up_urgent(app, alice, urgency="routine")
+
+    assert app.task_queue.fetch_job(f"page-message-{message_id}") is None
+    assert app.task_queue.count == 0
+
+
+def test_it_records_that_no_one_was_on_call(app, alice, twilio_http):
+    call_id, message_id = wrapped_up_urgent(app, alice)
+
+    with app.app_context():
+        assert page_on_call_job(message_id) == "no_one_on_call"
+        page_on_call_job(message_id)
+        [page] = db.session.scalars(select(OnCallPage)).all()
+        assert (page.call_id, page.status, page.to_number) == (call_id, "no_one_on_call", None)
+    assert sms_sent(twilio_http) == []
+    [shown] = ask(alice, "snapshot")["pages"]
+    assert (shown["practice"], shown["status"]) == ("Maple Street Family Medicine", "no_one_on_call")
+
+
+def test_it_retries_a_page_twilio_refused(app, alice, on_call, twilio_http):
+    _, message_id = wrapped_up_urgent(app, alice)
+    twilio_http.fail_with = 400
+
+    with app.app_context(), pytest.raises(RuntimeError, match="was not sent"):
+        page_on_call_job(message_id)  # RQ retries a failed job
+    twilio_http.fail_with = None
+    with app.app_context():
+        assert page_on_call_job(message_id) == "sent"
+        assert [p.status for p in db.session.scalars(select(OnCallPage).order_by(OnCallPage.id))] == [
+            "failed", "sent"]
+
+
+def test_it_shows_the_recent_pages_on_every_console_without_patient_data(app, world, alice, bob, on_call):
+    call_ids = []
+    for n in range(11):
+        call_id, message_id = wrapped_up_urgent(app, alice, call_sid=f"CA{n:032d}")
+        call_ids.append(call_id)
+        with app.app_context():
+            page_on_call_job(message_id)
+    bob.get_received(NAMESPACE)
+    _, last = wrapped_up_urgent(app, alice, call_sid="CA" + "z" * 32)
+
+    with app.app_context():
+        page_on_call_job(last)
+
+    pages = received(bob, "pages")[-1]["pages"]
+    assert pages == ask(bob, "snapshot")["pages"]
+    assert len(pages) == 10  # the last ten, newest first
+    with app.app_context():
+        newest = db.session.scalars(select(OnCallPage.id).order_by(OnCallPage.id.desc()).limit(10)).all()
+    assert [p["id"] for p in pages] == newest
+    assert set(pages[0]) == {"id", "practice", "status", "sent_at"}
+    assert (pages[0]["practice"], pages[0]["status"]) == ("Maple Street Family Medicine", "sent")
+    assert PATIENT not in str(pages) and ON_CALL_NUMBER not in str(pages)
+
+
+def test_it_pages_at_once_when_the_job_cannot_be_queued(app, alice, on_call, twilio_http, monkeypatch):
+    def redis_away(*args, **kwargs):
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr(app.task_queue, "enqueue", redis_away)
+
+    call_id, _ = wrapped_up_urgent(app, alice)  # the wrap-up still succeeds ...
+
+    [sms] = sms_sent(twilio_http)  # ... and the clinician is paged all the same
+    assert (sms["data"]["To"], sms["data"]["Body"].endswith(f"Ref #{call_id}.")) == (ON_CALL_NUMBER, True)

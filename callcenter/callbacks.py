@@ -13,6 +13,7 @@ from .calls import CALLBACK_DELAY, keep_place_task
 from .gateway import GatewayError, TwilioGateway
 from .hours import local_time
 from .models import Call, CallbackTask, Practice
+from .queue import CallQueue
 
 RETRY_DELAY = CALLBACK_DELAY
 # Written (not spoken) text, per language: only who will call and by when.
@@ -76,16 +77,26 @@ def send_callback_sms(session: Session, gateway: TwilioGateway, task_id: int) ->
     return task.sms_sid
 
 
-def outbound_status(session: Session, task: CallbackTask, status: str) -> None:
-    """Progress of the call we placed to a patient. Unanswered: the task reopens for a later try."""
+def outbound_status(session: Session, queue: CallQueue, task: CallbackTask, status: str) -> None:
+    """Progress of the call we placed to a patient.
+
+    Unanswered: the task reopens for a later try. Answered, then hung up before an agent finished
+    with them (e.g. holding again after the agent missed the bridge): abandoned, and the task reopens.
+    """
     call = session.get(Call, task.call_id) if task.call_id else None
-    if status in ("busy", "no-answer", "failed", "canceled") and task.status == "in_progress":
-        task.status = "open"
-        task.due_at = ledger.now() + RETRY_DELAY
-        if call is not None:
-            ledger.record(session, call, "callback_unanswered", {"status": status})
-            if call.state == "connecting":
-                ledger.advance(call, "abandoned")
+    if task.status != "in_progress" or status not in ("busy", "no-answer", "failed", "canceled", "completed"):
+        return
+    reached = call is not None and call.state in ("connected", "completed", "wrapped_up")
+    if status == "completed" and reached:
+        return  # the patient talked to the agent; the wrap-up completes the task
+    task.status = "open"
+    task.due_at = ledger.now() + RETRY_DELAY
+    if call is not None:
+        ledger.record(session, call, "callback_unanswered" if status != "completed" else "callback_dropped",
+                      {"status": status})
+        if call.state in ("queued", "connecting"):
+            queue.remove(call.id)
+            ledger.advance(call, "abandoned")
 
 
 def find_by_outbound_sid(session: Session, call_sid: str) -> CallbackTask | None:

@@ -131,7 +131,7 @@ def take(session: Session, queue: CallQueue, gateway: TwilioGateway, call_id: in
             ledger.record(session, call, "callback_dialled", {"agent": agent.id})
             session.commit()
         else:
-            gateway.redirect_call(call.call_sid, connect_url)
+            gateway.redirect_call(live_leg(session, call), connect_url)
     except GatewayError:
         # Nothing reached the patient: put them back exactly where they were.
         ledger.requeue(session, call, "gateway_failed", to_state=was)
@@ -143,6 +143,23 @@ def take(session: Session, queue: CallQueue, gateway: TwilioGateway, call_id: in
 
 def keep_place_task(session: Session, call: Call) -> CallbackTask | None:
     return session.scalar(select(CallbackTask).where(CallbackTask.call_id == call.id))
+
+
+def live_leg(session: Session, call: Call) -> str:
+    """The CallSid the patient is on now: ours when we called them back and they are holding again."""
+    task = keep_place_task(session, call)
+    if task is not None and task.outbound_call_sid and task.status == "in_progress":
+        return task.outbound_call_sid
+    return call.call_sid
+
+
+def find_by_leg(session: Session, call_sid: str) -> Call | None:
+    """The call a webhook is about, whether it came on the patient's own call or on our callback to them."""
+    call = ledger.find_call(session, call_sid)
+    if call is None and call_sid:
+        task = session.scalar(select(CallbackTask).where(CallbackTask.outbound_call_sid == call_sid))
+        call = session.get(Call, task.call_id) if task is not None and task.call_id else None
+    return call
 
 
 def connected(session: Session, call: Call) -> None:
@@ -221,6 +238,8 @@ def wrap_up(session: Session, call: Call, agent: User, disposition: str, notes: 
         call.state = "wrapped_up"
     task = keep_place_task(session, call)
     if task is not None and task.status != "done":
+        if call.answered_at is None:
+            return saved  # the patient was never reached: the open callback task still owes them a call
         task.status, task.completed_at, task.completed_by_id = "done", ledger.now(), agent.id
         ledger.set_outcome(session, call, "callback_completed", actor_id=agent.id)
     ledger.set_outcome(session, call, "message_taken" if saved else "handled", actor_id=agent.id)

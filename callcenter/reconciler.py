@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import ledger
-from .calls import rebuild_queue
+from .calls import WAITING_STATES, keep_place_task, rebuild_queue
 from .models import Call, CallbackTask
 from .queue import CallQueue
 
@@ -38,7 +38,7 @@ def reconcile(session: Session, queue: CallQueue) -> ReconcileReport:
     waiting_ids = {w.call_id for w in queue.waiting()}
     if waiting_ids:
         still_waiting = set(session.scalars(select(Call.id).where(Call.id.in_(waiting_ids),
-                                                                  Call.state == "queued")))
+                                                                  Call.state.in_(WAITING_STATES))))
         for stale in waiting_ids - still_waiting:
             queue.remove(stale)
             report.removed_from_queue += 1
@@ -46,7 +46,12 @@ def reconcile(session: Session, queue: CallQueue) -> ReconcileReport:
     for call in session.scalars(select(Call).where(Call.state == "connecting", Call.ended_at.is_(None))):
         taken = max((e.at for e in call.events if e.kind == "taken"), default=None)
         if taken is not None and now - taken > CONNECT_DEADLINE:
-            ledger.requeue(session, call, "connect_never_fetched")
+            task = keep_place_task(session, call)
+            if task is not None and task.outbound_call_sid and task.status == "in_progress":
+                task.status = "open"  # the callback is placed again by whoever takes it next
+                ledger.requeue(session, call, "callback_never_connected", to_state="callback_waiting")
+            else:
+                ledger.requeue(session, call, "connect_never_fetched")
             session.commit()
             queue.enqueue(call.id, call.queued_at, call.priority)
             report.stuck_connecting.append(call.id)

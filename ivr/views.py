@@ -105,7 +105,7 @@ def status():
     if call is None:
         task = callbacks.find_by_outbound_sid(db.session, call_sid)
         if task is not None:
-            callbacks.outbound_status(db.session, task, call_status)
+            callbacks.outbound_status(db.session, current_app.call_queue, task, call_status)
             db.session.commit()
         return Response(status=204)
     result = calls.line_ended(db.session, current_app.call_queue, call, call_status,

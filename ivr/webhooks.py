@@ -17,10 +17,10 @@ log = logging.getLogger(__name__)
 
 
 def current_call():
-    """The ledger's call for this webhook's CallSid, or None."""
-    from callcenter.ledger import find_call
+    """The ledger's call for this webhook's CallSid (the patient's own call or our callback to them)."""
+    from callcenter.calls import find_by_leg
 
-    return find_call(db.session, request.form.get("CallSid", ""))
+    return find_by_leg(db.session, request.form.get("CallSid", ""))
 
 
 def form_int(name: str) -> int | None:

@@ -304,3 +304,62 @@ def test_a_transcription_that_arrives_before_the_recording_is_not_lost(app, twil
     with app.app_context():
         messages = db.session.scalars(select(Message)).all()
         assert [(m.transcription, m.recording_url) for m in messages] == [("Call me back", url)]
+
+
+def _kept_place_and_taken(app, twilio, world):
+    _hold(app, twilio, 130)
+    twilio.post("/ivr/keep-place", incoming(Digits="1"))
+    twilio.post("/ivr/keep-place/choice", incoming(Digits="1"))
+    with app.app_context():
+        call = _call(app)
+        alice = db.session.get(User, world["alice"])
+        calls.take(db.session, app.call_queue, app.gateway, call.id, alice, f"https://x.test/ivr/connect/{call.id}")
+        return call.id, db.session.scalar(select(CallbackTask)).outbound_call_sid
+
+
+def test_the_reconciler_keeps_callbacks_in_the_queue(app, twilio, agent_on_duty):
+    from ops.jobs import reconcile_job
+
+    _hold(app, twilio, 130)
+    twilio.post("/ivr/keep-place", incoming(Digits="1"))
+    twilio.post("/ivr/keep-place/choice", incoming(Digits="1"))
+    with app.app_context():
+        assert reconcile_job()["removed"] == 0
+        assert app.call_queue.position(_call(app).id) == 1
+
+
+def test_when_the_agent_misses_a_called_back_patient_the_next_take_moves_our_call(app, twilio, twilio_http,
+                                                                                  world, agent_on_duty):
+    call_id, outbound = _kept_place_and_taken(app, twilio, world)
+    twilio.post(f"/ivr/connect/{call_id}", incoming(sid=outbound))
+    held = parse(twilio.post(f"/ivr/dial-done/{call_id}", incoming(sid=outbound, DialCallStatus="no-answer")))
+    assert held.find("Enqueue") is not None  # the patient, on our call, holds again
+    with app.app_context():
+        bob = db.session.get(User, world["bob"])
+        calls.take(db.session, app.call_queue, app.gateway, call_id, bob, f"https://x.test/ivr/connect/{call_id}")
+    redirect = twilio_http.requests[-1]
+    assert redirect["url"].endswith(f"/Calls/{outbound}.json")
+    assert redirect["data"]["Url"] == f"https://x.test/ivr/connect/{call_id}"
+
+
+def test_a_called_back_patient_who_hangs_up_while_holding_again_is_abandoned(app, twilio, world, agent_on_duty):
+    call_id, outbound = _kept_place_and_taken(app, twilio, world)
+    twilio.post(f"/ivr/connect/{call_id}", incoming(sid=outbound))
+    twilio.post(f"/ivr/dial-done/{call_id}", incoming(sid=outbound, DialCallStatus="no-answer"))
+    twilio.post("/ivr/status", incoming(sid=outbound, CallStatus="completed", CallDuration="50", SequenceNumber="4"))
+    with app.app_context():
+        call = db.session.get(Call, call_id)
+        assert call.state == "abandoned"
+        assert db.session.scalar(select(CallbackTask.status)) == "open"
+    assert len(app.call_queue) == 0
+
+
+def test_a_wrap_up_before_the_patient_was_reached_leaves_the_callback_open(app, twilio, world, agent_on_duty):
+    call_id, outbound = _kept_place_and_taken(app, twilio, world)
+    twilio.post("/ivr/status", incoming(sid=outbound, CallStatus="no-answer", SequenceNumber="2"))
+    with app.app_context():
+        call = db.session.get(Call, call_id)
+        calls.wrap_up(db.session, call, db.session.get(User, world["alice"]), "other", "No answer at the number.")
+        db.session.commit()
+        assert db.session.scalar(select(CallbackTask.status)) == "open"
+        assert call.outcome is None  # owned once someone completes the callback

@@ -56,8 +56,7 @@ def practice_for_number(session: Session, dialled: str | None) -> Practice | Non
     """The practice whose number was dialled, or None."""
     if not dialled:
         return None
-    row = session.scalar(select(PracticeNumber).where(PracticeNumber.number == dialled.strip()))
-    return row.practice if row else None
+    return session.scalar(select(Practice).join(PracticeNumber).where(PracticeNumber.number == dialled.strip()))
 
 
 def hash_password(password: str) -> str:

@@ -31,8 +31,7 @@ def enter_ivr(session: Session, call_sid: str, dialled: str | None, caller: str 
     """Record a call's first webhook (idempotent) and find its practice by the dialled number."""
     practice = practice_for_number(session, dialled)
     call = ledger.open_call(session, call_sid, practice_id=practice.id if practice else None,
-                            from_number=caller, to_number=dialled, direction=direction)
-    ledger.record(session, call, "entered_ivr", {"known_number": practice is not None}, dedupe_key="entered_ivr")
+                            from_number=caller, to_number=dialled, direction=direction, first_event="entered_ivr")
     if practice is None and call.outcome is None:
         ledger.set_outcome(session, call, "not_ours")
     return call, practice

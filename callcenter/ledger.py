@@ -60,23 +60,26 @@ def open_call(
     from_number: str | None,
     to_number: str | None,
     direction: str = "inbound",
+    first_event: str | None = None,
 ) -> Call:
-    """Return the call for `call_sid`, creating its row on the first webhook."""
+    """Return the call for `call_sid`, creating its row (and `first_event`) on the first webhook.
+
+    The common case, a new call, costs one SELECT and the INSERTs; a concurrent retry of the same
+    webhook loses the race on the unique CallSid and reads the winner's row.
+    """
     call = session.scalar(select(Call).where(Call.call_sid == call_sid))
     if call is not None:
+        if first_event:
+            record(session, call, first_event, dedupe_key=first_event)
         return call
-    call = Call(
-        call_sid=call_sid,
-        practice_id=practice_id,
-        from_number=from_number,
-        to_number=to_number,
-        direction=direction,
-        state="ivr",
-    )
+    call = Call(call_sid=call_sid, practice_id=practice_id, from_number=from_number, to_number=to_number,
+                direction=direction, state="ivr")
+    if first_event:
+        call.events.append(CallEvent(kind=first_event, data={}, dedupe_key=first_event))
     try:
         with session.begin_nested():
             session.add(call)
-    except IntegrityError:  # a concurrent retry of the same webhook created it first
+    except IntegrityError:
         call = session.scalar(select(Call).where(Call.call_sid == call_sid))
     return call
 

@@ -42,10 +42,9 @@ def voice():
     form = request.form
     call, practice = calls.enter_ivr(db.session, form.get("CallSid", ""), form.get("To"), form.get("From"),
                                      form.get("Direction", "inbound"))
-    db.session.commit()
-    if practice is None:
-        return twiml_response(twiml.unknown_number())
-    return _menu(call, 1, welcome=True)
+    answer = twiml_response(twiml.unknown_number()) if practice is None else _menu(call, 1, welcome=True)
+    db.session.commit()  # after building the answer: nothing needs reloading
+    return answer
 
 
 @bp.post("/menu")

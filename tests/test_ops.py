@@ -1,0 +1,72 @@
+"""The launcher behind `make run` and the embedded Redis it starts when REDIS_URL is unset."""
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+from redis import Redis
+
+from callcenter.queue import CallQueue
+from ops.embedded_redis import start_embedded_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_without_redis_server_the_stand_in_serves_the_queue(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server program to be found
+    caplog.set_level(logging.WARNING)
+    url, handle = start_embedded_redis(str(tmp_path), logging.getLogger("test"))
+    try:
+        assert "in-process stand-in" in caplog.text
+        queue = CallQueue(Redis.from_url(url))
+        now = datetime.now(UTC)
+        assert queue.enqueue(1, now, 0) == 1
+        assert queue.enqueue(2, now, 1) == 1  # urgent goes first, through the same Lua script
+        assert queue.take(2) and not queue.take(2)
+    finally:
+        handle.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "TWILIO_ACCOUNT_SID",
+                                                              "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE")}
+    env.update(PORT=str(port), EMULATOR_PORT=str(_free_port()), DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}")
+    runner = subprocess.Popen([sys.executable, "-m", "ops.runner"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = runner.stdout.readline()
+            lines.append(line)
+            if "Stop everything with Ctrl-C" in line or runner.poll() is not None:
+                break
+        output = "".join(lines)
+        assert f"Agent console:   http://127.0.0.1:{port}/console/" in output
+        assert "alice@demo.test / demo-password" in output
+        assert "Softphone:" in output
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json() == {"db": "ok", "redis": "ok"}
+        assert requests.get(f"http://127.0.0.1:{env['EMULATOR_PORT']}/", timeout=5).status_code == 200
+    finally:
+        os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        rest = runner.communicate(timeout=60)[0]
+    assert runner.returncode == 0
+    assert "Traceback" not in "".join(lines) + rest
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)

@@ -255,3 +255,19 @@ def phone_system(app):
     system = PhoneSystem(live, emulator, app_server, emulator_server)
     yield system
     system.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's Chromium, installed by scripts/test-services
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

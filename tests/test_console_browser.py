@@ -15,19 +15,6 @@ from tests.test_console_voicemails import RECORDING, left_voicemail
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def browser():
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def test_an_agent_sees_a_callback_calls_the_patient_and_is_freed_when_nobody_answers(
         app, live_app, world, twilio, twilio_http, browser):
     expect = playwright_sync.expect

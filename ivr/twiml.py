@@ -92,14 +92,20 @@ def leave_queue() -> str:
     return str(r)
 
 
-def keep_place_number_choice(language: str, last4: str) -> str:
+def _one_key_question(language: str, text: str, action: str) -> str:
+    """Ask for one key; with none pressed the caller hears they are still in line (inside the wait loop)."""
     p = prompts(language)
     r = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, timeout=8, action="/ivr/keep-place/choice", method="POST")
-    _say(gather, p["keep_place_caller_id"].format(last4=" ".join(last4)), p)
+    gather = Gather(input="dtmf", num_digits=1, timeout=8, action=action, method="POST")
+    _say(gather, text, p)
     r.append(gather)
     _say(r, p["keep_place_cancelled"], p)
     return str(r)
+
+
+def keep_place_number_choice(language: str, last4: str) -> str:
+    text = prompts(language)["keep_place_caller_id"].format(last4=" ".join(last4))
+    return _one_key_question(language, text, "/ivr/keep-place/choice")
 
 
 def keep_place_enter_number(language: str, prefix: str | None = None) -> str:
@@ -115,13 +121,8 @@ def keep_place_enter_number(language: str, prefix: str | None = None) -> str:
 
 
 def keep_place_readback(language: str, digits: str) -> str:
-    p = prompts(language)
-    r = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, timeout=8, action="/ivr/keep-place/confirm", method="POST")
-    _say(gather, p["keep_place_readback"].format(digits=" ".join(digits)), p)
-    r.append(gather)
-    _say(r, p["keep_place_cancelled"], p)
-    return str(r)
+    text = prompts(language)["keep_place_readback"].format(digits=" ".join(digits))
+    return _one_key_question(language, text, "/ivr/keep-place/confirm")
 
 
 def keep_place_done(language: str) -> str:

@@ -10,6 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from callcenter.accounts import AccountError, create_api_key, create_practice, create_user
 from callcenter.extensions import db
+from simulator.cli import simulate
 
 practice_cli = AppGroup("practice", help="Manage practices.")
 user_cli = AppGroup("user", help="Manage staff accounts.")
@@ -196,3 +197,4 @@ def worker(burst: bool) -> None:
 def register_commands(app: Flask) -> None:
     for command in (practice_cli, user_cli, apikey_cli, oncall_cli, demo, worker):
         app.cli.add_command(command)
+    app.cli.add_command(simulate)

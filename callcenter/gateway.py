@@ -42,6 +42,13 @@ class TwilioGateway:
         except FAILURES as exc:
             raise GatewayError(f"redirect failed: {exc}") from exc
 
+    def call_status(self, call_sid: str) -> str:
+        """Twilio's own word on a call's status (queued, ringing, in-progress, completed, ...)."""
+        try:
+            return self.client.api.v2010.accounts(self.account_sid).calls(call_sid).fetch().status
+        except FAILURES as exc:
+            raise GatewayError(f"fetch failed: {exc}") from exc
+
     def end_call(self, call_sid: str) -> None:
         try:
             self.client.api.v2010.accounts(self.account_sid).calls(call_sid).update(status="completed")

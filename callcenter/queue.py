@@ -23,6 +23,7 @@ PRIORITY_URGENT = 1
 QUEUE_KEY = "cc:queue"
 AVAILABLE_KEY = "cc:agents:available"
 HANDLE_TIMES_KEY = "cc:handle_times"
+HEARTBEAT_KEY = "cc:queue:heartbeat"  # call id -> when its hold loop last asked for music
 # Twilio's own queues hold 1000 callers by default; ours refuses more than this and sends the rest
 # down the message path rather than leaving them on hold music.
 DEFAULT_CAPACITY = 1000
@@ -90,6 +91,16 @@ class CallQueue:
             return 0
         mapping = {str(cid): score_for(at, prio) for cid, at, prio in entries}
         return int(self.redis.zadd(QUEUE_KEY, mapping, nx=True))
+
+    # Hold-loop heartbeats: a caller on hold fetches the wait document about once a minute.
+    def heartbeat(self, call_id: int, at: datetime) -> None:
+        self.redis.hset(HEARTBEAT_KEY, str(call_id), f"{at.timestamp():.0f}")
+
+    def last_heartbeats(self, call_ids: list[int]) -> dict[int, float | None]:
+        if not call_ids:
+            return {}
+        values = self.redis.hmget(HEARTBEAT_KEY, [str(c) for c in call_ids])
+        return {c: float(v) if v is not None else None for c, v in zip(call_ids, values, strict=True)}
 
     # Recent handling times, for honest wait estimates.
     def record_handle_time(self, seconds: float) -> None:

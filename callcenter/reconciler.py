@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import ledger
-from .calls import WAITING_STATES, keep_place_task, rebuild_queue
+from .calls import WAITING_STATES, keep_place_task, line_ended, rebuild_queue
+from .gateway import GatewayError, TwilioGateway
+from .ledger import TERMINAL_TELEPHONY
 from .models import Call, CallbackTask
 from .queue import CallQueue
 
@@ -20,6 +22,9 @@ OUTCOME_DEADLINE = timedelta(hours=1)
 # A caller handed to an agent whose line never fetched the connect TwiML is stuck; after this, re-queue.
 CONNECT_DEADLINE = timedelta(minutes=2)
 SMS_GRACE = timedelta(minutes=2)
+# A caller on hold asks for the wait document about once a minute; silence this long means the line
+# may have ended without the status callback reaching us, so Twilio is asked.
+HOLD_SILENCE = timedelta(minutes=3)
 
 
 @dataclass
@@ -28,12 +33,15 @@ class ReconcileReport:
     removed_from_queue: int = 0
     without_outcome: list[int] = field(default_factory=list)
     stuck_connecting: list[int] = field(default_factory=list)
+    gone_while_waiting: list[int] = field(default_factory=list)
     sms_not_sent: list[int] = field(default_factory=list)
 
 
-def reconcile(session: Session, queue: CallQueue) -> ReconcileReport:
-    """Make Redis agree with the ledger and list the calls past their deadline without an owned outcome."""
+def reconcile(session: Session, queue: CallQueue, gateway: TwilioGateway | None = None) -> ReconcileReport:
+    """Make Redis agree with the ledger (and the ledger with Twilio), and list calls without an owned outcome."""
     report = ReconcileReport()
+    if gateway is not None:
+        report.gone_while_waiting = _ask_twilio_about_silent_waiters(session, queue, gateway)
     report.restored_to_queue = rebuild_queue(session, queue)
     waiting_ids = {w.call_id for w in queue.waiting()}
     if waiting_ids:
@@ -64,3 +72,24 @@ def reconcile(session: Session, queue: CallQueue) -> ReconcileReport:
         select(Call.id).where(Call.outcome.is_(None), Call.ended_at.is_not(None), Call.ended_at < cutoff)
     ))
     return report
+
+
+def _ask_twilio_about_silent_waiters(session: Session, queue: CallQueue, gateway: TwilioGateway) -> list[int]:
+    """Waiting calls whose hold loop went quiet: if Twilio says the line ended, they are abandoned."""
+    cutoff = (ledger.now() - HOLD_SILENCE).timestamp()
+    waiting = list(session.scalars(select(Call).where(Call.state == "queued", Call.ended_at.is_(None))))
+    beats = queue.last_heartbeats([c.id for c in waiting])
+    gone = []
+    for call in waiting:
+        last = beats.get(call.id) or (call.queued_at.timestamp() if call.queued_at else None)
+        if last is None or last > cutoff:
+            continue
+        try:
+            status = gateway.call_status(call.call_sid)
+        except GatewayError:
+            continue
+        if status in TERMINAL_TELEPHONY:
+            line_ended(session, queue, call, status, None, None)
+            session.commit()
+            gone.append(call.id)
+    return gone

@@ -66,6 +66,7 @@ def send_onward(call: Call, practice: Practice, prefix: str | None = None) -> st
 def to_on_call(call: Call, practice: Practice, why: str, prefix: str | None = None) -> str:
     """Page the on-call clinician and put the caller through; with nobody on call, an urgent voicemail."""
     now = ledger.now()
+    db.session.commit()  # the SMS goes out with no database write lock held
     page = oncall.page(db.session, current_app.gateway, practice, call, why, now)
     ledger.record(db.session, call, "paged_on_call", {"status": page.status, "page": page.id})
     if page.status == "sent":  # the clinician has the patient's number: the call is handed over

@@ -28,6 +28,7 @@ def wait():
     if call is None or call.state != "queued":
         return _hold_safely()
     queue = current_app.call_queue
+    queue.heartbeat(call.id, ledger.now())
     position = queue.position(call.id)
     if position is None:  # Redis lost the entry (restart): the ledger puts the caller back in place
         position = calls.queue_call(db.session, queue, call)
@@ -56,6 +57,7 @@ def queue_exit():
     practice = call.practice
     p = prompts(call.language)
     calls.leave_queue(db.session, current_app.call_queue, call, result or "left")
+    db.session.commit()  # before telling consoles: no write lock held while they are told
     announce()
     if result == "queue-full":
         return twiml_response(send_onward(call, practice))

@@ -6,13 +6,13 @@ import logging
 
 from flask import Response, current_app, request
 
-from callcenter import callbacks, calls, ledger, menu
+from callcenter import calls, ledger, menu
 from callcenter.extensions import csrf, db
 
-from . import bp, sms_bp, twiml
-from .flow import announce, queue_name, send_onward
+from . import bp, sms_bp, status_updates, twiml
+from .flow import queue_name, send_onward
 from .prompts import EN, prompts
-from .webhooks import current_call, form_int, twilio_webhook, twiml_response
+from .webhooks import current_call, twilio_webhook, twiml_response
 
 log = logging.getLogger(__name__)
 MAX_MENU_ATTEMPTS = 3
@@ -94,46 +94,11 @@ def menu_choice():
 
 
 @bp.post("/status")
-@twilio_webhook(lambda: Response(status=204))
+@twilio_webhook(status_updates.stash_and_acknowledge)
 def status():
     """Call status changes. Idempotent and order-proof; unknown calls get 204 too."""
-    form = request.form
-    call_sid = form.get("CallSid", "")
-    call = ledger.find_call(db.session, call_sid)
-    call_status = form.get("CallStatus", "")
-    if call is None:
-        task = callbacks.find_by_outbound_sid(db.session, call_sid)
-        if task is not None:
-            callbacks.outbound_status(db.session, current_app.call_queue, task, call_status)
-            db.session.commit()
-        return Response(status=204)
-    result = calls.line_ended(db.session, current_app.call_queue, call, call_status,
-                              form_int("SequenceNumber"), form_int("CallDuration"))
-    db.session.commit()
-    if result == "abandoned":
-        _tell_abandoned_caller(call)
-        announce()
+    status_updates.apply(request.form.to_dict())
     return Response(status=204)
-
-
-def _tell_abandoned_caller(call) -> None:
-    """Queue the SMS that says when we will call back (a job: Twilio's answer must not wait on it)."""
-    from ops.jobs import send_callback_sms_job
-
-    task = calls.keep_place_task(db.session, call)
-    if task is None:
-        return
-    try:
-        current_app.task_queue.enqueue(send_callback_sms_job, task.id, job_id=f"callback-sms-{task.id}",
-                                       retry=_retry())
-    except Exception as exc:  # the reconciler finds tasks whose SMS was never sent
-        log.warning("could not queue the callback SMS: %s", type(exc).__name__)
-
-
-def _retry():
-    from rq import Retry
-
-    return Retry(max=3, interval=[10, 60, 300])
 
 
 @sms_bp.post("/inbound")

@@ -14,8 +14,16 @@ log = logging.getLogger(__name__)
 
 def reconcile_job() -> dict:
     """Scheduled every RECONCILE_EVERY seconds."""
-    report = reconcile(db.session, current_app.call_queue)
+    from ivr.status_updates import replay_pending
+
+    replayed = replay_pending()
+    report = reconcile(db.session, current_app.call_queue, current_app.gateway)
     db.session.commit()
+    if replayed:
+        log.warning("reconciler: applied %d status callbacks that had failed when they arrived", replayed)
+    if report.gone_while_waiting:
+        log.warning("reconciler: %d waiting callers had hung up unseen (Twilio says so); now abandoned",
+                    len(report.gone_while_waiting))
     if report.restored_to_queue or report.removed_from_queue:
         log.warning("reconciler: restored %d waiting calls to Redis, removed %d stale entries",
                     report.restored_to_queue, report.removed_from_queue)
@@ -29,7 +37,8 @@ def reconcile_job() -> dict:
                   len(report.without_outcome), report.without_outcome[:20])
     return {"restored": report.restored_to_queue, "removed": report.removed_from_queue,
             "without_outcome": report.without_outcome, "stuck_connecting": report.stuck_connecting,
-            "sms_not_sent": report.sms_not_sent}
+            "sms_not_sent": report.sms_not_sent, "replayed": replayed,
+            "gone_while_waiting": report.gone_while_waiting}
 
 
 def send_callback_sms_job(task_id: int) -> str | None:

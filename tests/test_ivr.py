@@ -245,3 +245,26 @@ def test_an_absurd_sequence_number_does_not_lose_the_hang_up(app, twilio, agent_
         call = db.session.scalar(select(Call))
         assert call.state == "abandoned"
         assert len(app.call_queue) == 0
+
+
+def test_a_status_callback_the_database_refused_is_kept_for_replay(app, world):
+    import json
+
+    from app import create_app
+    from ivr.status_updates import PENDING_KEY
+    from tests.conftest import TwilioSigner
+
+    down = create_app({**app.config, "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/gone"})
+    response = TwilioSigner(down.test_client()).post(
+        "/ivr/status", incoming(CallStatus="completed", CallDuration="30", SequenceNumber="2"))
+    assert response.status_code == 204
+    kept = [json.loads(raw) for raw in app.redis.lrange(PENDING_KEY, 0, -1)]
+    assert [(k["CallSid"], k["CallStatus"], k["CallDuration"]) for k in kept] == [(SID, "completed", "30")]
+
+
+def test_a_hang_up_from_a_call_whose_first_webhook_failed_still_gets_a_callback(app, twilio, world):
+    twilio.post("/ivr/status", incoming(CallStatus="completed", CallDuration="12", SequenceNumber="1"))
+    with app.app_context():
+        call = db.session.scalar(select(Call))
+        assert (call.call_sid, call.state) == (SID, "abandoned")
+        assert db.session.scalar(select(CallbackTask.number)) == PATIENT

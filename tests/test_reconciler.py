@@ -79,3 +79,37 @@ def test_it_retries_the_callback_sms_of_an_abandoned_call(app, world, twilio_htt
     run_worker(app, burst=True)
     sms = [r for r in twilio_http.requests if r["url"].endswith("/Messages.json")]
     assert [r["data"]["To"] for r in sms] == [PATIENT]
+
+
+def test_a_status_callback_that_failed_is_replayed_by_the_worker(app, world, agent_on_duty):
+    import json
+
+    from ivr.status_updates import PENDING_KEY
+
+    with app.app_context():
+        call_id = _waiting(app, "CA" + "6" * 32)
+    # What the webhook keeps when the database refused it (see ivr.status_updates.stash_and_acknowledge).
+    app.redis.rpush(PENDING_KEY, json.dumps({"CallSid": "CA" + "6" * 32, "CallStatus": "completed",
+                                             "SequenceNumber": "3", "CallDuration": "44", "From": PATIENT,
+                                             "To": MAPLE_NUMBER, "Direction": "inbound"}))
+    with app.app_context():
+        result = reconcile_job()
+        assert result["replayed"] == 1
+        assert db.session.get(Call, call_id).state == "abandoned"
+    assert len(app.call_queue) == 0
+
+
+def test_a_caller_whose_hang_up_never_arrived_is_found_by_asking_twilio(app, world, twilio_http):
+    """Twilio (the recorded transport) says the call completed; the hold loop had gone quiet."""
+    with app.app_context():
+        call_id = _waiting(app, "CA" + "5" * 32)
+        call = db.session.get(Call, call_id)
+        call.queued_at = call.queued_at - timedelta(minutes=10)
+        db.session.commit()
+    twilio_http.status_for_fetch = "completed"
+    with app.app_context():
+        result = reconcile_job()
+        assert result["gone_while_waiting"] == [call_id]
+        assert db.session.get(Call, call_id).state == "abandoned"
+    fetched = [r for r in twilio_http.requests if r["method"] == "GET"]
+    assert fetched[0]["url"].endswith(f"/Calls/{'CA' + '5' * 32}.json")

@@ -20,6 +20,7 @@ class RecordingHttpClient(HttpClient):
         super().__init__(logging.getLogger("tests.twilio"), False)
         self.requests: list[dict] = []
         self.fail_with: int | None = None
+        self.status_for_fetch = "in-progress"  # what a GET of a call answers
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                 allow_redirects=False):
@@ -36,5 +37,6 @@ class RecordingHttpClient(HttpClient):
             sid = "SM" + uuid.uuid4().hex
         else:
             sid = "CA" + uuid.uuid4().hex
-        body = {"sid": sid, "status": form.get("Status", "queued"), "to": form.get("To"), "from": form.get("From")}
+        status = self.status_for_fetch if method == "GET" else form.get("Status", "queued")
+        body = {"sid": sid, "status": status, "to": form.get("To"), "from": form.get("From")}
         return Response(201 if method == "POST" and not sid_match else 200, json.dumps(body))

@@ -31,11 +31,21 @@ def _tune_sqlite(engine) -> None:
         return
 
     @event.listens_for(engine, "connect")
-    def _wal(dbapi_connection, _record):  # readers do not block the writer
+    def _connect(dbapi_connection, _record):
+        # We issue BEGIN ourselves (below): pysqlite's own transaction handling does not open one before
+        # a SAVEPOINT, so RELEASE would commit half a webhook's work (SQLAlchemy's documented recipe).
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        # IMMEDIATE takes the write lock up front, waiting (busy timeout) for it. A deferred transaction
+        # that reads and then writes fails at once with "database is locked" when another writer
+        # committed in between, which under load loses webhooks' work.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

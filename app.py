@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, jsonify, request
+from flask import Flask, has_request_context, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from redis import Redis
 from rq import Queue
@@ -42,10 +42,12 @@ def _tune_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        # IMMEDIATE takes the write lock up front, waiting (busy timeout) for it. A deferred transaction
-        # that reads and then writes fails at once with "database is locked" when another writer
-        # committed in between, which under load loses webhooks' work.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A Twilio webhook always writes after it reads. Deferred, such a transaction fails at once
+        # with "database is locked" when another writer committed in between; IMMEDIATE takes the
+        # write lock up front and waits for it (busy timeout). Everything else (pages, the console,
+        # the API, jobs) stays deferred, so readers never queue behind writers.
+        webhook = has_request_context() and request.blueprint in ("ivr", "sms")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if webhook else "BEGIN")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, has_request_context, jsonify, request
+from flask import Flask, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from redis import Redis
 from rq import Queue
@@ -32,22 +32,20 @@ def _tune_sqlite(engine) -> None:
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
-        # We issue BEGIN ourselves (below): pysqlite's own transaction handling does not open one before
-        # a SAVEPOINT, so RELEASE would commit half a webhook's work (SQLAlchemy's documented recipe).
-        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection):
-        # A Twilio webhook always writes after it reads. Deferred, such a transaction fails at once
-        # with "database is locked" when another writer committed in between; IMMEDIATE takes the
-        # write lock up front and waits for it (busy timeout). Everything else (pages, the console,
-        # the API, jobs) stays deferred, so readers never queue behind writers.
-        webhook = has_request_context() and request.blueprint in ("ivr", "sms")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if webhook else "BEGIN")
+    @event.listens_for(engine, "savepoint")
+    def _savepoint(connection, _name):
+        # pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so a SAVEPOINT issued first
+        # would start one of its own and its RELEASE would commit half of a webhook's work. Open the
+        # transaction first; reads before it stay outside any transaction, as pysqlite leaves them,
+        # so a later write never has to upgrade a stale read lock.
+        dbapi_connection = connection.connection.dbapi_connection
+        if not dbapi_connection.in_transaction:
+            dbapi_connection.execute("BEGIN")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

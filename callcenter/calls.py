@@ -245,9 +245,9 @@ def wrap_up(session: Session, call: Call, agent: User, disposition: str, notes: 
     return saved
 
 
-def waiting_calls(session: Session, queue: CallQueue) -> list[Call]:
-    """The calls in the queue, in the order they will be answered."""
-    ids = [w.call_id for w in queue.waiting()]
+def waiting_calls(session: Session, queue: CallQueue, limit: int | None = None) -> list[Call]:
+    """The calls in the queue, in the order they will be answered (the first `limit` of them)."""
+    ids = [w.call_id for w in queue.waiting(limit)]
     if not ids:
         return []
     rows = {c.id: c for c in session.scalars(select(Call).where(Call.id.in_(ids)))}

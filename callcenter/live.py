@@ -13,6 +13,7 @@ from .models import CallbackTask
 from .queue import CallQueue
 
 NAMESPACE = "/console"
+SNAPSHOT_LIMIT = 100
 
 
 def mask_number(number: str | None) -> str:
@@ -29,7 +30,9 @@ def queue_snapshot(session: Session, queue: CallQueue) -> dict:
     to be called at), because taking it makes the app call the patient.
     """
     now = datetime.now(UTC)
-    calls = waiting_calls(session, queue)
+    # Every change is broadcast to every console: the list is capped so that a long queue does not
+    # make each caller's webhook pay for rendering all the others. `total` says how many wait.
+    calls = waiting_calls(session, queue, SNAPSHOT_LIMIT)
     callback_ids = [c.id for c in calls if c.state == "callback_waiting"]
     numbers = dict(session.execute(
         select(CallbackTask.call_id, CallbackTask.number).where(CallbackTask.call_id.in_(callback_ids))
@@ -48,7 +51,8 @@ def queue_snapshot(session: Session, queue: CallQueue) -> dict:
             "callback_number": mask_number(numbers.get(call.id)) if callback else None,
             "waiting_seconds": int((now - call.queued_at).total_seconds()) if call.queued_at else 0,
         })
-    return {"waiting": waiting, "available_agents": queue.available_agents(), "at": now.isoformat()}
+    return {"waiting": waiting, "total": len(queue), "available_agents": queue.available_agents(),
+            "at": now.isoformat()}
 
 
 def announce_queue(session: Session, queue: CallQueue, emit: Callable) -> None:

@@ -79,8 +79,10 @@ class CallQueue:
         rank = self.redis.zrank(QUEUE_KEY, str(call_id))
         return None if rank is None else int(rank) + 1
 
-    def waiting(self) -> list[Waiting]:
-        return [Waiting(int(m), s) for m, s in self.redis.zrange(QUEUE_KEY, 0, -1, withscores=True)]
+    def waiting(self, limit: int | None = None) -> list[Waiting]:
+        """Waiting calls in answer order (the first `limit` of them)."""
+        end = -1 if limit is None else limit - 1
+        return [Waiting(int(m), s) for m, s in self.redis.zrange(QUEUE_KEY, 0, end, withscores=True)]
 
     def __len__(self) -> int:
         return int(self.redis.zcard(QUEUE_KEY))

@@ -131,3 +131,15 @@ def test_a_twilio_that_cannot_be_reached_puts_the_caller_back(app, world):
             raise AssertionError("the take must fail")
         assert offline.call_queue.position(call.id) == 1
         assert db.session.get(Call, call.id).state == "queued"
+
+
+def test_the_console_snapshot_lists_the_first_hundred_and_counts_them_all(app, world):
+    from callcenter.live import SNAPSHOT_LIMIT, queue_snapshot
+
+    with app.app_context():
+        for n in range(SNAPSHOT_LIMIT + 5):
+            _queued_call(f"CA{n:032d}", "2")
+        snapshot = queue_snapshot(db.session, app.call_queue)
+    assert snapshot["total"] == SNAPSHOT_LIMIT + 5
+    assert len(snapshot["waiting"]) == SNAPSHOT_LIMIT
+    assert [row["position"] for row in snapshot["waiting"][:3]] == [1, 2, 3]

@@ -168,8 +168,9 @@
       ]);
       el.queueBody.appendChild(row);
     });
-    var n = state.queue.length;
-    el.queueCount.textContent = n ? n + (n === 1 ? " caller" : " callers") : "";
+    var n = snapshot.total || state.queue.length;
+    var shown = n > state.queue.length ? " (first " + state.queue.length + " shown)" : "";
+    el.queueCount.textContent = n ? n + (n === 1 ? " caller" : " callers") + shown : "";
   }
 
   function tickWaiting() {

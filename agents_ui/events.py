@@ -18,14 +18,14 @@ from flask_login import current_user
 from flask_socketio import Namespace, disconnect, emit, join_room
 
 from callcenter import desk, ledger
-from callcenter.calls import RoutingError
-from callcenter.delivery import deliver_urgent, recent_pages
+from callcenter.calls import Refused
+from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db, socketio
-from callcenter.live import NAMESPACE, announce_queue
 from callcenter.models import Message
 from ivr.urls import public_url
 
-from . import sessions
+from . import read_model, sessions
+from .broadcast import NAMESPACE, staff_room
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _signed_in() -> bool:
 def _id(data: dict, key: str, what: str) -> int:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise desk.DeskError(f"Choose {what} first.")
+        raise Refused(f"Choose {what} first.")
     return int(value)
 
 
@@ -62,7 +62,7 @@ def console_event(handler):
             return {"ok": False, "error": SESSION_OVER}
         try:
             result = handler(self, data if isinstance(data, dict) else {})
-        except (desk.DeskError, RoutingError) as exc:
+        except Refused as exc:
             db.session.rollback()
             return {"ok": False, "error": str(exc)}
         except Exception as exc:
@@ -78,20 +78,7 @@ def console_event(handler):
 
 
 def _snapshot() -> dict:
-    return desk.desk_snapshot(db.session, current_app.call_queue, _agent(), ledger.now())
-
-
-def _push_snapshot() -> None:
-    """Bring every console of this agent up to date."""
-    socketio.emit("snapshot", _snapshot(), to=sessions.staff_room(current_user.id), namespace=NAMESPACE)
-
-
-def _announce_queue() -> None:
-    announce_queue(db.session, current_app.call_queue, socketio.emit)
-
-
-def _announce_pages() -> None:
-    socketio.emit("pages", {"pages": recent_pages(db.session)}, namespace=NAMESPACE)
+    return current_app.console.desk_snapshot(_agent())
 
 
 def _page_on_call(message: Message) -> None:
@@ -99,20 +86,13 @@ def _page_on_call(message: Message) -> None:
 
     Only if the job cannot be queued (Redis away) is the page sent from here: late beats never.
     """
-    from rq import Retry
-
-    from ops.jobs import page_on_call_job
-
-    try:
-        current_app.task_queue.enqueue(page_on_call_job, message.id, job_id=f"page-message-{message.id}",
-                                       retry=Retry(max=3, interval=[10, 60, 300]))
+    if current_app.followups.page_on_call(message.id):
         return
-    except Exception as exc:
-        log.warning("could not queue the on-call page (%s); paging now", type(exc).__name__)
+    log.warning("could not queue the on-call page; paging now")
     try:
         deliver_urgent(db.session, current_app.gateway, message, ledger.now())
         db.session.commit()
-        _announce_pages()
+        current_app.console.pages_changed()
     except Exception as exc:  # the wrap-up itself is saved; say so to the agent, and log the miss loudly
         db.session.rollback()
         log.error("on-call page for message %s failed: %s", message.id, type(exc).__name__)
@@ -125,7 +105,7 @@ class ConsoleNamespace(Namespace):
         if not current_user.is_authenticated or not current_user.is_staff:
             raise ConnectionRefusedError("Log in with a staff account to use the console.")
         sessions.socket_opened(current_user.id)
-        join_room(sessions.staff_room(current_user.id))
+        join_room(staff_room(current_user.id))
         emit("snapshot", _snapshot())
 
     def on_disconnect(self, reason=None):
@@ -142,26 +122,27 @@ class ConsoleNamespace(Namespace):
         """`{available: bool}`: take offers, or step away."""
         available = data.get("available")
         if not isinstance(available, bool):
-            raise desk.DeskError("Choose available or away.")
-        desk.set_available(db.session, current_app.call_queue, _agent(), available, ledger.now())
+            raise Refused("Choose available or away.")
+        desk.set_available(db.session, current_app.presence, _agent(), available, ledger.now())
         snapshot = _snapshot()
-        _announce_queue()
-        _push_snapshot()
+        current_app.console.queue_changed()
+        current_app.console.desk_changed(_agent())
         return {"me": snapshot["me"]}
 
     @console_event
     def on_take(self, data):
         """`{call_id}`: answer a waiting caller; exactly one agent gets each call."""
         call_id = _id(data, "call_id", "a caller from the queue")
+        app = current_app
         try:
-            call = desk.take_call(db.session, current_app.call_queue, current_app.gateway, call_id, _agent(),
+            call = desk.take_call(db.session, app.call_queue, app.presence, app.gateway, call_id, _agent(),
                                   public_url(f"/ivr/connect/{call_id}"), ledger.now())
             db.session.commit()
         finally:
             # Taken, or back in the queue after a failed redirect: either way every console should know.
-            _announce_queue()
-        view = desk.call_view(db.session, call)
-        _push_snapshot()
+            app.console.queue_changed()
+        view = read_model.call_view(db.session, call)
+        app.console.desk_changed(_agent())
         return {"call": view}
 
     @console_event
@@ -170,7 +151,7 @@ class ConsoleNamespace(Namespace):
         call_id = _id(data, "call_id", "your call")
         desk.hang_up(db.session, current_app.gateway, call_id, _agent(), public_url("/ivr/goodbye"))
         db.session.commit()
-        _push_snapshot()
+        current_app.console.desk_changed(_agent())
         return {}
 
     @console_event
@@ -180,12 +161,12 @@ class ConsoleNamespace(Namespace):
         fields = {key: data.get(key) if isinstance(data.get(key), str) else ""
                   for key in ("disposition", "notes", "message", "caller_name", "callback_number", "urgency")}
         fields["urgency"] = fields["urgency"] or "routine"
-        saved = desk.finish_call(db.session, current_app.call_queue, call_id, _agent(), ledger.now(), **fields)
+        saved = desk.finish_call(db.session, current_app.presence, call_id, _agent(), ledger.now(), **fields)
         db.session.commit()
         if saved is not None and saved.urgency == "urgent":
             _page_on_call(saved)
-        _announce_queue()
-        _push_snapshot()
+        current_app.console.queue_changed()
+        current_app.console.desk_changed(_agent())
         return {"message_id": saved.id if saved else None}
 
     @console_event
@@ -194,8 +175,7 @@ class ConsoleNamespace(Namespace):
         task_id = _id(data, "task_id", "a callback")
         desk.complete_callback(db.session, task_id, _agent(), ledger.now())
         db.session.commit()
-        socketio.emit("callbacks", {"callbacks": desk.open_callbacks(db.session, ledger.now())},
-                      namespace=NAMESPACE)
+        current_app.console.callbacks_changed()
         return {"task_id": task_id}
 
     @console_event
@@ -204,7 +184,7 @@ class ConsoleNamespace(Namespace):
         message_id = _id(data, "message_id", "a voicemail")
         desk.review_voicemail(db.session, message_id, _agent())
         db.session.commit()
-        socketio.emit("voicemails", {"voicemails": desk.voicemails_to_review(db.session)}, namespace=NAMESPACE)
+        current_app.console.voicemails_changed()
         return {"message_id": message_id}
 
 

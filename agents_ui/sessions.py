@@ -1,7 +1,8 @@
 """The console's live socket lives and dies with the staff member's login session.
 
 A Socket.IO connection keeps the session it was opened with, so the socket cannot see a logout
-or an idle expiry by itself. Instead, each staff member has a "last seen" time in Redis: set
+or an idle expiry by itself. Instead, each staff member has a "last seen" time (kept by
+`callcenter.presence`): set
 from the session cookie when a console connects, moved forward by the page's keepalive request
 (which also refreshes the cookie) whenever the agent is active, and deleted at logout. A console
 event that finds it missing or older than the session lifetime closes the socket.
@@ -15,14 +16,7 @@ from flask import Flask, current_app, request
 from flask_login import user_logged_out
 from itsdangerous import BadSignature
 
-from callcenter.live import NAMESPACE
-
-SEEN_KEY = "cc:console:seen:{}"
-
-
-def staff_room(user_id: int) -> str:
-    """Every console one staff member has open."""
-    return f"staff:{user_id}"
+from .broadcast import NAMESPACE, staff_room
 
 
 def _lifetime(app: Flask) -> float:
@@ -30,7 +24,7 @@ def _lifetime(app: Flask) -> float:
 
 
 def _mark_seen(app: Flask, user_id: int, at: float) -> None:
-    app.redis.set(SEEN_KEY.format(user_id), repr(at), ex=int(_lifetime(app)) + 60)
+    app.presence.mark_seen(user_id, at, ttl_seconds=int(_lifetime(app)) + 60)
 
 
 def cookie_refreshed_at(app: Flask) -> float:
@@ -49,9 +43,9 @@ def cookie_refreshed_at(app: Flask) -> float:
 def socket_opened(user_id: int) -> None:
     """A console connected with a valid session cookie."""
     app = current_app._get_current_object()
-    seen = app.redis.get(SEEN_KEY.format(user_id))
+    seen = app.presence.last_seen(user_id)
     at = cookie_refreshed_at(app)
-    if seen is None or float(seen) < at:
+    if seen is None or seen < at:
         _mark_seen(app, user_id, at)
 
 
@@ -63,8 +57,8 @@ def agent_active(user_id: int) -> None:
 def session_over(user_id: int) -> bool:
     """True when this staff member logged out, or has been idle longer than the session lifetime."""
     app = current_app._get_current_object()
-    seen = app.redis.get(SEEN_KEY.format(user_id))
-    return seen is None or time.time() - float(seen) > _lifetime(app)
+    seen = app.presence.last_seen(user_id)
+    return seen is None or time.time() - seen > _lifetime(app)
 
 
 def end_session(app: Flask, user_id: int) -> None:
@@ -73,8 +67,7 @@ def end_session(app: Flask, user_id: int) -> None:
     Sockets held by other web processes close at their next event or snapshot request (at
     most ~15 s later), when they find the session gone.
     """
-    app.redis.delete(SEEN_KEY.format(user_id))
-    app.call_queue.agent_unavailable(user_id)
+    app.presence.sign_out(user_id)
     socketio = app.extensions.get("socketio")
     if socketio is None or socketio.server is None:
         return

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from callcenter.queue import PRIORITY_ROUTINE, PRIORITY_URGENT, QUEUE_KEY, CallQueue
+from callcenter.queue import PRIORITY_ROUTINE, PRIORITY_URGENT, CallQueue
 
 from .round_trips import RoundTrips, counting_redis
 
@@ -55,7 +55,7 @@ def bench_phase(queue: CallQueue, trips: RoundTrips, size: int, ops: int, timing
                 rng: random.Random) -> None:
     """Fill the queue with `size` waiting callers and run every operation `ops` times on it."""
     now = datetime.now(UTC)
-    queue.redis.delete(QUEUE_KEY)
+    queue.redis.delete(CallQueue.key)
 
     def arrivals(first: int, count: int) -> list[tuple[int, datetime, int]]:
         return [(call_id, now - timedelta(seconds=rng.uniform(0, 1800)),

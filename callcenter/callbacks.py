@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import phonenumbers
+from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -111,3 +112,23 @@ def complete(session: Session, task: CallbackTask, user_id: int) -> None:
     call = session.get(Call, task.call_id) if task.call_id else None
     if call is not None:
         ledger.set_outcome(session, call, "callback_completed", actor_id=user_id)
+
+
+class PendingNumbers:
+    """A callback number the caller keyed in, kept until they confirm it (never in a URL)."""
+
+    key = "cc:pending_callback:{}"
+    ttl_seconds = 600
+
+    def __init__(self, redis: Redis):
+        self.redis = redis
+
+    def keep(self, call_id: int, number: str) -> None:
+        self.redis.set(self.key.format(call_id), number, ex=self.ttl_seconds)
+
+    def get(self, call_id: int) -> str | None:
+        value = self.redis.get(self.key.format(call_id))
+        return value.decode() if value is not None else None
+
+    def forget(self, call_id: int) -> None:
+        self.redis.delete(self.key.format(call_id))

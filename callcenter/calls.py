@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import ledger, menu
 from .accounts import practice_for_number
 from .gateway import GatewayError, TwilioGateway
 from .models import Call, CallbackTask, Message, Practice, User
+from .presence import Presence
 from .queue import QUEUE_FULL, CallQueue
 
 CALLBACK_DELAY = timedelta(minutes=15)
@@ -22,8 +23,8 @@ DISPOSITIONS = ("message_taken", "answered_question", "appointment", "transferre
 WAITING_STATES = ("queued", "callback_waiting")
 
 
-class RoutingError(Exception):
-    """A take or wrap-up that cannot happen; the message is safe to show the agent."""
+class Refused(Exception):
+    """Something an agent asked for that cannot happen (a take, a wrap-up); the message is safe to show them."""
 
 
 def enter_ivr(session: Session, call_sid: str, dialled: str | None, caller: str | None,
@@ -101,24 +102,24 @@ def leave_queue(session: Session, queue: CallQueue, call: Call, why: str) -> Non
     ledger.record(session, call, "left_queue", {"why": why}, dedupe_key=f"left_queue:{why}")
 
 
-def take(session: Session, queue: CallQueue, gateway: TwilioGateway, call_id: int, agent: User,
-         connect_url: str, *, status_url: str | None = None) -> Call:
+def take(session: Session, queue: CallQueue, presence: Presence, gateway: TwilioGateway, call_id: int,
+         agent: User, connect_url: str, *, status_url: str | None = None) -> Call:
     """Give a waiting call to `agent`; exactly one of any concurrent takers gets it.
 
     A caller on hold is redirected to `connect_url`; a caller who chose to be called back is
     called now, and `connect_url` bridges them to the agent when they answer.
     """
     if not queue.take(call_id):
-        raise RoutingError("Another agent has already taken this call.")
+        raise Refused("Another agent has already taken this call.")
     call = session.get(Call, call_id)
     if call is None or call.state not in WAITING_STATES:
-        raise RoutingError("This caller is no longer waiting.")
+        raise Refused("This caller is no longer waiting.")
     was = call.state
     call.agent_id = agent.id
     ledger.advance(call, "connecting")
     ledger.record(session, call, "taken", {"agent": agent.id, "callback": was == "callback_waiting"},
                   actor_id=agent.id)
-    queue.agent_unavailable(agent.id)
+    presence.set_away(agent.id)
     session.commit()
     try:
         if was == "callback_waiting":
@@ -136,7 +137,7 @@ def take(session: Session, queue: CallQueue, gateway: TwilioGateway, call_id: in
         ledger.requeue(session, call, "gateway_failed", to_state=was)
         session.commit()
         queue.enqueue(call.id, call.queued_at, call.priority)
-        raise RoutingError("Could not reach the caller's line; they are back in the queue.") from None
+        raise Refused("Could not reach the caller's line; they are back in the queue.") from None
     return call
 
 
@@ -215,13 +216,13 @@ def wrap_up(session: Session, call: Call, agent: User, disposition: str, notes: 
             urgency: str = "routine") -> Message | None:
     """Save the agent's wrap-up: the call is handled; a message for the practice is kept with it."""
     if disposition not in DISPOSITIONS:
-        raise RoutingError(f"Choose a disposition ({', '.join(DISPOSITIONS)}).")
+        raise Refused(f"Choose a disposition ({', '.join(DISPOSITIONS)}).")
     if call.agent_id != agent.id and agent.role == "agent":
-        raise RoutingError("This call belongs to another agent.")
+        raise Refused("This call belongs to another agent.")
     if call.state == "wrapped_up":
-        raise RoutingError("This call is already wrapped up.")
+        raise Refused("This call is already wrapped up.")
     if urgency not in ("routine", "urgent"):
-        raise RoutingError("Urgency is routine or urgent.")
+        raise Refused("Urgency is routine or urgent.")
     call.disposition = disposition
     call.notes = (notes or "").strip()[:5000] or None
     saved = None
@@ -260,13 +261,6 @@ def rebuild_queue(session: Session, queue: CallQueue) -> int:
         select(Call.id, Call.queued_at, Call.priority).where(Call.state.in_(WAITING_STATES))
     ).all()
     return queue.rebuild([(r.id, r.queued_at, r.priority) for r in rows if r.queued_at is not None])
-
-
-def agents_online(session: Session, queue: CallQueue) -> int:
-    """Agents who can answer soon: available now, or on a call that will end."""
-    busy = session.scalar(select(func.count(func.distinct(Call.agent_id))).where(
-        Call.state.in_(("connecting", "connected")), Call.agent_id.is_not(None)))
-    return len(queue.available_agents()) + int(busy or 0)
 
 
 def waited_seconds(call: Call, at: datetime) -> float:

@@ -1,6 +1,6 @@
 """Delivering messages: an urgent message taken at wrap-up reaches the practice's on-call clinician.
 
-Runs in an RQ job (see `ops.jobs.page_on_call_job`), never in the agent's request: the agent's
+Runs in an RQ job (see `ops.jobs.page_on_call`), never in the agent's request: the agent's
 wrap-up must not wait on Twilio. Idempotent: a retried or repeated job pages nobody twice.
 """
 
@@ -57,16 +57,3 @@ def deliver_urgent(session: Session, gateway: TwilioGateway, message: Message, n
                   {"message": message.id, "to": "on_call", "page": page.id, "status": page.status},
                   dedupe_key=f"on_call_page:{page.id}")
     return page
-
-
-def recent_pages(session: Session, limit: int = 10) -> list[dict]:
-    """The latest on-call pages for the console: practice, status, time; no patient data."""
-    rows = session.execute(
-        select(OnCallPage, Practice.name)
-        .join(Practice, Practice.id == OnCallPage.practice_id)
-        .order_by(OnCallPage.sent_at.desc(), OnCallPage.id.desc())
-        .limit(limit)
-    ).all()
-    return [{"id": page.id, "practice": name, "status": page.status,
-             "sent_at": page.sent_at.isoformat() if page.sent_at else None}
-            for page, name in rows]

@@ -20,10 +20,6 @@ URGENT_HEAD_START = 600.0
 PRIORITY_ROUTINE = 0
 PRIORITY_URGENT = 1
 
-QUEUE_KEY = "cc:queue"
-AVAILABLE_KEY = "cc:agents:available"
-HANDLE_TIMES_KEY = "cc:handle_times"
-HEARTBEAT_KEY = "cc:queue:heartbeat"  # call id -> when its hold loop last asked for music
 # Twilio's own queues hold 1000 callers by default; ours refuses more than this and sends the rest
 # down the message path rather than leaving them on hold music.
 DEFAULT_CAPACITY = 1000
@@ -51,7 +47,11 @@ class Waiting:
 
 
 class CallQueue:
-    """Waiting callers and available agents, in Redis."""
+    """Waiting callers, in Redis: their order, their hold loop's heartbeats, recent handling times."""
+
+    key = "cc:queue"
+    heartbeat_key = "cc:queue:heartbeat"  # call id -> when its hold loop last asked for music
+    handle_times_key = "cc:handle_times"
 
     def __init__(self, redis: Redis, capacity: int = DEFAULT_CAPACITY):
         self.redis = redis
@@ -61,69 +61,56 @@ class CallQueue:
     def enqueue(self, call_id: int, queued_at: datetime, priority: int) -> int:
         """Add a waiting call (idempotent) and return its 1-based position, or QUEUE_FULL."""
         score = score_for(queued_at, priority)
-        return int(self._enqueue(keys=[QUEUE_KEY], args=[str(call_id), repr(score), self.capacity]))
+        return int(self._enqueue(keys=[self.key], args=[str(call_id), repr(score), self.capacity]))
 
     def take(self, call_id: int) -> bool:
         """Remove a call from the queue; True for exactly one of any concurrent takers."""
-        return self.redis.zrem(QUEUE_KEY, str(call_id)) == 1
+        return self.redis.zrem(self.key, str(call_id)) == 1
 
     def take_next(self) -> int | None:
         """Pop the call that should be answered next."""
-        popped = self.redis.zpopmin(QUEUE_KEY, 1)
+        popped = self.redis.zpopmin(self.key, 1)
         return int(popped[0][0]) if popped else None
 
     def remove(self, call_id: int) -> None:
-        self.redis.zrem(QUEUE_KEY, str(call_id))
+        self.redis.zrem(self.key, str(call_id))
 
     def position(self, call_id: int) -> int | None:
-        rank = self.redis.zrank(QUEUE_KEY, str(call_id))
+        rank = self.redis.zrank(self.key, str(call_id))
         return None if rank is None else int(rank) + 1
 
     def waiting(self, limit: int | None = None) -> list[Waiting]:
         """Waiting calls in answer order (the first `limit` of them)."""
         end = -1 if limit is None else limit - 1
-        return [Waiting(int(m), s) for m, s in self.redis.zrange(QUEUE_KEY, 0, end, withscores=True)]
+        return [Waiting(int(m), s) for m, s in self.redis.zrange(self.key, 0, end, withscores=True)]
 
     def __len__(self) -> int:
-        return int(self.redis.zcard(QUEUE_KEY))
+        return int(self.redis.zcard(self.key))
 
     def rebuild(self, entries: list[tuple[int, datetime, int]]) -> int:
         """Restore the queue from the ledger's waiting calls (call id, queued at, priority)."""
         if not entries:
             return 0
         mapping = {str(cid): score_for(at, prio) for cid, at, prio in entries}
-        return int(self.redis.zadd(QUEUE_KEY, mapping, nx=True))
+        return int(self.redis.zadd(self.key, mapping, nx=True))
 
     # Hold-loop heartbeats: a caller on hold fetches the wait document about once a minute.
     def heartbeat(self, call_id: int, at: datetime) -> None:
-        self.redis.hset(HEARTBEAT_KEY, str(call_id), f"{at.timestamp():.0f}")
+        self.redis.hset(self.heartbeat_key, str(call_id), f"{at.timestamp():.0f}")
 
     def last_heartbeats(self, call_ids: list[int]) -> dict[int, float | None]:
         if not call_ids:
             return {}
-        values = self.redis.hmget(HEARTBEAT_KEY, [str(c) for c in call_ids])
+        values = self.redis.hmget(self.heartbeat_key, [str(c) for c in call_ids])
         return {c: float(v) if v is not None else None for c, v in zip(call_ids, values, strict=True)}
 
     # Recent handling times, for honest wait estimates.
     def record_handle_time(self, seconds: float) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.lpush(HANDLE_TIMES_KEY, f"{seconds:.1f}")
-        pipe.ltrim(HANDLE_TIMES_KEY, 0, 99)
+        pipe.lpush(self.handle_times_key, f"{seconds:.1f}")
+        pipe.ltrim(self.handle_times_key, 0, 99)
         pipe.execute()
 
     def average_handle_time(self) -> float:
-        values = [float(v) for v in self.redis.lrange(HANDLE_TIMES_KEY, 0, 99)]
+        values = [float(v) for v in self.redis.lrange(self.handle_times_key, 0, 99)]
         return sum(values) / len(values) if values else DEFAULT_HANDLE_SECONDS
-
-    # Agent presence: longest idle first.
-    def agent_available(self, agent_id: int, since: datetime) -> None:
-        self.redis.zadd(AVAILABLE_KEY, {str(agent_id): since.timestamp()}, nx=True)
-
-    def agent_unavailable(self, agent_id: int) -> None:
-        self.redis.zrem(AVAILABLE_KEY, str(agent_id))
-
-    def available_agents(self) -> list[int]:
-        return [int(m) for m in self.redis.zrange(AVAILABLE_KEY, 0, -1)]
-
-    def is_available(self, agent_id: int) -> bool:
-        return self.redis.zscore(AVAILABLE_KEY, str(agent_id)) is not None

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from callcenter import calls, ledger, voicemail
+from callcenter import calls, patient_path, voicemail
 from callcenter.extensions import db
 from callcenter.models import Call
 
 from . import bp, twiml
-from .flow import announce, queue_name, wait_minutes
+from .onward import answer, queue_name
 from .prompts import prompts
 from .webhooks import form_int, twilio_webhook, twiml_response
 
 
 def _safe() -> Response:
     return twiml_response(twiml.safe_fallback())
+
+
+def _wait_minutes(position: int) -> int | None:
+    return patient_path.wait_minutes(db.session, current_app.call_queue, current_app.presence, position)
 
 
 def _leg(call_id: int) -> tuple[Call | None, bool]:
@@ -44,7 +48,7 @@ def connect(call_id: int):
             return twiml_response(twiml.goodbye(call.language))
         position = calls.queue_call(db.session, current_app.call_queue, call)
         return twiml_response(twiml.enqueue(call.language, queue_name(call), position, call.priority > 0,
-                                            wait_minutes(position)))
+                                            _wait_minutes(position)))
     calls.connected(db.session, call)
     db.session.commit()
     greeting = prompts(call.language)["callback_greeting"].format(practice=call.practice.name) if is_callback else None
@@ -63,12 +67,12 @@ def dial_done(call_id: int):
     hold_again = calls.dial_finished(db.session, current_app.call_queue, call, form.get("DialCallStatus", ""),
                                      form_int("DialCallDuration"))
     db.session.commit()
-    if hold_again:
-        announce()
-        position = current_app.call_queue.position(call.id) or 1
-        return twiml_response(twiml.enqueue(call.language, queue_name(call), position, call.priority > 0,
-                                            wait_minutes(position), prefix=prompts(call.language)["agent_missed"]))
-    return twiml_response(twiml.goodbye(call.language))
+    if not hold_again:
+        return twiml_response(twiml.goodbye(call.language))
+    current_app.console.queue_changed()
+    position = current_app.call_queue.position(call.id) or 1
+    return twiml_response(twiml.enqueue(call.language, queue_name(call), position, call.priority > 0,
+                                        _wait_minutes(position), prefix=prompts(call.language)["agent_missed"]))
 
 
 @bp.post("/on-call-done/<int:call_id>")
@@ -78,15 +82,7 @@ def on_call_done(call_id: int):
     call, _ = _leg(call_id)
     if call is None:
         return _safe()
-    status = request.form.get("DialCallStatus", "")
-    ledger.record(db.session, call, "on_call_finished", {"status": status}, dedupe_key=f"on_call_finished:{status}")
-    if status in ("completed", "answered"):
-        ledger.advance(call, "completed")
-        ledger.set_outcome(db.session, call, "oncall")
-        db.session.commit()
-        return twiml_response(twiml.goodbye(call.language))
-    db.session.commit()
-    return twiml_response(twiml.voicemail(call.language, urgent=True))
+    return answer(patient_path.after_on_call(db.session, call, request.form.get("DialCallStatus", "")), call)
 
 
 @bp.post("/goodbye")

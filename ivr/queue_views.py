@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from callcenter import callbacks, calls, ledger
+from callcenter import callbacks, calls, ledger, patient_path
+from callcenter.callbacks import PendingNumbers
 from callcenter.extensions import db
 
 from . import bp, twiml
-from .flow import announce, send_onward, to_on_call, wait_minutes
+from .onward import answer
 from .prompts import prompts
 from .webhooks import current_call, twilio_webhook, twiml_response
 
 KEEP_PLACE_AFTER = 120  # seconds on hold before the caller is offered a callback
-PENDING_NUMBER = "cc:pending_callback:{}"  # a number keyed in but not yet confirmed
 
 
 def _hold_safely() -> Response:
@@ -35,8 +35,8 @@ def wait():
     waited = calls.waited_seconds(call, ledger.now())
     if waited >= call.practice.max_wait_seconds:
         return twiml_response(twiml.leave_queue())
-    return twiml_response(twiml.hold(call.language, position, wait_minutes(position),
-                                     offer_keep_place=waited >= KEEP_PLACE_AFTER))
+    minutes = patient_path.wait_minutes(db.session, queue, current_app.presence, position)
+    return twiml_response(twiml.hold(call.language, position, minutes, offer_keep_place=waited >= KEEP_PLACE_AFTER))
 
 
 @bp.post("/queue-exit")
@@ -46,26 +46,10 @@ def queue_exit():
     call = current_call()
     if call is None:
         return twiml_response(twiml.safe_fallback())
-    result = request.form.get("QueueResult", "")
-    ledger.record(db.session, call, "queue_exit", {"result": result})
-    if call.state in ("connecting", "connected"):
-        db.session.commit()
-        return twiml_response(twiml.redirect(f"/ivr/connect/{call.id}"))
-    if call.state != "queued" or result == "hangup":
-        db.session.commit()
-        return twiml_response(twiml.empty())
-    practice = call.practice
-    p = prompts(call.language)
-    calls.leave_queue(db.session, current_app.call_queue, call, result or "left")
-    db.session.commit()  # before telling consoles: no write lock held while they are told
-    announce()
-    if result == "queue-full":
-        return twiml_response(send_onward(call, practice))
-    # Waited as long as the practice allows (or Twilio's queue failed): urgent to on-call, others a message.
-    if call.priority > 0:
-        return twiml_response(to_on_call(call, practice, "max_wait", prefix=p["max_wait"]))
-    db.session.commit()
-    return twiml_response(twiml.voicemail(call.language, urgent=False, prefix=p["max_wait"]))
+    app = current_app
+    onward = patient_path.after_queue(db.session, app.call_queue, app.presence, app.gateway, call,
+                                      request.form.get("QueueResult", ""), ledger.now())
+    return answer(onward, call)
 
 
 def _keep_place_call():
@@ -117,7 +101,7 @@ def keep_place_number():
         return twiml_response(twiml.keep_place_enter_number(call.language,
                                                             prompts(call.language)["keep_place_bad_number"]))
     # Kept in Redis, not in a URL: patient numbers never go into URLs.
-    current_app.redis.set(PENDING_NUMBER.format(call.id), number, ex=600)
+    PendingNumbers(current_app.redis).keep(call.id, number)
     return twiml_response(twiml.keep_place_readback(call.language, digits))
 
 
@@ -128,9 +112,9 @@ def keep_place_confirm():
     if call is None:
         return twiml_response(twiml.empty())
     digits = request.form.get("Digits")
-    pending = current_app.redis.get(PENDING_NUMBER.format(call.id))
+    pending = PendingNumbers(current_app.redis).get(call.id)
     if digits == "1" and pending:
-        return _finish(call, pending.decode())
+        return _finish(call, pending)
     if digits == "2":
         return twiml_response(twiml.keep_place_enter_number(call.language))
     return twiml_response(twiml.say_then_hold(call.language, prompts(call.language)["keep_place_cancelled"]))
@@ -138,9 +122,10 @@ def keep_place_confirm():
 
 def _finish(call, number: str) -> Response:
     callbacks.keep_place(db.session, call, number)
+    xml = twiml.keep_place_done(call.language)
     db.session.commit()
-    current_app.redis.delete(PENDING_NUMBER.format(call.id))
-    announce()
-    return twiml_response(twiml.keep_place_done(call.language))
+    PendingNumbers(current_app.redis).forget(call.id)
+    current_app.console.queue_changed()
+    return twiml_response(xml)
 
 

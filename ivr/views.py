@@ -6,11 +6,12 @@ import logging
 
 from flask import Response, current_app, request
 
-from callcenter import calls, ledger, menu
+from callcenter import call_status, calls, ledger, menu, patient_path
+from callcenter.call_status import PendingStatuses
 from callcenter.extensions import csrf, db
 
-from . import bp, sms_bp, status_updates, twiml
-from .flow import queue_name, send_onward
+from . import bp, sms_bp, twiml
+from .onward import answer, queue_name
 from .prompts import EN, prompts
 from .webhooks import current_call, twilio_webhook, twiml_response
 
@@ -23,6 +24,14 @@ csrf.exempt(sms_bp)
 
 def _safe() -> Response:
     return twiml_response(twiml.safe_fallback())
+
+
+def _onward(call, practice, prefix: str | None = None) -> Response:
+    """After the menu: on to the queue, a message or the on-call clinician."""
+    app = current_app
+    onward = patient_path.after_menu(db.session, app.call_queue, app.presence, app.gateway, call, practice,
+                                     ledger.now())
+    return answer(onward, call, prefix)
 
 
 def _menu(call, attempt: int, *, welcome: bool, prefix: str | None = None) -> Response:
@@ -70,7 +79,7 @@ def menu_choice():
         found = menu.emergency_words(speech)
         if found:
             calls.mark_emergency(db.session, call, found)
-            return twiml_response(send_onward(call, practice, prefix=p["emergency_heard"]))
+            return _onward(call, practice, prefix=p["emergency_heard"])
     if digits == menu.SPANISH_KEY and call.language == "en" and "es" in (practice.languages or ["en", "es"]):
         calls.set_language(db.session, call, "es")
         db.session.commit()
@@ -79,7 +88,7 @@ def menu_choice():
     option = menu.by_key(digits, options) if digits else menu.by_speech(speech, call.language, options)
     if option is not None:
         calls.choose_option(db.session, call, option, how="dtmf" if digits else "speech")
-        return twiml_response(send_onward(call, practice))
+        return _onward(call, practice)
 
     if digits or speech:
         # Keys are recorded; what the caller said is not (it may hold health information).
@@ -88,16 +97,29 @@ def menu_choice():
         ledger.record(db.session, call, "no_input", {"attempt": attempt})
     if attempt >= MAX_MENU_ATTEMPTS:
         calls.choose_option(db.session, call, menu.BY_REASON["message"], how="fallback")
-        return twiml_response(send_onward(call, practice, prefix=p["fallback_to_message"]))
+        return _onward(call, practice, prefix=p["fallback_to_message"])
     db.session.commit()
     return _menu(call, attempt + 1, welcome=False, prefix=p["invalid"] if (digits or speech) else None)
 
 
+def _keep_status_and_acknowledge() -> Response:
+    """The status webhook failed: keep what Twilio said for the worker to replay, and answer 204."""
+    try:
+        PendingStatuses(current_app.redis).keep(request.form.to_dict())
+    except Exception as exc:
+        log.error("status callback could not be applied nor kept (%s); the reconciler will ask Twilio",
+                  type(exc).__name__)
+    return Response(status=204)
+
+
 @bp.post("/status")
-@twilio_webhook(status_updates.stash_and_acknowledge)
+@twilio_webhook(_keep_status_and_acknowledge)
 def status():
     """Call status changes. Idempotent and order-proof; unknown calls get 204 too."""
-    status_updates.apply(request.form.to_dict())
+    app = current_app
+    applied = call_status.apply(db.session, app.call_queue, app.followups, request.form.to_dict())
+    if applied.abandoned:
+        app.console.queue_changed()
     return Response(status=204)
 
 

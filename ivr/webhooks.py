@@ -8,6 +8,7 @@ from functools import wraps
 from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
 
+from callcenter.calls import find_by_leg
 from callcenter.extensions import db
 from callcenter.models import SecurityEvent
 
@@ -18,8 +19,6 @@ log = logging.getLogger(__name__)
 
 def current_call():
     """The ledger's call for this webhook's CallSid (the patient's own call or our callback to them)."""
-    from callcenter.calls import find_by_leg
-
     return find_by_leg(db.session, request.form.get("CallSid", ""))
 
 

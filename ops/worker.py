@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from flask import Flask
 from rq import SimpleWorker
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY = 30  # seconds
+TICK_KEY = "cc:tick:reconcile"  # held for one period by whichever worker enqueued that period's run
 
 
 def _ticker(app: Flask, stop: threading.Event) -> None:
     """Enqueue the reconciler every RECONCILE_EVERY seconds; one tick per period across all workers."""
-    from ops.jobs import reconcile_job
-
     while not stop.wait(1.0):
         try:
-            if app.redis.set("cc:tick:reconcile", "1", nx=True, ex=RECONCILE_EVERY):
-                app.task_queue.enqueue(reconcile_job, job_timeout=120, result_ttl=600)
+            if app.redis.set(TICK_KEY, "1", nx=True, ex=RECONCILE_EVERY):
+                app.followups.reconcile(period=str(int(time.time()) // RECONCILE_EVERY))
         except Exception as exc:  # Redis briefly away: try again next second
             log.warning("ticker: %s", type(exc).__name__)
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from agents_ui.broadcast import NAMESPACE
 from callcenter import calls, ledger
 from callcenter.extensions import db, socketio
-from callcenter.live import NAMESPACE
 from callcenter.models import Call, CallbackTask, CallEvent, Message
 from tests.conftest import ACCOUNT_SID, HARBOR_NUMBER, MAPLE_NUMBER, PASSWORD, PATIENT
 
@@ -113,12 +113,12 @@ def test_it_answers_a_snapshot_request(app, alice):
 def test_it_makes_an_agent_available_and_away(app, world, alice, bob):
     answer = ask(alice, "available", {"available": True})
     assert answer == {"ok": True, "me": {**answer["me"], "status": "available", "available": True}}
-    assert app.call_queue.available_agents() == [world["alice"]]
+    assert app.presence.available_agents() == [world["alice"]]
     assert received(bob, "queue")[-1]["available_agents"] == [world["alice"]]
 
     answer = ask(alice, "available", {"available": False})
     assert answer["me"]["status"] == "away"
-    assert app.call_queue.available_agents() == []
+    assert app.presence.available_agents() == []
 
 
 def test_it_refuses_a_presence_that_is_not_yes_or_no(alice):
@@ -193,7 +193,7 @@ def test_it_puts_the_caller_back_when_twilio_refuses(app, world, alice, bob, twi
     assert answer == {"ok": False, "error": "Could not reach the caller's line; they are back in the queue."}
     assert app.call_queue.position(call_id) == 1
     assert [w["id"] for w in received(bob, "queue")[-1]["waiting"]] == [call_id]
-    assert app.call_queue.is_available(world["alice"])  # still offered calls
+    assert app.presence.is_available(world["alice"])  # still offered calls
     snapshot = ask(alice, "snapshot")
     assert snapshot["call"] is None and snapshot["me"]["status"] == "available"
 
@@ -263,7 +263,7 @@ def test_it_saves_the_wrap_up_and_the_message_for_the_practice(app, world, alice
     call_id = waiting_call(app)
     ask(alice, "available", {"available": True})
     ask(alice, "take", {"call_id": call_id})
-    assert not app.call_queue.is_available(world["alice"])  # no offers during the call
+    assert not app.presence.is_available(world["alice"])  # no offers during the call
     bob.get_received(NAMESPACE)
 
     answer = ask(alice, "wrap_up", {
@@ -282,7 +282,7 @@ def test_it_saves_the_wrap_up_and_the_message_for_the_practice(app, world, alice
         assert (message.practice_id, message.call_id, message.taken_by_id) == (world["maple"], call_id, world["alice"])
         assert (message.body, message.caller_name, message.callback_number) == (
             "Please call about lab results.", "Pat Doe", PATIENT)
-    assert app.call_queue.is_available(world["alice"])  # back to taking calls
+    assert app.presence.is_available(world["alice"])  # back to taking calls
     assert world["alice"] in received(bob, "queue")[-1]["available_agents"]
     snapshot = ask(alice, "snapshot")
     assert (snapshot["call"], snapshot["me"]["status"]) == (None, "available")
@@ -295,7 +295,7 @@ def test_it_leaves_an_agent_away_after_wrap_up_if_they_were_away(app, world, ali
     answer = ask(alice, "wrap_up", {"call_id": call_id, "disposition": "answered_question", "notes": ""})
 
     assert answer == {"ok": True, "message_id": None}
-    assert not app.call_queue.is_available(world["alice"])
+    assert not app.presence.is_available(world["alice"])
     with app.app_context():
         assert db.session.get(Call, call_id).outcome == "handled"
         assert db.session.scalars(select(Message)).all() == []
@@ -310,7 +310,7 @@ def test_it_lets_an_agent_choose_to_step_away_after_the_call(app, world, alice):
         "id": world["alice"], "name": "Alice", "role": "agent", "status": "on_call", "available": False}
     ask(alice, "wrap_up", {"call_id": call_id, "disposition": "other"})
 
-    assert not app.call_queue.is_available(world["alice"])
+    assert not app.presence.is_available(world["alice"])
 
 
 @pytest.mark.parametrize(("form", "error"), [
@@ -391,7 +391,7 @@ def test_it_closes_the_socket_when_the_agent_logs_out(app, world):
     log_out(browser)
 
     assert not io.is_connected(NAMESPACE)
-    assert not app.call_queue.is_available(world["alice"])  # no offers to someone who left
+    assert not app.presence.is_available(world["alice"])  # no offers to someone who left
 
 
 def test_it_closes_the_socket_when_the_session_expires(app, world, alice):

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from agents_ui.broadcast import NAMESPACE
 from callcenter import callbacks
 from callcenter.extensions import db, socketio
-from callcenter.live import NAMESPACE
 from callcenter.models import Call, CallbackTask
 from tests.conftest import ACCOUNT_SID, MAPLE_NUMBER, PATIENT
 from tests.test_console import ask, connect_url, console_for, log_in, received, waiting_call
@@ -109,7 +109,7 @@ def test_it_frees_the_agent_when_the_patient_does_not_answer(app, world, alice, 
     snapshot = ask(alice, "snapshot")
     assert snapshot["call"] is None  # the panel is free ...
     assert snapshot["me"]["status"] == "available"  # ... and the agent is offered calls again
-    assert app.call_queue.is_available(world["alice"])
+    assert app.presence.is_available(world["alice"])
     # Nobody reached the patient: the callback is on the list for someone to try again.
     [listed] = snapshot["callbacks"]
     assert (listed["call_id"], listed["number"], listed["reason"]) == (call_id, ASKED_NUMBER, "keep_place")

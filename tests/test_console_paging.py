@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from agents_ui.broadcast import NAMESPACE
 from callcenter.extensions import db
-from callcenter.live import NAMESPACE
 from callcenter.models import CallEvent, OnCallPage, OnCallShift
-from ops.jobs import page_on_call_job
+from ops.jobs import page_on_call
 from tests.conftest import ACCOUNT_SID, MAPLE_NUMBER, PATIENT
 from tests.test_console import MAPLE_SID, ask, console_for, received, waiting_call
 
@@ -59,9 +59,9 @@ def sms_sent(twilio_http) -> list[dict]:
 def test_it_queues_the_page_instead_of_making_the_agent_wait(app, alice, on_call, twilio_http):
     _, message_id = wrapped_up_urgent(app, alice)
 
-    job = app.task_queue.fetch_job(f"page-message-{message_id}")
+    job = app.task_queue.fetch_job(f"page_on_call-{message_id}")
     assert job is not None
-    assert (job.func, job.args) == (page_on_call_job, (message_id,))
+    assert (job.func, job.args) == (page_on_call, (message_id,))
     assert sms_sent(twilio_http) == []  # nothing went to Twilio during the wrap-up
 
 
@@ -69,8 +69,8 @@ def test_it_pages_the_on_call_clinician_once(app, alice, on_call, twilio_http):
     call_id, message_id = wrapped_up_urgent(app, alice)
 
     with app.app_context():
-        assert page_on_call_job(message_id) == "sent"
-        assert page_on_call_job(message_id) == "sent"  # a retried job pages nobody twice
+        assert page_on_call(message_id) == "sent"
+        assert page_on_call(message_id) == "sent"  # a retried job pages nobody twice
 
     [sms] = sms_sent(twilio_http)
     assert sms["method"] == "POST"
@@ -102,7 +102,7 @@ def test_it_gives_the_clinician_the_number_the_patient_asked_for(app, alice, on_
     call_id, message_id = wrapped_up_urgent(app, alice, callback_number="(617) 555-0188")
 
     with app.app_context():
-        page_on_call_job(message_id)
+        page_on_call(message_id)
 
     [sms] = sms_sent(twilio_http)
     assert sms["data"]["Body"] == (
@@ -113,7 +113,7 @@ def test_it_gives_the_clinician_the_number_the_patient_asked_for(app, alice, on_
 def test_it_does_not_page_for_a_routine_message(app, alice, on_call, twilio_http):
     _, message_id = wrapped_up_urgent(app, alice, urgency="routine")
 
-    assert app.task_queue.fetch_job(f"page-message-{message_id}") is None
+    assert app.task_queue.fetch_job(f"page_on_call-{message_id}") is None
     assert app.task_queue.count == 0
 
 
@@ -121,8 +121,8 @@ def test_it_records_that_no_one_was_on_call(app, alice, twilio_http):
     call_id, message_id = wrapped_up_urgent(app, alice)
 
     with app.app_context():
-        assert page_on_call_job(message_id) == "no_one_on_call"
-        page_on_call_job(message_id)
+        assert page_on_call(message_id) == "no_one_on_call"
+        page_on_call(message_id)
         [page] = db.session.scalars(select(OnCallPage)).all()
         assert (page.call_id, page.status, page.to_number) == (call_id, "no_one_on_call", None)
     assert sms_sent(twilio_http) == []
@@ -135,10 +135,10 @@ def test_it_retries_a_page_twilio_refused(app, alice, on_call, twilio_http):
     twilio_http.fail_with = 400
 
     with app.app_context(), pytest.raises(RuntimeError, match="was not sent"):
-        page_on_call_job(message_id)  # RQ retries a failed job
+        page_on_call(message_id)  # RQ retries a failed job
     twilio_http.fail_with = None
     with app.app_context():
-        assert page_on_call_job(message_id) == "sent"
+        assert page_on_call(message_id) == "sent"
         assert [p.status for p in db.session.scalars(select(OnCallPage).order_by(OnCallPage.id))] == [
             "failed", "sent"]
 
@@ -149,12 +149,12 @@ def test_it_shows_the_recent_pages_on_every_console_without_patient_data(app, wo
         call_id, message_id = wrapped_up_urgent(app, alice, call_sid=f"CA{n:032d}")
         call_ids.append(call_id)
         with app.app_context():
-            page_on_call_job(message_id)
+            page_on_call(message_id)
     bob.get_received(NAMESPACE)
     _, last = wrapped_up_urgent(app, alice, call_sid="CA" + "z" * 32)
 
     with app.app_context():
-        page_on_call_job(last)
+        page_on_call(last)
 
     pages = received(bob, "pages")[-1]["pages"]
     assert pages == ask(bob, "snapshot")["pages"]

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from agents_ui.broadcast import NAMESPACE
 from callcenter import calls, ledger, voicemail
 from callcenter.extensions import db
-from callcenter.live import NAMESPACE
 from callcenter.models import AuditEntry, Call, Message
 from tests.conftest import HARBOR_NUMBER, MAPLE_NUMBER, PATIENT
 from tests.test_console import ask, console_for, log_in, received

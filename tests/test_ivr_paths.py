@@ -8,7 +8,7 @@ from callcenter import calls
 from callcenter.extensions import db
 from callcenter.hours import local_time
 from callcenter.models import Call, CallbackTask, Holiday, Message, OnCallPage, OnCallShift, Practice, User
-from ops.jobs import send_callback_sms_job
+from ops.jobs import send_callback_sms
 from tests.conftest import MAPLE_NUMBER, PATIENT
 from tests.test_ivr import SID, incoming
 from tests.twiml_helpers import parse, spoken, verbs
@@ -253,7 +253,7 @@ def test_taking_a_kept_place_calls_the_patient_back_through_twilio(app, twilio, 
     with app.app_context():
         call = _call(app)
         alice = db.session.get(User, world["alice"])
-        calls.take(db.session, app.call_queue, app.gateway, call.id, alice, f"https://x.test/ivr/connect/{call.id}")
+        calls.take(db.session, app.call_queue, app.presence, app.gateway, call.id, alice, f"https://x.test/ivr/connect/{call.id}")
         task = db.session.scalar(select(CallbackTask))
         assert task.status == "in_progress" and task.outbound_call_sid.startswith("CA")
         call_id, outbound_sid = call.id, task.outbound_call_sid
@@ -272,12 +272,12 @@ def test_an_abandoned_caller_gets_an_sms_saying_when_we_will_call_back(app, twil
     twilio.post("/ivr/voice", incoming())
     twilio.post("/ivr/menu?attempt=1", incoming(Digits="2"))
     twilio.post("/ivr/status", incoming(CallStatus="completed", CallDuration="40", SequenceNumber="3"))
-    job = app.task_queue.fetch_job("callback-sms-1") or app.task_queue.jobs[0]
+    job = app.task_queue.fetch_job("send_callback_sms-1") or app.task_queue.jobs[0]
     with app.app_context():
         task_id = db.session.scalar(select(CallbackTask.id))
         assert job.args == (task_id,)
-        send_callback_sms_job(task_id)
-        send_callback_sms_job(task_id)  # a retried job sends nothing twice
+        send_callback_sms(task_id)
+        send_callback_sms(task_id)  # a retried job sends nothing twice
     sms = [r for r in twilio_http.requests if r["url"].endswith("/Messages.json")]
     assert len(sms) == 1
     assert sms[0]["data"]["To"] == PATIENT
@@ -313,18 +313,18 @@ def _kept_place_and_taken(app, twilio, world):
     with app.app_context():
         call = _call(app)
         alice = db.session.get(User, world["alice"])
-        calls.take(db.session, app.call_queue, app.gateway, call.id, alice, f"https://x.test/ivr/connect/{call.id}")
+        calls.take(db.session, app.call_queue, app.presence, app.gateway, call.id, alice, f"https://x.test/ivr/connect/{call.id}")
         return call.id, db.session.scalar(select(CallbackTask)).outbound_call_sid
 
 
 def test_the_reconciler_keeps_callbacks_in_the_queue(app, twilio, agent_on_duty):
-    from ops.jobs import reconcile_job
+    from ops.jobs import reconcile
 
     _hold(app, twilio, 130)
     twilio.post("/ivr/keep-place", incoming(Digits="1"))
     twilio.post("/ivr/keep-place/choice", incoming(Digits="1"))
     with app.app_context():
-        assert reconcile_job()["removed"] == 0
+        assert reconcile()["removed"] == 0
         assert app.call_queue.position(_call(app).id) == 1
 
 
@@ -336,7 +336,7 @@ def test_when_the_agent_misses_a_called_back_patient_the_next_take_moves_our_cal
     assert held.find("Enqueue") is not None  # the patient, on our call, holds again
     with app.app_context():
         bob = db.session.get(User, world["bob"])
-        calls.take(db.session, app.call_queue, app.gateway, call_id, bob, f"https://x.test/ivr/connect/{call_id}")
+        calls.take(db.session, app.call_queue, app.presence, app.gateway, call_id, bob, f"https://x.test/ivr/connect/{call_id}")
     redirect = twilio_http.requests[-1]
     assert redirect["url"].endswith(f"/Calls/{outbound}.json")
     assert redirect["data"]["Url"] == f"https://x.test/ivr/connect/{call_id}"

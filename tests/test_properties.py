@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from callcenter import calls
+from callcenter.callbacks import PendingNumbers
 from callcenter.extensions import db
 from callcenter.models import Call, CallbackTask, CallEvent, User
-from ivr.queue_views import PENDING_NUMBER
 from tests.conftest import ACCOUNT_SID, MAPLE_NUMBER, PATIENT
 
 # database=None: examples are not saved under the work tree; deadline=None: PostgreSQL round trips vary.
@@ -153,10 +153,10 @@ def _call_in(app, twilio, role: str, pending_number: bool) -> tuple[str, int | N
         call = db.session.scalar(select(Call).where(Call.call_sid == sid))
         if role == "connecting" and call.state == "queued":
             agent = db.session.scalar(select(User).where(User.email == "alice@example.test"))
-            calls.take(db.session, app.call_queue, app.gateway, call.id, agent, f"http://localhost/ivr/connect/{call.id}")
-            app.call_queue.agent_available(agent.id, call.created_at)  # stay on duty for the next examples
+            calls.take(db.session, app.call_queue, app.presence, app.gateway, call.id, agent, f"http://localhost/ivr/connect/{call.id}")
+            app.presence.set_available(agent.id, call.created_at)  # stay on duty for the next examples
         if pending_number:
-            app.redis.set(PENDING_NUMBER.format(call.id), "+14155550199", ex=60)
+            PendingNumbers(app.redis).keep(call.id, "+14155550199")
         return sid, call.id
 
 

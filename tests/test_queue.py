@@ -7,10 +7,10 @@ from flask import current_app
 from sqlalchemy import select
 
 from callcenter import calls
-from callcenter.calls import RoutingError
+from callcenter.calls import Refused
 from callcenter.extensions import db
 from callcenter.models import Call, User
-from callcenter.queue import PRIORITY_ROUTINE, PRIORITY_URGENT, QUEUE_KEY, URGENT_HEAD_START
+from callcenter.queue import PRIORITY_ROUTINE, PRIORITY_URGENT, URGENT_HEAD_START, CallQueue
 from tests.conftest import MAPLE_NUMBER
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -72,7 +72,7 @@ def test_the_queue_is_rebuilt_from_the_ledger_in_the_same_order(app, world):
         ids = [_queued_call(f"CA{n:032d}", d).id for n, d in enumerate(["2", "1", "0", "2"])]
         before = [w.call_id for w in app.call_queue.waiting()]
         assert sorted(before) == sorted(ids)
-        app.redis.delete(QUEUE_KEY)  # Redis lost its data
+        app.redis.delete(CallQueue.key)  # Redis lost its data
         assert len(app.call_queue) == 0
         assert calls.rebuild_queue(db.session, app.call_queue) == 4
         assert [w.call_id for w in app.call_queue.waiting()] == before
@@ -82,11 +82,11 @@ def test_only_one_agent_gets_the_call_and_the_other_is_told(app, world, twilio_h
     with app.app_context():
         call = _queued_call("CA" + "b" * 32, "2")
         alice, bob = db.session.get(User, world["alice"]), db.session.get(User, world["bob"])
-        taken = calls.take(db.session, app.call_queue, app.gateway, call.id, alice, "https://x.test/ivr/connect/1")
+        taken = calls.take(db.session, app.call_queue, app.presence, app.gateway, call.id, alice, "https://x.test/ivr/connect/1")
         assert taken.agent_id == alice.id and taken.state == "connecting"
         try:
-            calls.take(db.session, app.call_queue, app.gateway, call.id, bob, "https://x.test/ivr/connect/1")
-        except RoutingError as exc:
+            calls.take(db.session, app.call_queue, app.presence, app.gateway, call.id, bob, "https://x.test/ivr/connect/1")
+        except Refused as exc:
             assert "already taken" in str(exc)
         else:
             raise AssertionError("the second take must fail")
@@ -104,8 +104,8 @@ def test_a_failed_redirect_puts_the_caller_back_in_their_place(app, world, twili
         _queued_call("CA" + "d" * 32, "2")
         alice = db.session.get(User, world["alice"])
         try:
-            calls.take(db.session, app.call_queue, app.gateway, first.id, alice, "https://x.test/c")
-        except RoutingError as exc:
+            calls.take(db.session, app.call_queue, app.presence, app.gateway, first.id, alice, "https://x.test/c")
+        except Refused as exc:
             assert "back in the queue" in str(exc)
         else:
             raise AssertionError("the take must fail")
@@ -124,8 +124,8 @@ def test_a_twilio_that_cannot_be_reached_puts_the_caller_back(app, world):
         call = _queued_call("CA" + "7" * 32, "2")
         alice = db.session.get(User, world["alice"])
         try:
-            calls.take(db.session, offline.call_queue, offline.gateway, call.id, alice, "https://x.test/c")
-        except RoutingError as exc:
+            calls.take(db.session, offline.call_queue, offline.presence, offline.gateway, call.id, alice, "https://x.test/c")
+        except Refused as exc:
             assert "back in the queue" in str(exc)
         else:
             raise AssertionError("the take must fail")
@@ -134,12 +134,12 @@ def test_a_twilio_that_cannot_be_reached_puts_the_caller_back(app, world):
 
 
 def test_the_console_snapshot_lists_the_first_hundred_and_counts_them_all(app, world):
-    from callcenter.live import SNAPSHOT_LIMIT, queue_snapshot
+    from agents_ui.read_model import SNAPSHOT_LIMIT, queue_snapshot
 
     with app.app_context():
         for n in range(SNAPSHOT_LIMIT + 5):
             _queued_call(f"CA{n:032d}", "2")
-        snapshot = queue_snapshot(db.session, app.call_queue)
+        snapshot = queue_snapshot(db.session, app.call_queue, app.presence)
     assert snapshot["total"] == SNAPSHOT_LIMIT + 5
     assert len(snapshot["waiting"]) == SNAPSHOT_LIMIT
     assert [row["position"] for row in snapshot["waiting"][:3]] == [1, 2, 3]

@@ -5,8 +5,8 @@ from datetime import timedelta
 from callcenter import calls
 from callcenter.extensions import db
 from callcenter.models import Call
-from callcenter.queue import QUEUE_KEY
-from ops.jobs import reconcile_job
+from callcenter.queue import CallQueue
+from ops.jobs import reconcile
 from ops.worker import run_worker
 from tests.conftest import MAPLE_NUMBER, PATIENT
 
@@ -21,8 +21,8 @@ def _waiting(app, sid, digit="2"):
 def test_the_worker_restores_waiting_callers_after_redis_lost_them(app, world):
     with app.app_context():
         ids = [_waiting(app, f"CA{n:032d}") for n in range(3)]
-    app.redis.delete(QUEUE_KEY)
-    app.task_queue.enqueue(reconcile_job)
+    app.redis.delete(CallQueue.key)
+    app.task_queue.enqueue(reconcile)
     run_worker(app, burst=True)
     assert [w.call_id for w in app.call_queue.waiting()] == ids
 
@@ -34,7 +34,7 @@ def test_it_removes_queue_entries_for_calls_that_are_no_longer_waiting(app, worl
         calls.line_ended(db.session, app.call_queue, call, "completed", 4, 30)
         db.session.commit()
         app.call_queue.enqueue(call_id, call.queued_at, 0)  # drift: Redis kept a hung-up caller
-        result = reconcile_job()
+        result = reconcile()
     assert result["removed"] == 1
     assert len(app.call_queue) == 0
 
@@ -46,7 +46,7 @@ def test_it_lists_ended_calls_without_an_owned_outcome(app, world):
         call.state = "completed"  # talked to an agent, never wrapped up
         call.ended_at = call.created_at - timedelta(hours=2)
         db.session.commit()
-        result = reconcile_job()
+        result = reconcile()
     assert result["without_outcome"] == [call_id]
 
 
@@ -56,11 +56,11 @@ def test_a_call_whose_agent_connection_never_happened_goes_back_in_line(app, wor
     with app.app_context():
         call_id = _waiting(app, "CA" + "9" * 32)
         alice = db.session.get(User, world["alice"])
-        calls.take(db.session, app.call_queue, app.gateway, call_id, alice, "https://x.test/ivr/connect/1")
+        calls.take(db.session, app.call_queue, app.presence, app.gateway, call_id, alice, "https://x.test/ivr/connect/1")
         taken = db.session.get(Call, call_id).events[-1]
         taken.at = taken.at - timedelta(minutes=5)  # Twilio never fetched the connect URL
         db.session.commit()
-        result = reconcile_job()
+        result = reconcile()
         assert result["stuck_connecting"] == [call_id]
         assert db.session.get(Call, call_id).state == "queued"
     assert app.call_queue.position(call_id) == 1
@@ -75,7 +75,7 @@ def test_it_retries_the_callback_sms_of_an_abandoned_call(app, world, twilio_htt
         task = db.session.query(CallbackTask).one()
         task.created_at = task.created_at - timedelta(minutes=10)  # the webhook's own SMS job was lost
         db.session.commit()
-        assert reconcile_job()["sms_not_sent"] == [task.id]
+        assert reconcile()["sms_not_sent"] == [task.id]
     run_worker(app, burst=True)
     sms = [r for r in twilio_http.requests if r["url"].endswith("/Messages.json")]
     assert [r["data"]["To"] for r in sms] == [PATIENT]
@@ -84,16 +84,16 @@ def test_it_retries_the_callback_sms_of_an_abandoned_call(app, world, twilio_htt
 def test_a_status_callback_that_failed_is_replayed_by_the_worker(app, world, agent_on_duty):
     import json
 
-    from ivr.status_updates import PENDING_KEY
+    from callcenter.call_status import PendingStatuses
 
     with app.app_context():
         call_id = _waiting(app, "CA" + "6" * 32)
     # What the webhook keeps when the database refused it (see ivr.status_updates.stash_and_acknowledge).
-    app.redis.rpush(PENDING_KEY, json.dumps({"CallSid": "CA" + "6" * 32, "CallStatus": "completed",
+    app.redis.rpush(PendingStatuses.key, json.dumps({"CallSid": "CA" + "6" * 32, "CallStatus": "completed",
                                              "SequenceNumber": "3", "CallDuration": "44", "From": PATIENT,
                                              "To": MAPLE_NUMBER, "Direction": "inbound"}))
     with app.app_context():
-        result = reconcile_job()
+        result = reconcile()
         assert result["replayed"] == 1
         assert db.session.get(Call, call_id).state == "abandoned"
     assert len(app.call_queue) == 0
@@ -108,7 +108,7 @@ def test_a_caller_whose_hang_up_never_arrived_is_found_by_asking_twilio(app, wor
         db.session.commit()
     twilio_http.status_for_fetch = "completed"
     with app.app_context():
-        result = reconcile_job()
+        result = reconcile()
         assert result["gone_while_waiting"] == [call_id]
         assert db.session.get(Call, call_id).state == "abandoned"
     fetched = [r for r in twilio_http.requests if r["method"] == "GET"]

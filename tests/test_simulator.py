@@ -54,7 +54,7 @@ def quiet_servers():
 @contextmanager
 def running_reconciler(app, every: float = 2.0):
     """The worker's recurring job, in a thread: replays status callbacks the database refused under load."""
-    from ops.jobs import reconcile_job
+    from ops.jobs import reconcile
 
     stop = threading.Event()
 
@@ -62,7 +62,7 @@ def running_reconciler(app, every: float = 2.0):
         while not stop.wait(every):
             with app.app_context():
                 try:
-                    reconcile_job()
+                    reconcile()
                 except Exception:  # a busy database: the next round tries again, as the worker would
                     db.session.rollback()
 

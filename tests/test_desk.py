@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from agents_ui import read_model
 from callcenter import calls, desk, ledger
 from callcenter.extensions import db
 from callcenter.models import Call, CallbackTask, User
@@ -16,34 +17,34 @@ def taken_call(app, agent: User, call_sid: str = "CA" + "d" * 32) -> Call:
     call, _ = calls.enter_ivr(db.session, call_sid, MAPLE_NUMBER, PATIENT)
     calls.choose(db.session, call, "2")
     calls.queue_call(db.session, app.call_queue, call)
-    return desk.take_call(db.session, app.call_queue, app.gateway, call.id, agent,
+    return desk.take_call(db.session, app.call_queue, app.presence, app.gateway, call.id, agent,
                           f"https://example.test/ivr/connect/{call.id}", ledger.now())
 
 
 def test_it_makes_an_agent_available_again_when_their_caller_hangs_up_before_the_bridge(app, world):
     with app.app_context():
         alice = db.session.get(User, world["alice"])
-        desk.set_available(db.session, app.call_queue, alice, True, ledger.now())
+        desk.set_available(db.session, app.presence, alice, True, ledger.now())
         call = taken_call(app, alice)
         calls.line_ended(db.session, app.call_queue, call, "completed", 4, 30)  # abandoned while connecting
         db.session.commit()
 
-        snapshot = desk.desk_snapshot(db.session, app.call_queue, alice, ledger.now())
+        snapshot = app.console.desk_snapshot(alice)
 
         assert snapshot["call"] is None
         assert snapshot["me"]["status"] == "available"
-        assert app.call_queue.is_available(alice.id)
+        assert app.presence.is_available(alice.id)
 
 
 def test_it_leaves_an_agent_away_after_they_missed_the_call(app, world):
     with app.app_context():
         alice = db.session.get(User, world["alice"])
-        desk.set_available(db.session, app.call_queue, alice, True, ledger.now())
+        desk.set_available(db.session, app.presence, alice, True, ledger.now())
         call = taken_call(app, alice)
         calls.dial_finished(db.session, app.call_queue, call, "no-answer", None)  # back in the queue
         db.session.commit()
 
-        snapshot = desk.desk_snapshot(db.session, app.call_queue, alice, ledger.now())
+        snapshot = app.console.desk_snapshot(alice)
 
         assert snapshot["me"]["status"] == "away"
         assert [w["id"] for w in snapshot["queue"]["waiting"]] == [call.id]
@@ -59,9 +60,9 @@ def test_it_lets_only_one_agent_complete_a_callback(app, world):
 
         desk.complete_callback(db.session, task.id, alice, ledger.now())
         db.session.commit()
-        with pytest.raises(desk.DeskError, match="This callback has already been done."):
+        with pytest.raises(calls.Refused, match="This callback has already been done."):
             desk.complete_callback(db.session, task.id, bob, ledger.now())
         db.session.rollback()
 
         assert db.session.get(CallbackTask, task.id).completed_by_id == alice.id
-        assert desk.open_callbacks(db.session, ledger.now()) == []
+        assert read_model.open_callbacks(db.session, ledger.now()) == []

@@ -1,0 +1,174 @@
+"""What the console shows, as JSON-ready dicts: the queue, one agent's desk, callbacks, voicemails, pages.
+
+Reads only (the audit of what an agent is about to see is written by the desk's operations).
+Every list is capped: it is pushed to every console on each change.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from callcenter import desk
+from callcenter.calls import waiting_calls
+from callcenter.models import Call, CallbackTask, Message, OnCallPage, Practice, User
+from callcenter.presence import Presence
+from callcenter.queue import CallQueue
+
+SNAPSHOT_LIMIT = 100
+HISTORY_LIMIT = 10
+CALLBACKS_LIMIT = 200
+VOICEMAILS_LIMIT = 200
+PAGES_LIMIT = 10
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def mask_number(number: str | None) -> str:
+    """A caller's number as the queue list shows it: enough to recognise, not to dial."""
+    digits = [c for c in (number or "") if c.isdigit()]
+    return "•••" + "".join(digits[-4:]) if len(digits) >= 7 else "withheld"
+
+
+def queue_snapshot(session: Session, queue: CallQueue, presence: Presence) -> dict:
+    """The waiting queue in answer order, for every console.
+
+    A caller who chose to keep their place and be called back is still in line (state
+    `callback_waiting`); their row says so (`callback: true`, with the masked number they asked
+    to be called at), because taking it makes the app call the patient.
+    """
+    now = datetime.now(UTC)
+    # Every change is broadcast to every console: the list is capped so that a long queue does not
+    # make each change pay for rendering all the others. `total` says how many wait.
+    calls = waiting_calls(session, queue, SNAPSHOT_LIMIT)
+    callback_ids = [c.id for c in calls if c.state == "callback_waiting"]
+    numbers = dict(session.execute(
+        select(CallbackTask.call_id, CallbackTask.number).where(CallbackTask.call_id.in_(callback_ids))
+    ).all()) if callback_ids else {}
+    waiting = []
+    for position, call in enumerate(calls, start=1):
+        callback = call.state == "callback_waiting"
+        waiting.append({
+            "id": call.id,
+            "position": position,
+            "practice": call.practice.name if call.practice else None,
+            "reason": call.reason,
+            "urgent": call.priority > 0,
+            "caller": mask_number(call.from_number),
+            "callback": callback,
+            "callback_number": mask_number(numbers.get(call.id)) if callback else None,
+            "waiting_seconds": int((now - call.queued_at).total_seconds()) if call.queued_at else 0,
+        })
+    return {"waiting": waiting, "total": len(queue), "available_agents": presence.available_agents(),
+            "at": now.isoformat()}
+
+
+def caller_history(session: Session, call: Call, limit: int = HISTORY_LIMIT) -> list[dict]:
+    """Earlier calls from the same number to the same practice, newest first, with their messages."""
+    if not call.from_number or call.practice_id is None:
+        return []
+    earlier = list(session.scalars(
+        select(Call)
+        .where(Call.practice_id == call.practice_id, Call.from_number == call.from_number, Call.id != call.id,
+               Call.created_at <= call.created_at)
+        .order_by(Call.created_at.desc(), Call.id.desc())
+        .limit(limit)
+    ))
+    messages: dict[int, list[dict]] = {c.id: [] for c in earlier}
+    if earlier:
+        rows = session.scalars(
+            select(Message).where(Message.call_id.in_(list(messages))).order_by(Message.created_at)
+        )
+        for m in rows:
+            messages[m.call_id].append({"at": _iso(m.created_at), "urgency": m.urgency,
+                                        "caller_name": m.caller_name, "body": m.body})
+    return [{"id": c.id, "at": _iso(c.created_at), "reason": c.reason, "disposition": c.disposition,
+             "outcome": c.outcome, "notes": c.notes, "messages": messages[c.id]} for c in earlier]
+
+
+def call_view(session: Session, call: Call) -> dict:
+    """Everything the agent needs while talking to this caller."""
+    practice = call.practice
+    task = desk.keep_place_callback(session, call)
+    return {
+        "id": call.id,
+        "state": call.state,
+        "practice": {"id": practice.id, "name": practice.name, "instructions": practice.instructions or ""}
+        if practice else None,
+        "caller": call.from_number,
+        # We call the patient at the number they gave; while it rings the agent waits for them to answer.
+        "callback": {"number": task.number, "status": task.status} if task is not None else None,
+        "reason": call.reason,
+        "urgent": call.priority > 0,
+        "queued_at": _iso(call.queued_at),
+        "answered_at": _iso(call.answered_at),
+        "history": caller_history(session, call),
+    }
+
+
+def open_callbacks(session: Session, now: datetime) -> list[dict]:
+    """Callback promises nobody has kept yet, soonest due first."""
+    rows = session.execute(
+        select(CallbackTask, Practice.name)
+        .join(Practice, Practice.id == CallbackTask.practice_id)
+        .where(CallbackTask.status == "open", desk.on_callback_list())
+        .order_by(CallbackTask.due_at, CallbackTask.id)
+        .limit(CALLBACKS_LIMIT)
+    ).all()
+    return [{"id": task.id, "practice": name, "number": task.number, "reason": task.reason,
+             "call_id": task.call_id, "due_at": _iso(task.due_at), "overdue": task.due_at <= now}
+            for task, name in rows]
+
+
+def voicemails_to_review(session: Session, limit: int = VOICEMAILS_LIMIT) -> list[dict]:
+    """Voicemails nobody has reviewed yet: urgent first, then oldest first."""
+    urgent_first = case((Message.urgency == "urgent", 0), else_=1)
+    rows = session.execute(
+        select(Message, Practice.name)
+        .join(Practice, Practice.id == Message.practice_id)
+        .where(Message.needs_review.is_(True))
+        .order_by(urgent_first, Message.created_at, Message.id)
+        .limit(limit)
+    ).all()
+    return [{"id": m.id, "practice": name, "urgency": m.urgency, "created_at": _iso(m.created_at),
+             "transcription": m.transcription, "recording_url": m.recording_url, "call_id": m.call_id,
+             "callback_number": m.callback_number}
+            for m, name in rows]
+
+
+def recent_pages(session: Session, limit: int = PAGES_LIMIT) -> list[dict]:
+    """The latest on-call pages for the console: practice, status, time; no patient data."""
+    rows = session.execute(
+        select(OnCallPage, Practice.name)
+        .join(Practice, Practice.id == OnCallPage.practice_id)
+        .order_by(OnCallPage.sent_at.desc(), OnCallPage.id.desc())
+        .limit(limit)
+    ).all()
+    return [{"id": page.id, "practice": name, "status": page.status, "sent_at": _iso(page.sent_at)}
+            for page, name in rows]
+
+
+def agent_status(presence: Presence, agent: User, call: Call | None) -> dict:
+    """Whether the agent is available, away or on a call (and whether they return to available after it)."""
+    available = presence.is_available(agent.id)
+    status = "on_call" if call is not None else ("available" if available else "away")
+    return {"id": agent.id, "name": agent.name, "role": agent.role, "status": status,
+            "available": available or (call is not None and presence.resumes(agent.id))}
+
+
+def desk_snapshot(session: Session, queue: CallQueue, presence: Presence, agent: User, now: datetime) -> dict:
+    """The whole console for one agent: queue, their status and call, callbacks, voicemails, pages."""
+    call = desk.current_call(session, agent)
+    return {
+        "me": agent_status(presence, agent, call),
+        "queue": queue_snapshot(session, queue, presence),
+        "call": call_view(session, call) if call else None,
+        "callbacks": open_callbacks(session, now),
+        "voicemails": voicemails_to_review(session),
+        "pages": recent_pages(session),
+        "at": now.isoformat(),
+    }

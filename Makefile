@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 
 ## make run: the whole service with the demo data; prints where to open it.
 run: install
-	$(BIN)/python -m ops.runner
+	$(BIN)/python -m ops.launcher
 
 ## make test: installs what is needed and runs the whole suite on SQLite, then on PostgreSQL.
 test: install

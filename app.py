@@ -8,12 +8,15 @@ from flask import Flask, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from redis import Redis
 from rq import Queue
-from sqlalchemy import event, text
+from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from callcenter import config
+from agents_ui.broadcast import ConsoleBroadcaster
+from callcenter import config, database
 from callcenter.extensions import csrf, db, login_manager, migrate, socketio
+from callcenter.followups import FollowUps
 from callcenter.gateway import TwilioGateway
+from callcenter.presence import Presence
 from callcenter.queue import CallQueue
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
@@ -26,35 +29,11 @@ class _SessionInterface(SecureCookieSessionInterface):
         return not request.path.startswith("/api/") and super().should_set_cookie(app, session)
 
 
-def _tune_sqlite(engine) -> None:
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "savepoint")
-    def _savepoint(connection, _name):
-        # pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so a SAVEPOINT issued first
-        # would start one of its own and its RELEASE would commit half of a webhook's work. Open the
-        # transaction first; reads before it stay outside any transaction, as pysqlite leaves them,
-        # so a later write never has to upgrade a stale read lock.
-        dbapi_connection = connection.connection.dbapi_connection
-        if not dbapi_connection.in_transaction:
-            dbapi_connection.execute("BEGIN")
-
-
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(config.from_environment(app.instance_path))
     app.config.update(
-        # hide_parameters: SQL errors must not carry patients' numbers into logs.
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=30 * 60,  # idle staff sessions expire after 30 minutes
@@ -69,33 +48,20 @@ def create_app(test_config: dict | None = None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
-    # Budgets: Twilio gives a webhook 15 s in all. A database or Redis slower than these fails the
-    # request fast, and the webhook wrapper answers safe TwiML instead of letting Twilio time out.
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    if uri.startswith("sqlite"):
-        # Wait a little for a writer instead of failing at once; several threads write during a call.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, "connect_args": {"timeout": 5}}
-    elif uri.startswith("postgresql"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            "hide_parameters": True, "pool_pre_ping": True,
-            "connect_args": {"connect_timeout": 3, "options": "-c statement_timeout=5000"},
-        }
-    db.init_app(app)
-    with app.app_context():
-        _tune_sqlite(db.engine)
+    database.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    if not app.config["REDIS_URL"]:
-        from ops.embedded_redis import embedded_redis_url
-
-        app.config["REDIS_URL"] = embedded_redis_url(app.instance_path, app.logger)
-    # Connections are opened lazily, on first command.
+    # Connections are opened lazily, on first command: commands that need no Redis run without one.
+    # Budgets: Twilio gives a webhook 15 s in all. A Redis slower than these fails the request fast,
+    # and the webhook wrapper answers safe TwiML instead of letting Twilio time out.
     app.redis = Redis.from_url(app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=1,
                                health_check_interval=30)
     app.call_queue = CallQueue(app.redis, capacity=app.config.get("QUEUE_CAPACITY", 1000))
+    app.presence = Presence(app.redis)
     app.task_queue = Queue("answering", connection=app.redis)
+    app.followups = FollowUps(app.task_queue)
     app.gateway = TwilioGateway(
         app.config["TWILIO_ACCOUNT_SID"],
         app.config["TWILIO_AUTH_TOKEN"],
@@ -104,12 +70,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     message_queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
     socketio.init_app(app, async_mode="threading", message_queue=message_queue, cors_allowed_origins=[])
+    app.console = ConsoleBroadcaster(app, socketio)  # every push to the agents' consoles goes through it
 
     from agents_ui import bp as console_bp
     from ivr import bp as ivr_bp
     from ivr import sms_bp
     from ops.cli import register_commands
     from portal import api_bp, auth_bp, portal_bp
+    from simulator.cli import register_commands as register_simulator_commands
 
     app.register_blueprint(ivr_bp)
     app.register_blueprint(sms_bp)
@@ -118,6 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(portal_bp)
     app.register_blueprint(api_bp)
     register_commands(app)
+    register_simulator_commands(app)
 
     @app.get("/healthz")
     def healthz():

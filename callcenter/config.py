@@ -1,11 +1,20 @@
-"""Configuration read from the environment (contract section 3)."""
+"""Configuration read from the environment.
+
+Every setting has a default that works on one machine: secrets not given are generated once and kept in
+the instance folder, no Twilio credentials means the built-in emulator, no DATABASE_URL means a SQLite
+file in the instance folder, and no REDIS_URL means the Redis `make run` started (or a local one).
+"""
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 # The emulator's account: fixed, and only ever used when no real credentials are configured.
 EMULATOR_ACCOUNT_SID = "AC" + "e" * 32
+# Where the launcher (`make run`) writes its embedded Redis's URL, in the instance folder.
+REDIS_URL_FILE = "redis.url"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _instance_secret(instance_path: str, name: str) -> str:
@@ -20,8 +29,20 @@ def _instance_secret(instance_path: str, name: str) -> str:
     return value
 
 
+def redis_url(env: Mapping[str, str], instance_path: str) -> str:
+    """REDIS_URL if set, else the URL of the Redis the launcher started for this instance, else a local one."""
+    if env.get("REDIS_URL"):
+        return env["REDIS_URL"]
+    marker = Path(instance_path) / REDIS_URL_FILE
+    if marker.exists():
+        url = marker.read_text().strip()
+        if url:
+            return url
+    return DEFAULT_REDIS_URL
+
+
 def from_environment(instance_path: str) -> dict:
-    """Build the app's settings from environment variables, with the contract's defaults."""
+    """Build the app's settings from environment variables, with the defaults above."""
     env = os.environ
     database_url = env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'answering.sqlite3'}"
     if database_url.startswith("postgres://"):  # Heroku-style URLs
@@ -35,7 +56,7 @@ def from_environment(instance_path: str) -> dict:
     return {
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path, "secret_key"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "REDIS_URL": env.get("REDIS_URL") or None,
+        "REDIS_URL": redis_url(env, instance_path),
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         "TWILIO_ACCOUNT_SID": account_sid,
         "TWILIO_AUTH_TOKEN": auth_token,

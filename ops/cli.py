@@ -1,4 +1,8 @@
-"""The command line (contract section 5): `flask --app app practice|user|apikey|demo|worker`."""
+"""The command line: `flask --app app practice|oncall|user|apikey|demo|worker`.
+
+Each command reads its options, calls one domain function, commits and prints the result. Input the
+domain refuses rolls the session back and prints the domain's message (exit status 1, no traceback).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,14 @@ from flask.cli import AppGroup, with_appcontext
 
 from callcenter.accounts import AccountError, create_api_key, create_practice, create_user
 from callcenter.extensions import db
-from simulator.cli import simulate
+from callcenter.menu import DEFAULT_OPTIONS
+from callcenter.practice_settings import (
+    MAX_MAX_WAIT,
+    MIN_MAX_WAIT,
+    add_on_call_shift,
+    configure_practice,
+    set_business_hours,
+)
 
 practice_cli = AppGroup("practice", help="Manage practices.")
 user_cli = AppGroup("user", help="Manage staff accounts.")
@@ -40,36 +51,19 @@ def practice_create(name: str, number: str, timezone: str) -> None:
 @click.option("--practice", "practice_id", type=int, required=True)
 @click.option("--greeting", default=None, help="Spoken first, instead of 'Thank you for calling NAME.'")
 @click.option("--options", default=None,
-              help="Comma-separated menu options: urgent,message,appointment,refill,billing,operator.")
+              help=f"Comma-separated menu options: {','.join(DEFAULT_OPTIONS)}.")
 @click.option("--languages", default=None, help="Comma-separated: en or en,es.")
-@click.option("--max-wait", type=click.IntRange(60, 3600), default=None, help="Seconds on hold before a message.")
+@click.option("--max-wait", type=click.IntRange(MIN_MAX_WAIT, MAX_MAX_WAIT), default=None,
+              help="Seconds on hold before a message.")
 @click.option("--instructions", default=None, help="What agents should know when they take this practice's calls.")
 def practice_configure(practice_id, greeting, options, languages, max_wait, instructions) -> None:
     """Set a practice's greeting, menu, languages, maximum wait and agent instructions."""
-    from callcenter.menu import DEFAULT_OPTIONS
-    from callcenter.models import Practice
-
-    practice = db.session.get(Practice, practice_id)
-    if practice is None:
-        _fail(AccountError(f"no practice with id {practice_id}"))
-    if greeting is not None:
-        practice.greeting = greeting.strip() or None
-    if options is not None:
-        chosen = [o.strip() for o in options.split(",") if o.strip()]
-        unknown = set(chosen) - set(DEFAULT_OPTIONS)
-        if unknown:
-            _fail(AccountError(f"unknown menu options: {', '.join(sorted(unknown))}"))
-        practice.menu_options = chosen
-    if languages is not None:
-        chosen = [lang.strip() for lang in languages.split(",") if lang.strip()]
-        if not chosen or set(chosen) - {"en", "es"} or "en" not in chosen:
-            _fail(AccountError("languages must be en or en,es"))
-        practice.languages = chosen
-    if max_wait is not None:
-        practice.max_wait_seconds = max_wait
-    if instructions is not None:
-        practice.instructions = instructions.strip() or None
-    db.session.commit()
+    try:
+        practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
+                                      languages=languages, max_wait=max_wait, instructions=instructions)
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
     click.echo(f"practice {practice.id} configured")
 
 
@@ -80,31 +74,12 @@ def practice_configure(practice_id, greeting, options, languages, max_wait, inst
 @click.option("--holiday", "holidays", multiple=True, help="A closed date, YYYY-MM-DD (repeatable).")
 def practice_hours(practice_id, periods, holidays) -> None:
     """Replace a practice's business hours (and add holidays)."""
-    from datetime import date, time
-
-    from callcenter.models import BusinessHours, Holiday, Practice
-
-    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    practice = db.session.get(Practice, practice_id)
-    if practice is None:
-        _fail(AccountError(f"no practice with id {practice_id}"))
-    rows = []
     try:
-        for period in periods:
-            spec, _, span = period.partition("=")
-            first, _, last = spec.lower().partition("-")
-            start, end = days.index(first), days.index(last or first)
-            opens, closes = (time.fromisoformat(t) for t in span.split("-"))
-            if closes <= opens:
-                raise ValueError("closing time must be after opening time")
-            rows += [BusinessHours(weekday=d, opens=opens, closes=closes) for d in range(start, end + 1)]
-        closed = [Holiday(day=date.fromisoformat(h)) for h in holidays]
-    except ValueError as exc:
-        _fail(AccountError(f"could not read the hours: {exc}"))
-    practice.hours = rows
-    practice.holidays.extend(closed)
-    db.session.commit()
-    click.echo(f"practice {practice.id}: {len(rows)} opening periods, {len(practice.holidays)} holidays")
+        practice = set_business_hours(db.session, practice_id, periods, holidays)
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    click.echo(f"practice {practice.id}: {len(practice.hours)} opening periods, {len(practice.holidays)} holidays")
 
 
 oncall_cli = AppGroup("oncall", help="Manage on-call clinicians.")
@@ -118,25 +93,11 @@ oncall_cli = AppGroup("oncall", help="Manage on-call clinicians.")
 @click.option("--end", "ends", required=True)
 def oncall_add(practice_id, name, number, starts, ends) -> None:
     """Add an on-call shift: urgent after-hours calls are put through to this number and paged."""
-    from datetime import datetime
-
-    from callcenter.accounts import normalize_number
-    from callcenter.models import OnCallShift, Practice
-
-    if db.session.get(Practice, practice_id) is None:
-        _fail(AccountError(f"no practice with id {practice_id}"))
     try:
-        start, end = datetime.fromisoformat(starts), datetime.fromisoformat(ends)
-        if start.tzinfo is None or end.tzinfo is None:
-            raise ValueError("give times with their UTC offset")
-        if end <= start:
-            raise ValueError("the shift must end after it starts")
-        e164 = normalize_number(number)
-    except (ValueError, AccountError) as exc:
-        _fail(AccountError(str(exc)))
-    shift = OnCallShift(practice_id=practice_id, clinician_name=name, number=e164, starts_at=start, ends_at=end)
-    db.session.add(shift)
-    db.session.commit()
+        shift = add_on_call_shift(db.session, practice_id, name, number, starts, ends)
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
     click.echo(f"on-call shift {shift.id} added")
 
 
@@ -195,6 +156,6 @@ def worker(burst: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    """Add these commands to the app's command line."""
     for command in (practice_cli, user_cli, apikey_cli, oncall_cli, demo, worker):
         app.cli.add_command(command)
-    app.cli.add_command(simulate)

@@ -1,13 +1,13 @@
-"""An embedded Redis for machines where REDIS_URL is not configured.
+"""An embedded Redis for machines where REDIS_URL is not configured; only the launcher starts one.
 
 A `redis-server` child process when that program exists, otherwise an in-process stand-in
-(fakeredis served over TCP). Either way the URL is written to the instance folder so that the
-web process, the worker and the CLI of one instance share it.
+(fakeredis served over TCP). Either way the URL is written to the instance folder (`redis.url`),
+where the configuration finds it, so that a `flask --app app ...` command run on its own while the
+launcher runs uses the same Redis; stopping the embedded Redis removes the file again.
 """
 
 from __future__ import annotations
 
-import atexit
 import shutil
 import socket
 import subprocess
@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 from redis import Redis
+
+from callcenter.config import REDIS_URL_FILE
 
 
 def _free_port() -> int:
@@ -35,6 +37,16 @@ def start_embedded_redis(instance_path: str, logger) -> tuple[str, object]:
     """Start an embedded Redis; return its URL and a handle with `stop()`."""
     port = _free_port()
     url = f"redis://127.0.0.1:{port}/0"
+    marker = Path(instance_path) / REDIS_URL_FILE
+
+    def forget() -> None:
+        """Remove the URL from the instance folder unless another Redis has written its own since."""
+        try:
+            if marker.read_text().strip() == url:
+                marker.unlink()
+        except FileNotFoundError:
+            pass
+
     server = shutil.which("redis-server")
     if server:
         data_dir = Path(instance_path) / "redis"
@@ -55,6 +67,7 @@ def start_embedded_redis(instance_path: str, logger) -> tuple[str, object]:
 
         class _Proc:
             def stop(self):
+                forget()
                 proc.terminate()
                 try:
                     proc.wait(5)
@@ -73,21 +86,10 @@ def start_embedded_redis(instance_path: str, logger) -> tuple[str, object]:
 
         class _Fake:
             def stop(self):
+                forget()
                 tcp.shutdown()
                 tcp.server_close()
 
         handle = _Fake()
-    (Path(instance_path) / "redis.url").write_text(url)
+    marker.write_text(url)
     return url, handle
-
-
-def embedded_redis_url(instance_path: str, logger) -> str:
-    """The instance's embedded Redis, reused if one answers, else started for this process."""
-    marker = Path(instance_path) / "redis.url"
-    if marker.exists():
-        url = marker.read_text().strip()
-        if _answers(url):
-            return url
-    url, handle = start_embedded_redis(instance_path, logger)
-    atexit.register(handle.stop)
-    return url

@@ -1,4 +1,4 @@
-"""The practice JSON API (contract section 4): one key, one practice, read-only.
+"""The practice JSON API: one key, one practice, read-only.
 
 Stateless: a Bearer key on every request, no session, no cookies, so no CSRF either.
 """

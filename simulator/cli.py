@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 
@@ -72,3 +72,8 @@ def simulate(app_url, emulator_url, calls, hours, rate, start_hour, agents, spee
     click.echo(f"report: {report['files']['html']}")
     if report["summary"]["without_owned_outcome"]:
         raise click.ClickException(f"{report['summary']['without_owned_outcome']} calls have no owned outcome")
+
+
+def register_commands(app: Flask) -> None:
+    """Add `flask simulate` to the app's command line."""
+    app.cli.add_command(simulate)

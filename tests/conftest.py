@@ -113,7 +113,8 @@ def client(app):
 
 
 @pytest.fixture
-def runner(app):
+def cli(app):
+    """Flask's runner for the app's command line."""
     return app.test_cli_runner()
 
 
@@ -151,7 +152,7 @@ def world(app, password_hash):
 @pytest.fixture
 def agent_on_duty(app, world):
     """Alice is logged in and available, so callers are queued rather than sent to voicemail."""
-    app.call_queue.agent_available(world["alice"], datetime.now(UTC))
+    app.presence.set_available(world["alice"], datetime.now(UTC))
     return world["alice"]
 
 

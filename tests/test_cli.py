@@ -1,16 +1,17 @@
 from sqlalchemy import func, select
 
+from app import create_app
 from callcenter.extensions import db
-from callcenter.models import AuditEntry, Call, CallEvent, Message, Practice, PracticeNumber, User
+from callcenter.models import AuditEntry, Call, CallEvent, Message, OnCallShift, Practice, PracticeNumber, User
 from tests.portal_support import log_in
 
 
-def _practice(runner, name="Cedar Clinic", number="+1 (303) 555-0147", *extra):
-    return runner.invoke(args=["practice", "create", "--name", name, "--number", number, *extra])
+def _practice(cli, name="Cedar Clinic", number="+1 (303) 555-0147", *extra):
+    return cli.invoke(args=["practice", "create", "--name", name, "--number", number, *extra])
 
 
-def test_it_creates_a_practice_and_prints_its_id(app, runner):
-    result = _practice(runner, "Cedar Clinic", "+1 (303) 555-0147", "--timezone", "America/Denver")
+def test_it_creates_a_practice_and_prints_its_id(app, cli):
+    result = _practice(cli, "Cedar Clinic", "+1 (303) 555-0147", "--timezone", "America/Denver")
     assert result.exit_code == 0, result.output
     practice_id = int(result.output.strip())
     with app.app_context():
@@ -19,30 +20,30 @@ def test_it_creates_a_practice_and_prints_its_id(app, runner):
         assert [n.number for n in practice.numbers] == ["+13035550147"]
 
 
-def test_it_refuses_a_number_that_is_not_a_phone_number(app, runner):
-    result = _practice(runner, "Cedar Clinic", "call-me-maybe")
+def test_it_refuses_a_number_that_is_not_a_phone_number(app, cli):
+    result = _practice(cli, "Cedar Clinic", "call-me-maybe")
     assert result.exit_code != 0
     assert "not a phone number: 'call-me-maybe'" in result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Practice)) == 0
 
 
-def test_it_refuses_a_number_another_practice_has(runner):
-    assert _practice(runner).exit_code == 0
-    result = _practice(runner, "Copycat Clinic")
+def test_it_refuses_a_number_another_practice_has(cli):
+    assert _practice(cli).exit_code == 0
+    result = _practice(cli, "Copycat Clinic")
     assert result.exit_code != 0
     assert "+13035550147 already belongs to a practice" in result.output
 
 
-def test_it_refuses_an_unknown_timezone(runner):
-    result = _practice(runner, "Cedar Clinic", "+13035550147", "--timezone", "Mars/Olympus")
+def test_it_refuses_an_unknown_timezone(cli):
+    result = _practice(cli, "Cedar Clinic", "+13035550147", "--timezone", "Mars/Olympus")
     assert result.exit_code != 0
     assert "unknown timezone" in result.output
 
 
-def test_it_creates_a_practice_user_who_can_log_in(app, runner, client):
-    practice_id = _practice(runner).output.strip()
-    result = runner.invoke(args=["user", "create", "--email", "Front@Cedar.test", "--role", "practice",
+def test_it_creates_a_practice_user_who_can_log_in(app, cli, client):
+    practice_id = _practice(cli).output.strip()
+    result = cli.invoke(args=["user", "create", "--email", "Front@Cedar.test", "--role", "practice",
                                  "--practice", practice_id, "--password-stdin"],
                            input="a-long-enough-secret\n")
     assert result.exit_code == 0, result.output
@@ -52,15 +53,15 @@ def test_it_creates_a_practice_user_who_can_log_in(app, runner, client):
     assert response.headers["Location"] == "/portal/"
 
 
-def test_it_creates_a_user_with_a_prompted_password(runner, client):
-    result = runner.invoke(args=["user", "create", "--email", "carol@example.test", "--role", "agent"],
+def test_it_creates_a_user_with_a_prompted_password(cli, client):
+    result = cli.invoke(args=["user", "create", "--email", "carol@example.test", "--role", "agent"],
                            input="a-long-enough-secret\na-long-enough-secret\n")
     assert result.exit_code == 0, result.output
     assert log_in(client, "carol@example.test", "a-long-enough-secret").status_code == 302
 
 
-def test_it_refuses_practice_staff_without_a_practice(app, runner):
-    result = runner.invoke(args=["user", "create", "--email", "x@cedar.test", "--role", "practice",
+def test_it_refuses_practice_staff_without_a_practice(app, cli):
+    result = cli.invoke(args=["user", "create", "--email", "x@cedar.test", "--role", "practice",
                                  "--password-stdin"], input="a-long-enough-secret\n")
     assert result.exit_code != 0
     assert "practice staff need --practice" in result.output
@@ -68,17 +69,17 @@ def test_it_refuses_practice_staff_without_a_practice(app, runner):
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
 
-def test_it_refuses_a_short_password(runner):
-    result = runner.invoke(args=["user", "create", "--email", "carol@example.test", "--role", "agent",
+def test_it_refuses_a_short_password(cli):
+    result = cli.invoke(args=["user", "create", "--email", "carol@example.test", "--role", "agent",
                                  "--password-stdin"], input="short\n")
     assert result.exit_code != 0
     assert "at least 8 characters" in result.output
 
 
-def test_it_prints_an_api_key_that_works_for_its_practice_only(app, runner, client):
-    cedar = _practice(runner).output.strip()
-    other = _practice(runner, "Birch Clinic", "+13035550148").output.strip()
-    result = runner.invoke(args=["apikey", "create", "--practice", cedar])
+def test_it_prints_an_api_key_that_works_for_its_practice_only(app, cli, client):
+    cedar = _practice(cli).output.strip()
+    other = _practice(cli, "Birch Clinic", "+13035550148").output.strip()
+    result = cli.invoke(args=["apikey", "create", "--practice", cedar])
     assert result.exit_code == 0, result.output
     key = result.output.strip()
     with app.app_context():
@@ -91,8 +92,8 @@ def test_it_prints_an_api_key_that_works_for_its_practice_only(app, runner, clie
     assert [c["id"] for c in response.get_json()["data"]] == [cedar_call]
 
 
-def test_it_refuses_a_key_for_a_missing_practice(runner):
-    result = runner.invoke(args=["apikey", "create", "--practice", "999"])
+def test_it_refuses_a_key_for_a_missing_practice(cli):
+    result = cli.invoke(args=["apikey", "create", "--practice", "999"])
     assert result.exit_code != 0
     assert "no practice with id 999" in result.output
 
@@ -103,22 +104,103 @@ def _counts(app) -> dict:
                 for model in (Practice, PracticeNumber, User, Call, CallEvent, Message, AuditEntry)}
 
 
-def _demo(app, runner):
-    # `flask demo` runs inside the app context the flask command pushes; the test runner does not push one
+def _demo(app, cli):
+    # `flask demo` runs inside the app context the flask command pushes; flask's CLI runner does not push one
     # for commands registered without @with_appcontext, so push it here as the command line does.
     with app.app_context():
-        return runner.invoke(args=["demo"])
+        return cli.invoke(args=["demo"])
 
 
-def test_it_loads_the_demo_once_however_often_it_runs(app, runner, client):
-    first = _demo(app, runner)
+def test_it_loads_the_demo_once_however_often_it_runs(app, cli, client):
+    first = _demo(app, cli)
     assert first.exit_code == 0, first.output
     after_first = _counts(app)
     assert after_first["Practice"] == 2 and after_first["Call"] > 0 and after_first["Message"] > 0
-    second = _demo(app, runner)
+    second = _demo(app, cli)
     assert second.exit_code == 0, second.output
     assert _counts(app) == after_first
     assert second.output == first.output
     # The demo's practice login works and shows its history.
     assert log_in(client, "staff1@demo.test", "demo-password").status_code == 302
     assert "data-call-id" in client.get("/portal/").get_data(as_text=True)
+
+
+def test_it_configures_a_practice(app, cli):
+    practice_id = _practice(cli).output.strip()
+    result = cli.invoke(args=["practice", "configure", "--practice", practice_id, "--greeting", "Welcome to Cedar.",
+                              "--options", "urgent,refill", "--languages", "en,es", "--max-wait", "120",
+                              "--instructions", "Dr. Lee is on call."])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"practice {practice_id} configured\n"
+    with app.app_context():
+        practice = db.session.get(Practice, int(practice_id))
+        assert (practice.greeting, practice.menu_options, practice.languages, practice.max_wait_seconds) == (
+            "Welcome to Cedar.", ["urgent", "refill"], ["en", "es"], 120)
+
+
+def test_it_refuses_settings_a_practice_cannot_have(app, cli):
+    practice_id = _practice(cli).output.strip()
+    for args, message in ((["--options", "urgent,bogus"], "unknown menu options: bogus"),
+                          (["--languages", "es"], "languages must be en or en,es"),
+                          (["--max-wait", "30"], "30 is not in the range 60<=x<=3600")):
+        result = cli.invoke(args=["practice", "configure", "--practice", practice_id, "--greeting", "Hi", *args])
+        assert result.exit_code != 0
+        assert message in result.output
+    result = cli.invoke(args=["practice", "configure", "--practice", "999"])
+    assert result.exit_code != 0 and "no practice with id 999" in result.output
+    with app.app_context():
+        assert db.session.get(Practice, int(practice_id)).greeting is None
+
+
+def test_it_sets_business_hours_and_holidays(cli):
+    practice_id = _practice(cli).output.strip()
+    result = cli.invoke(args=["practice", "hours", "--practice", practice_id, "--open", "mon-fri=08:00-17:00",
+                              "--open", "sat=09:00-12:00", "--holiday", "2026-12-25"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"practice {practice_id}: 6 opening periods, 1 holidays\n"
+    result = cli.invoke(args=["practice", "hours", "--practice", practice_id, "--open", "mon=08:00-12:00",
+                              "--holiday", "2027-01-01"])
+    assert result.output == f"practice {practice_id}: 1 opening periods, 2 holidays\n"
+
+
+def test_it_refuses_hours_it_cannot_read(cli):
+    practice_id = _practice(cli).output.strip()
+    result = cli.invoke(args=["practice", "hours", "--practice", practice_id, "--open", "mon-fri=17:00-08:00"])
+    assert result.exit_code != 0
+    assert "could not read the hours: closing time must be after opening time" in result.output
+
+
+def test_it_adds_an_on_call_shift(app, cli):
+    practice_id = _practice(cli).output.strip()
+    result = cli.invoke(args=["oncall", "add", "--practice", practice_id, "--name", "Dr. Lee", "--number",
+                              "(303) 555-0199", "--start", "2026-12-01T17:00-05:00", "--end", "2026-12-02T08:00-05:00"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        shift = db.session.scalar(select(OnCallShift))
+        assert result.output == f"on-call shift {shift.id} added\n"
+        assert shift.number == "+13035550199"
+
+
+def test_it_refuses_a_shift_without_offsets(app, cli):
+    practice_id = _practice(cli).output.strip()
+    result = cli.invoke(args=["oncall", "add", "--practice", practice_id, "--name", "Dr. Lee", "--number",
+                              "+13035550199", "--start", "2026-12-01T17:00", "--end", "2026-12-02T08:00"])
+    assert result.exit_code != 0
+    assert "give times with their UTC offset" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OnCallShift)) == 0
+
+
+def test_commands_that_need_no_redis_run_without_one(app):
+    no_redis = create_app({**app.config, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    result = no_redis.test_cli_runner().invoke(args=["practice", "create", "--name", "Cedar Clinic",
+                                                     "--number", "+13035550147"])
+    assert result.exit_code == 0, result.output
+    with no_redis.app_context():
+        db.engine.dispose()
+
+
+def test_the_simulator_brings_its_own_command(cli):
+    result = cli.invoke(args=["simulate", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Play a day of callers and agents" in result.output

@@ -14,6 +14,7 @@ import pytest
 import requests
 from redis import Redis
 
+from callcenter.config import DEFAULT_REDIS_URL, from_environment
 from callcenter.queue import CallQueue
 from ops.embedded_redis import start_embedded_redis
 
@@ -26,6 +27,7 @@ def test_without_redis_server_the_stand_in_serves_the_queue(tmp_path, monkeypatc
     url, handle = start_embedded_redis(str(tmp_path), logging.getLogger("test"))
     try:
         assert "in-process stand-in" in caplog.text
+        assert (tmp_path / "redis.url").read_text() == url
         queue = CallQueue(Redis.from_url(url))
         now = datetime.now(UTC)
         assert queue.enqueue(1, now, 0) == 1
@@ -33,6 +35,32 @@ def test_without_redis_server_the_stand_in_serves_the_queue(tmp_path, monkeypatc
         assert queue.take(2) and not queue.take(2)
     finally:
         handle.stop()
+    assert not (tmp_path / "redis.url").exists()  # commands run later do not look for a Redis that is gone
+
+
+def test_a_command_uses_redis_url_else_the_launchers_redis_else_a_local_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert from_environment(str(tmp_path))["REDIS_URL"] == DEFAULT_REDIS_URL == "redis://127.0.0.1:6379/0"
+    (tmp_path / "redis.url").write_text("redis://127.0.0.1:6401/0\n")
+    assert from_environment(str(tmp_path))["REDIS_URL"] == "redis://127.0.0.1:6401/0"
+    monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/2")
+    assert from_environment(str(tmp_path))["REDIS_URL"] == "redis://cache.internal:6379/2"
+
+
+def test_the_app_factory_starts_no_redis(tmp_path, monkeypatch):
+    from app import create_app
+    from callcenter.extensions import db
+
+    def must_not_start(*_args):
+        raise AssertionError("only the launcher starts an embedded Redis")
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr("ops.embedded_redis.start_embedded_redis", must_not_start)
+    monkeypatch.setattr("subprocess.Popen", must_not_start)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
+    assert app.config["REDIS_URL"] == from_environment(app.instance_path)["REDIS_URL"]
+    with app.app_context():
+        db.engine.dispose()
 
 
 def _free_port() -> int:
@@ -47,15 +75,15 @@ def test_make_run_serves_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "TWILIO_ACCOUNT_SID",
                                                               "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE")}
     env.update(PORT=str(port), EMULATOR_PORT=str(_free_port()), DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}")
-    runner = subprocess.Popen([sys.executable, "-m", "ops.runner"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    launcher = subprocess.Popen([sys.executable, "-m", "ops.launcher"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = []
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            line = runner.stdout.readline()
+            line = launcher.stdout.readline()
             lines.append(line)
-            if "Stop everything with Ctrl-C" in line or runner.poll() is not None:
+            if "Stop everything with Ctrl-C" in line or launcher.poll() is not None:
                 break
         output = "".join(lines)
         assert f"Agent console:   http://127.0.0.1:{port}/console/" in output
@@ -64,9 +92,9 @@ def test_make_run_serves_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json() == {"db": "ok", "redis": "ok"}
         assert requests.get(f"http://127.0.0.1:{env['EMULATOR_PORT']}/", timeout=5).status_code == 200
     finally:
-        os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
-        rest = runner.communicate(timeout=60)[0]
-    assert runner.returncode == 0
+        os.killpg(launcher.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        rest = launcher.communicate(timeout=60)[0]
+    assert launcher.returncode == 0
     assert "Traceback" not in "".join(lines) + rest
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)

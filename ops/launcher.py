@@ -1,7 +1,8 @@
 """`make run`: the whole service on one machine, stopped cleanly with Ctrl-C.
 
-Starts, as needed: an embedded Redis (when REDIS_URL is unset), the Twilio emulator (when no Twilio
-credentials are set), then migrates, loads the demo, and runs the web app and an RQ worker.
+Starts, as needed: an embedded Redis (when REDIS_URL is unset; the only place one is started), the
+Twilio emulator (when no Twilio credentials are set), then migrates, loads the demo, and runs the web
+app and an RQ worker.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
-log = logging.getLogger("runner")
+log = logging.getLogger("launcher")
 
 
 def _flask(*args: str, env: dict) -> None:
@@ -92,6 +93,9 @@ def main() -> int:
             [sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env)))
         if not _wait_for(f"{app_url}/healthz"):
             log.error("the web app did not come up; see the messages above")
+            return 1
+        if emulated and not _wait_for(f"http://127.0.0.1:{emulator_port}/"):
+            log.error("the Twilio emulator did not come up; see the messages above")
             return 1
         print(_banner(app_url, emulator_port if emulated else None), flush=True)
         while all(proc.poll() is None for _, proc in children):

@@ -1,0 +1,163 @@
+"""A practice's own settings and their rules, for the command line and the practice portal alike.
+
+Greeting, menu, languages, maximum wait, agent instructions, business hours, holidays and on-call
+shifts. Each function takes a session and plain values, changes the practice in that session and
+commits nothing; input a practice cannot have raises SettingsError, whose message says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time
+
+from sqlalchemy.orm import Session
+
+from .accounts import AccountError, normalize_number
+from .menu import DEFAULT_OPTIONS
+from .models import BusinessHours, Holiday, OnCallShift, Practice
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]  # index = weekday, 0 = Monday
+LANGUAGES = ("en", "es")  # English is always offered; Spanish is optional
+MIN_MAX_WAIT, MAX_MAX_WAIT = 60, 3600  # seconds a caller may be held before being offered a message
+
+
+class SettingsError(AccountError):
+    """Settings a practice cannot have; the message says why."""
+
+
+def get_practice(session: Session, practice_id: int) -> Practice:
+    """The practice with this id, or SettingsError."""
+    practice = session.get(Practice, practice_id)
+    if practice is None:
+        raise SettingsError(f"no practice with id {practice_id}")
+    return practice
+
+
+def _items(value: str | Iterable[str]) -> list[str]:
+    """A comma-separated string or a list of strings, trimmed, without empty items."""
+    parts = value.split(",") if isinstance(value, str) else value
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _text(value: str) -> str | None:
+    """Trimmed text, or None when nothing is left (the default applies then)."""
+    return value.strip() or None
+
+
+def parse_menu_options(value: str | Iterable[str]) -> list[str]:
+    """The menu options to offer, from e.g. "urgent,message,refill"; each must be a known option."""
+    chosen = _items(value)
+    unknown = set(chosen) - set(DEFAULT_OPTIONS)
+    if unknown:
+        raise SettingsError(f"unknown menu options: {', '.join(sorted(unknown))}")
+    return chosen
+
+
+def parse_languages(value: str | Iterable[str]) -> list[str]:
+    """The languages to offer: "en" or "en,es" (English always, Spanish optionally)."""
+    chosen = _items(value)
+    if not chosen or set(chosen) - set(LANGUAGES) or "en" not in chosen:
+        raise SettingsError("languages must be en or en,es")
+    return chosen
+
+
+def check_max_wait(seconds: int) -> int:
+    """Seconds on hold before a caller is offered a message: from one minute to one hour."""
+    if not MIN_MAX_WAIT <= seconds <= MAX_MAX_WAIT:
+        raise SettingsError(f"the maximum wait must be between {MIN_MAX_WAIT} and {MAX_MAX_WAIT} seconds")
+    return seconds
+
+
+def configure_practice(
+    session: Session, practice_id: int, *, greeting: str | None = None,
+    options: str | Iterable[str] | None = None, languages: str | Iterable[str] | None = None,
+    max_wait: int | None = None, instructions: str | None = None,
+) -> Practice:
+    """Change the settings given (None leaves one as it is); a blank greeting or instructions clears it.
+
+    Everything is checked before anything changes.
+    """
+    practice = get_practice(session, practice_id)
+    menu = parse_menu_options(options) if options is not None else None
+    spoken = parse_languages(languages) if languages is not None else None
+    wait = check_max_wait(max_wait) if max_wait is not None else None
+    if greeting is not None:
+        practice.greeting = _text(greeting)
+    if menu is not None:
+        practice.menu_options = menu
+    if spoken is not None:
+        practice.languages = spoken
+    if wait is not None:
+        practice.max_wait_seconds = wait
+    if instructions is not None:
+        practice.instructions = _text(instructions)
+    return practice
+
+
+def parse_opening_period(period: str) -> list[tuple[int, time, time]]:
+    """(weekday, opens, closes) for each day of "DAYS=HH:MM-HH:MM", e.g. "mon-fri=08:00-17:00" or "sat=09:00-12:00".
+
+    Times are in the practice's own timezone; a period closes after it opens, on the same day.
+    """
+    try:
+        spec, _, span = period.partition("=")
+        first, _, last = spec.lower().partition("-")
+        start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        opens, closes = (time.fromisoformat(t) for t in span.split("-"))
+        if closes <= opens:
+            raise ValueError("closing time must be after opening time")
+    except ValueError as exc:
+        raise SettingsError(f"could not read the hours: {exc}") from exc
+    return [(day, opens, closes) for day in range(start, end + 1)]
+
+
+def parse_holiday(day: str) -> date:
+    """A closed date, "YYYY-MM-DD"."""
+    try:
+        return date.fromisoformat(day)
+    except ValueError as exc:
+        raise SettingsError(f"could not read the hours: {exc}") from exc
+
+
+def set_business_hours(session: Session, practice_id: int, periods: Iterable[str],
+                       holidays: Iterable[str] = ()) -> Practice:
+    """Replace the practice's opening periods with `periods` and add `holidays` to its closed dates."""
+    practice = get_practice(session, practice_id)
+    rows = [BusinessHours(weekday=day, opens=opens, closes=closes)
+            for period in periods for day, opens, closes in parse_opening_period(period)]
+    closed = [Holiday(day=parse_holiday(day)) for day in holidays]
+    practice.hours = rows
+    practice.holidays.extend(closed)
+    return practice
+
+
+def _instant(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def parse_shift(starts: str | datetime, ends: str | datetime) -> tuple[datetime, datetime]:
+    """A shift's start and end: ISO 8601 with the UTC offset, e.g. 2026-12-01T17:00-05:00; it ends after it starts."""
+    try:
+        start, end = _instant(starts), _instant(ends)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("give times with their UTC offset")
+        if end <= start:
+            raise ValueError("the shift must end after it starts")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    return start, end
+
+
+def add_on_call_shift(session: Session, practice_id: int, name: str, number: str, starts: str | datetime,
+                      ends: str | datetime) -> OnCallShift:
+    """Add a shift: between `starts` and `ends` the practice's urgent after-hours calls go to `number`."""
+    get_practice(session, practice_id)
+    start, end = parse_shift(starts, ends)
+    try:
+        e164 = normalize_number(number)
+    except AccountError as exc:
+        raise SettingsError(str(exc)) from exc
+    shift = OnCallShift(practice_id=practice_id, clinician_name=name, number=e164, starts_at=start, ends_at=end)
+    session.add(shift)
+    session.flush()
+    return shift

@@ -5,17 +5,9 @@ from flask_login import current_user, login_required
 
 from callcenter.calls import DISPOSITIONS
 from callcenter.extensions import csrf
+from callcenter.labels import CONSOLE_WORDS, disposition_label
 
 from . import bp, sessions
-
-DISPOSITION_LABELS = {
-    "message_taken": "Message taken for the practice",
-    "answered_question": "Answered the caller's question",
-    "appointment": "Appointment request",
-    "transferred": "Transferred",
-    "wrong_number": "Wrong number",
-    "other": "Other",
-}
 
 
 @bp.get("/")
@@ -24,9 +16,10 @@ def console():
     """The live console for agents, supervisors and admins."""
     if not current_user.is_staff:
         abort(403)
-    dispositions = [(value, DISPOSITION_LABELS.get(value, value.replace("_", " ").capitalize()))
-                    for value in DISPOSITIONS]
-    return render_template("console.html", dispositions=dispositions)
+    dispositions = [(value, disposition_label(value)) for value in DISPOSITIONS]
+    # The words the scripts show (reasons, page statuses, dispositions) come with the page.
+    words = {**CONSOLE_WORDS, "dispositions": dict(dispositions)}
+    return render_template("console.html", dispositions=dispositions, words=words)
 
 
 # Exempt from CSRF: it changes nothing but a "last active" time, and a page whose session has

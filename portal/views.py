@@ -12,6 +12,7 @@ from flask import abort, g, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from callcenter import labels
 from callcenter.extensions import db
 from callcenter.models import User
 from callcenter.scoping import CALL_STATES, PracticeScope
@@ -51,19 +52,6 @@ def no_store(response):
     return response
 
 
-# Stored names whose mechanical spelling would read badly.
-PLAIN_WORDS = {
-    "oncall": "Handed to on-call",
-    "on_call": "With on-call clinician",
-    "not_ours": "Not our number",
-    "callback_waiting": "Waiting for callback",
-    "callback_completed": "Called back",
-    "voicemail_reviewed": "Voicemail reviewed",
-    "put_through_to_on_call": "Put through to on-call",
-    "paged_on_call": "On-call paged",
-}
-
-
 @portal_bp.context_processor
 def helpers():
     def local_time(value: datetime | None, seconds: bool = False) -> str:
@@ -73,19 +61,12 @@ def helpers():
         local = value.astimezone(getattr(g, "tz", UTC))
         return f"{local:%b} {local.day}, {local:%Y} {_clock(local, seconds)}"
 
-    def label(value: str | None) -> str:
-        """A stored name for people: "entered_ivr" -> "Entered IVR"."""
-        if value in PLAIN_WORDS:
-            return PLAIN_WORDS[value]
-        words = (value or "").replace("_", " ").capitalize().split(" ")
-        return " ".join("IVR" if w.lower() == "ivr" else w for w in words)
-
     def page_url(number: int) -> str:
         args = request.args.to_dict()
         args["page"] = str(number)
         return url_for(request.endpoint, **(request.view_args or {}), **args)
 
-    return {"local_time": local_time, "label": label, "page_url": page_url}
+    return {"local_time": local_time, "label": labels.label, "page_url": page_url}
 
 
 def _filters(with_status: bool) -> tuple[dict, list[str]]:

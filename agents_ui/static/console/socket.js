@@ -1,0 +1,105 @@
+// The Socket.IO connection to the console's namespace. Server pushes are hints; a full snapshot
+// is asked for on every (re)connect and every SNAPSHOT_EVERY ms, so a lost message never leaves
+// the page wrong for long. Activity on the page keeps the login session (and with it the socket)
+// alive; when the server refuses the socket, the page goes to the login or tries again.
+//
+// Needs the vendored Socket.IO client, loaded before this module as a classic script (`io`).
+
+const SNAPSHOT_EVERY = 15000;
+const ACK_TIMEOUT = 10000;
+const KEEPALIVE_EVERY = 60000;
+// When the agent logged out in another tab, that tab's response (which clears the cookie) must
+// land before the session is checked, or the check would carry, and renew, the old session.
+const SESSION_CHECK_DELAY = 2000;
+const RETRY_AFTER = 5000;
+
+const NO_ANSWER = "The server did not answer. Check your connection and try again.";
+const DID_NOT_WORK = "That did not work. Please try again.";
+
+// options: namespace, keepaliveUrl, loginUrl, onConnection(live), onSnapshot(snapshot), and
+// feedback ({showError, clearError}) for the answers to `send`.
+export function connect(options) {
+  const socket = window.io(options.namespace);
+  const feedback = options.feedback;
+
+  // Send an event; `done` runs with the ack when it says ok, errors are shown to the agent.
+  // `always` runs first whatever the answer (to re-enable a button, say).
+  function send(event, payload, done, always) {
+    socket.timeout(ACK_TIMEOUT).emit(event, payload, function (err, answer) {
+      if (always) always();
+      if (err) {
+        feedback.showError(NO_ANSWER);
+        return;
+      }
+      if (!answer || !answer.ok) {
+        feedback.showError((answer && answer.error) || DID_NOT_WORK);
+        return;
+      }
+      feedback.clearError();
+      if (done) done(answer);
+    });
+  }
+
+  function requestSnapshot() {
+    if (!socket.connected) return;
+    socket.timeout(ACK_TIMEOUT).emit("snapshot", {}, function (err, answer) {
+      if (!err && answer && answer.ok) options.onSnapshot(answer);
+    });
+  }
+
+  // true: the session is alive; false: it has gone (log in again); null: no answer.
+  function keepalive() {
+    return fetch(options.keepaliveUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Accept": "application/json" }
+    }).then(function (response) { return response.ok; }, function () { return null; });
+  }
+
+  function toLogin() {
+    window.location.assign(options.loginUrl);
+  }
+
+  // The server closed or refused the socket: a new login is needed, or just a retry.
+  function recheckSession() {
+    setTimeout(function () {
+      keepalive().then(function (ok) {
+        if (ok === false) toLogin();
+        else setTimeout(function () { socket.connect(); }, ok ? 0 : RETRY_AFTER);
+      });
+    }, SESSION_CHECK_DELAY);
+  }
+
+  socket.on("connect", function () {
+    options.onConnection(true);
+    requestSnapshot();
+  });
+  socket.on("disconnect", function (reason) {
+    options.onConnection(false);
+    if (reason === "io server disconnect") recheckSession();
+  });
+  socket.on("connect_error", function () {
+    options.onConnection(false);
+    if (!socket.active) recheckSession();
+  });
+  socket.on("snapshot", options.onSnapshot);
+
+  let lastActivity = 0, lastKeepalive = Date.now();
+  ["pointerdown", "keydown"].forEach(function (type) {
+    document.addEventListener(type, function () { lastActivity = Date.now(); }, { passive: true });
+  });
+  setInterval(function () {
+    if (lastActivity > lastKeepalive) {
+      lastKeepalive = Date.now();
+      keepalive().then(function (ok) { if (ok === false) toLogin(); });
+    }
+  }, KEEPALIVE_EVERY);
+  setInterval(requestSnapshot, SNAPSHOT_EVERY);
+
+  return {
+    send: send,
+    requestSnapshot: requestSnapshot,
+    // A server push other than the snapshot: queue, callbacks, voicemails, pages.
+    on: function (event, handler) { socket.on(event, handler); }
+  };
+}

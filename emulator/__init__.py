@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from .callbacks import StatusCallbacks
 from .state import CallbackChaos, EmulatorState
+from .status_callbacks import StatusCallbacks
 
 __all__ = ["create_emulator", "configure", "state_of", "EmulatorState", "CallbackChaos"]
 
@@ -29,7 +29,7 @@ def create_emulator(account_sid: str, auth_token: str, voice_url: str | None = N
 
     app = Flask(__name__)
     state = EmulatorState(account_sid, auth_token, voice_url, status_url, sms_url, numbers, speed)
-    state.callbacks = StatusCallbacks(state)
+    state.status_callbacks = StatusCallbacks(state)
     app.extensions[EXTENSION] = state
     @app.before_request
     def learn_base_url():

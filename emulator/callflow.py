@@ -28,7 +28,7 @@ class Bridged(Exception):
 
 
 class Woken(Exception):
-    """What the call thread waited for (`CallRunner.wake_when`) happened: stop the wait music."""
+    """What the call waited for (`CallControl.wake_when`) happened: stop the wait music."""
 
 
 class EndCall(Exception):

@@ -17,15 +17,12 @@ caller sends with `send_events` once the lock is released.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
+from .call_control import CallControl
 from .callflow import HOLD_MUSIC_SECONDS, CallerGone, Document, Redirected, Woken, resolve
 from .state import Call, Conference, EmulatorState, Participant, new_sid, now, rfc2822
 from .twiml import Verb
 from .webhooks import send_quietly
-
-if TYPE_CHECKING:
-    from .engine import CallRunner
 
 # The StatusCallbackEvent Twilio reports -> the statusCallbackEvent word that asks for it.
 EVENT_WORDS = {"conference-start": "start", "conference-end": "end", "participant-join": "join",
@@ -35,9 +32,9 @@ EVENT_WORDS = {"conference-start": "start", "conference-end": "end", "participan
 
 # A caller in a room (the call's thread) ------------------------------------------------------------
 
-def dial_conference(runner: CallRunner, verb: Verb, noun: Verb, document: Document) -> dict | None:
+def dial_conference(live: CallControl, verb: Verb, noun: Verb, document: Document) -> dict | None:
     """<Dial><Conference>: wait in the named room until it starts, talk until it ends or we leave."""
-    state, call = runner.state, runner.call
+    state, call = live.state, live.call
     action = resolve(document.url, verb.attr("action"))
     method = verb.attr("method", "POST")
     hangup_on_star = verb.bool_attr("hangupOnStar")
@@ -67,54 +64,54 @@ def dial_conference(runner: CallRunner, verb: Verb, noun: Verb, document: Docume
 
     try:
         if room.status == "init":
-            runner.wake_when = lambda: room.status != "init" or leaving()
+            live.wake_when(lambda: room.status != "init" or leaving())
             try:
-                _wait_for_start(runner, noun, document)
+                _wait_for_start(live, noun, document)
             except Woken:
                 pass
             finally:
-                runner.wake_when = None
-        runner.wait(verb.int_attr("timeLimit", 14400), until=leaving)
+                live.stop_waking()
+        live.wait(verb.int_attr("timeLimit", 14400), until=leaving)
     except (CallerGone, Redirected):
-        _leave_room(runner, room)
-        runner.notify_app(action, method, result())  # requested at once; its answer is unused
+        _leave_room(live, room)
+        live.notify_app(action, method, result())  # requested at once; its answer is unused
         raise
     except BaseException:  # an application error in the waitUrl, say: the call ends, so it leaves
-        _leave_room(runner, room)
+        _leave_room(live, room)
         raise
-    _leave_room(runner, room)
+    _leave_room(live, room)
     return {"url": action, "method": method, "params": result()} if action else None
 
 
-def _leave_room(runner: CallRunner, room: Conference) -> None:
-    with runner.state.changed:
-        events = leave(runner.state, room, runner.call.sid)
-        runner.state.changed.notify_all()
-    send_events(runner.state, events)
+def _leave_room(live: CallControl, room: Conference) -> None:
+    with live.state.changed:
+        events = leave(live.state, room, live.call.sid)
+        live.state.changed.notify_all()
+    send_events(live.state, events)
 
 
-def _wait_for_start(runner: CallRunner, noun: Verb, document: Document) -> None:
+def _wait_for_start(live: CallControl, noun: Verb, document: Document) -> None:
     """What a participant hears until the room starts (this only returns by raising)."""
     wait_url = noun.attrs.get("waitUrl")
     if wait_url is None:  # Twilio's default hold music
         while True:
-            runner.hear("[hold music]", HOLD_MUSIC_SECONDS, who="system")
+            live.hear("[hold music]", HOLD_MUSIC_SECONDS, who="system")
     if not wait_url.strip():  # waitUrl="": silence
-        runner.wait_real(10**9)
+        live.wait_real(10**9)
     target = {"url": resolve(document.url, wait_url), "method": noun.attr("waitMethod", "POST")}
     while True:
-        wait_document = runner.fetch(target, context="conference-wait")
+        wait_document = live.fetch(target, context="conference-wait")
         target = {"url": resolve(document.url, wait_url), "method": noun.attr("waitMethod", "POST")}
         started = time.monotonic()
         for wait_verb in wait_document.verbs:
-            runner.checkpoint()
+            live.checkpoint()
             if wait_verb.name == "Redirect":
                 target = {"url": resolve(wait_document.url, wait_verb.text),
                           "method": wait_verb.attr("method", "POST")}
                 break
-            runner.perform(wait_verb, wait_document)
+            live.perform(wait_verb, wait_document)
         if time.monotonic() - started < 0.05:
-            runner.wait(1.0)  # a wait document that takes no time must not hammer the app
+            live.wait(1.0)  # a wait document that takes no time must not hammer the app
 
 
 # Rooms (state lock held) -----------------------------------------------------------------------------

@@ -7,32 +7,29 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from . import conference
+from .call_control import CallControl
 from .callflow import CallerGone, Document, Redirected, resolve
 from .state import Call, new_sid, now
 from .twiml import Verb
 
-if TYPE_CHECKING:
-    from .engine import CallRunner
-
 logger = logging.getLogger("emulator.engine")
 
 
-def dial(runner: CallRunner, verb: Verb, document: Document) -> dict | None:
+def dial(live: CallControl, verb: Verb, document: Document) -> dict | None:
     """<Dial>: connect the caller to a queue, a conference room, or whichever client or number answers."""
     nouns = list(verb.children) or [Verb("Number", {}, verb.text)]
     if any(noun.name == "Queue" for noun in nouns):
-        return dial_queue(runner, verb, nouns[0], document)
+        return dial_queue(live, verb, nouns[0], document)
     if any(noun.name == "Conference" for noun in nouns):
-        return conference.dial_conference(runner, verb, nouns[0], document)
-    return dial_parties(runner, verb, nouns, document)
+        return conference.dial_conference(live, verb, nouns[0], document)
+    return dial_parties(live, verb, nouns, document)
 
 
-def dial_parties(runner: CallRunner, verb: Verb, nouns: list[Verb], document: Document) -> dict | None:
+def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Document) -> dict | None:
     """<Dial><Client>/<Number>: ring every noun at once, bridge the first to answer, cancel the rest."""
-    state, call = runner.state, runner.call
+    state, call = live.state, live.call
     action = resolve(document.url, verb.attr("action"))
     method = verb.attr("method", "POST")
     timeout = verb.int_attr("timeout", 30)
@@ -88,24 +85,24 @@ def dial_parties(runner: CallRunner, verb: Verb, nouns: list[Verb], document: Do
             if any(leg.to.startswith("client:") and leg.to[7:] not in state.unreachable_clients
                    for leg in legs) and time.monotonic() - ring_started < ring_for:
                 remaining = min(remaining, ring_for - (time.monotonic() - ring_started) + 0.001)
-            runner.wait_real(remaining, until=settled)
+            live.wait_real(remaining, until=settled)
             with state.lock:
                 answered = next((leg for leg in legs if leg.answer_requested), None)
                 if not answered and all(leg.decline_requested or leg.hangup_requested for leg in legs):
                     break
     except (CallerGone, Redirected):
-        _end_legs(runner, legs, "canceled")
-        runner.notify_app(action, method, result("canceled", None))
+        _end_legs(live, legs, "canceled")
+        live.notify_app(action, method, result("canceled", None))
         raise
     if answered is None:
         with state.lock:
             declined = bool(legs) and all(leg.decline_requested for leg in legs)
         status = "busy" if declined else ("no-answer" if legs else "failed")
-        _end_legs(runner, legs, status)
+        _end_legs(live, legs, status)
         if action:
             return {"url": action, "method": method, "params": result(status, None)}
         return None
-    _end_legs(runner, [leg for leg in legs if leg is not answered], "canceled")
+    _end_legs(live, [leg for leg in legs if leg is not answered], "canceled")
     with state.changed:
         answered.status = "in-progress"
         answered.start_time = now()
@@ -118,21 +115,21 @@ def dial_parties(runner: CallRunner, verb: Verb, nouns: list[Verb], document: Do
         answered.say(f"[connected to {call.from_}]", who="system")
         state.changed.notify_all()
     try:
-        runner.wait(time_limit, until=lambda: answered.hangup_requested)
+        live.wait(time_limit, until=lambda: answered.hangup_requested)
     except (CallerGone, Redirected):
-        _end_legs(runner, [answered], "completed")
-        _unbridge(runner)
-        runner.notify_app(action, method, result("completed", answered))
+        _end_legs(live, [answered], "completed")
+        _unbridge(live)
+        live.notify_app(action, method, result("completed", answered))
         raise
-    _end_legs(runner, [answered], "completed")
-    _unbridge(runner)
+    _end_legs(live, [answered], "completed")
+    _unbridge(live)
     if action:
         return {"url": action, "method": method, "params": result("completed", answered)}
     return None
 
 
-def _unbridge(runner: CallRunner) -> None:
-    state, call = runner.state, runner.call
+def _unbridge(live: CallControl) -> None:
+    state, call = live.state, live.call
     with state.changed:
         if call.connected_to:
             call.say(f"[{call.connected_to} hung up]", who="system")
@@ -141,9 +138,9 @@ def _unbridge(runner: CallRunner) -> None:
         state.changed.notify_all()
 
 
-def _end_legs(runner: CallRunner, legs: list[Call], status: str) -> None:
+def _end_legs(live: CallControl, legs: list[Call], status: str) -> None:
     """End legs of a Dial that have no TwiML of their own."""
-    state = runner.state
+    state = live.state
     ended = []
     with state.changed:
         for leg in legs:
@@ -157,12 +154,12 @@ def _end_legs(runner: CallRunner, legs: list[Call], status: str) -> None:
             ended.append(leg)
         state.changed.notify_all()
     for leg in ended:
-        state.callbacks.emit(leg, "completed")
+        state.status_callbacks.emit(leg, "completed")
 
 
-def dial_queue(runner: CallRunner, verb: Verb, noun: Verb, document: Document) -> dict | None:
+def dial_queue(live: CallControl, verb: Verb, noun: Verb, document: Document) -> dict | None:
     """<Dial><Queue>: bridge this call to the caller at the front of the queue."""
-    state, call = runner.state, runner.call
+    state, call = live.state, live.call
     action = resolve(document.url, verb.attr("action"))
     method = verb.attr("method", "POST")
     with state.changed:
@@ -184,7 +181,7 @@ def dial_queue(runner: CallRunner, verb: Verb, noun: Verb, document: Document) -
         return {"url": action, "method": method, "params": params} if action else None
     started = time.monotonic()
     try:
-        runner.wait_real(10**9, until=lambda: other.ended or other.bridge_sid != call.sid)
+        live.wait_real(10**9, until=lambda: other.ended or other.bridge_sid != call.sid)
     finally:
         with state.changed:
             if other.bridge_sid == call.sid:

@@ -1,8 +1,10 @@
-"""Call execution: one thread per call fetches TwiML from the app and runs it verb by verb.
+"""Call execution: each live call has its own thread that fetches TwiML from the app and runs it verb by verb.
 
 The verbs themselves live by concept: emulator/verbs.py (Say, Play, Pause, Gather, Redirect, Hangup,
 Reject), queues.py (Enqueue), dial.py (Dial to clients, numbers and queues), conference.py
-(<Dial><Conference>) and recording.py (Record). Each is a function taking the `CallRunner`.
+(<Dial><Conference>) and recording.py (Record). Each is a function taking the `LiveCall`, typed as the
+`CallControl` protocol (emulator/call_control.py) so that verbs steer the call only through its methods.
+Calls are placed (inbound from the softphone, outbound through the REST API) in emulator/placing.py.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import time
 import requests
 
 from . import dial, queues, recording, twiml, verbs
-from .callbacks import call_params
+from .call_control import Predicate
 from .callflow import AppError, Bridged, CallerGone, Document, EndCall, Redirected, Woken
-from .state import APP_ERROR_SPEECH, Call, EmulatorState, new_sid, now
+from .state import APP_ERROR_SPEECH, Call, EmulatorState, now
+from .status_callbacks import call_params
 from .twiml import TwimlError, Verb
 from .webhooks import WebhookFailure, send, send_quietly
 
@@ -23,7 +26,7 @@ logger = logging.getLogger("emulator.engine")
 
 XML_TYPES = {"text/xml", "application/xml", "text/html"}
 
-# Verb name -> function(runner, verb, document, **kw) returning the next target or None.
+# Verb name -> function(live_call, verb, document, **kw) returning the next target or None.
 VERBS = {
     "Say": verbs.say,
     "Play": verbs.play,
@@ -39,16 +42,39 @@ VERBS = {
 }
 
 
-class CallRunner:
-    """Runs one call's TwiML on its own thread."""
+class LiveCall:
+    """One call in progress, executing its TwiML on the call's own thread (the verbs' CallControl)."""
 
     def __init__(self, state: EmulatorState, call: Call):
         self.state = state
         self.call = call
         self.session = requests.Session()  # Twilio keeps cookies for the life of a call
-        self.redirect_streak = 0
-        self.expect_bridge = False
-        self.wake_when = None  # a test (lock held) that interrupts whatever plays, raising Woken
+        self._redirect_streak = 0
+        self._bridge_expected = False
+        self._wake_when: Predicate | None = None  # a test (lock held) that interrupts whatever plays, raising Woken
+
+    # Interruptions the verbs arm (see CallControl) -------------------------------------------
+
+    def wake_when(self, predicate: Predicate) -> None:
+        """From now on, raise Woken out of any wait once `predicate()` (lock held) is true."""
+        self._wake_when = predicate
+
+    def stop_waking(self) -> None:
+        """Forget the predicate `wake_when` set."""
+        self._wake_when = None
+
+    def expect_bridge(self) -> None:
+        """From now on, raise Bridged out of any wait once <Dial><Queue> connects this call."""
+        self._bridge_expected = True
+
+    def stop_expecting_bridge(self) -> None:
+        """A bridge no longer interrupts the call."""
+        self._bridge_expected = False
+
+    def count_redirect(self) -> int:
+        """Count one more <Redirect>; return how many ran in a row."""
+        self._redirect_streak += 1
+        return self._redirect_streak
 
     # Waiting and interruptions -------------------------------------------------------------
 
@@ -60,9 +86,9 @@ class CallRunner:
         if call.redirect is not None:
             target, call.redirect = call.redirect, None
             raise Redirected(target)
-        if self.expect_bridge and call.bridge_sid:
+        if self._bridge_expected and call.bridge_sid:
             raise Bridged()
-        if self.wake_when is not None and self.wake_when():
+        if self._wake_when is not None and self._wake_when():
             raise Woken()
 
     def checkpoint(self) -> None:
@@ -169,7 +195,7 @@ class CallRunner:
         for verb in document.verbs:
             self.checkpoint()
             if verb.name != "Redirect":
-                self.redirect_streak = 0
+                self._redirect_streak = 0  # only redirects in a row count towards Twilio's limit
             if verb.name != "Reject":  # Twilio picks up unless the first verb rejects the call
                 self.answer()
             handler = VERBS.get(verb.name)
@@ -220,73 +246,5 @@ class CallRunner:
             call.connected_to = None
             self.state.changed.notify_all()
         self.session.close()
-        self.state.callbacks.emit(self.call, "completed")
+        self.state.status_callbacks.emit(self.call, "completed")
 
-
-# Starting calls ------------------------------------------------------------------------------
-
-def place_inbound_call(state: EmulatorState, from_: str, to: str) -> Call:
-    """A softphone dials `to`: Twilio asks the number's voice URL what to do."""
-    call = Call(sid=new_sid("CA"), account_sid=state.account_sid, from_=from_, to=to, direction="inbound",
-                status="ringing")
-    with state.changed:
-        state.calls[call.sid] = call
-        state.changed.notify_all()
-    runner = CallRunner(state, call)
-    if not state.voice_url:
-        runner.application_error(AppError(11200, "No voice URL configured for this number"))
-        runner.finish()
-        return call
-    state.start_thread(runner.run, {"url": state.voice_url, "method": "POST"}, name=f"call-{call.sid[:8]}")
-    return call
-
-
-def place_outbound_call(state: EmulatorState, call: Call, start: dict, ring_timeout: int = 60) -> None:
-    """A call created through the REST API: ring `call.to`, then run `start` once answered."""
-    with state.changed:
-        state.calls[call.sid] = call
-        state.changed.notify_all()
-    state.start_thread(_ring_then_run, state, call, start, ring_timeout, name=f"call-{call.sid[:8]}")
-
-
-def _ring_then_run(state: EmulatorState, call: Call, start: dict, ring_timeout: int) -> None:
-    runner = CallRunner(state, call)
-    with state.changed:
-        call.status = "initiated"
-        state.changed.notify_all()
-    state.callbacks.emit(call, "initiated")
-    with state.changed:
-        call.status = "ringing"
-        state.changed.notify_all()
-    state.callbacks.emit(call, "ringing")
-    started = time.monotonic()
-    ring_for = state.scaled(state.client_ring_seconds)
-    is_client = call.to.startswith("client:") and call.to[7:] not in state.unreachable_clients
-
-    def picked_up() -> bool:
-        if is_client and time.monotonic() - started >= ring_for:
-            call.answer_requested = True
-        return call.answer_requested or call.decline_requested
-
-    deadline = started + state.scaled(ring_timeout)
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                runner.finish("no-answer")
-                return
-            try:
-                step = min(remaining, ring_for) if is_client else remaining
-                if runner.wait_real(step, until=picked_up):
-                    break
-            except Redirected as redirect:
-                start = redirect.target  # updating a ringing call changes what runs once it is answered
-    except CallerGone:
-        runner.finish("canceled")
-        return
-    if call.decline_requested:
-        runner.finish("busy")
-        return
-    runner.answer()
-    state.callbacks.emit(call, "answered")
-    runner.run(start)

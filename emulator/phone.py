@@ -6,8 +6,8 @@ import time
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
-from .engine import place_inbound_call
 from .messaging import receive_inbound
+from .placing import place_inbound_call
 from .state import Call, EmulatorState
 
 bp = Blueprint("phone", __name__, template_folder="templates", static_folder="static",

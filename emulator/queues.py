@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from . import verbs
+from .call_control import CallControl
 from .callflow import HOLD_MUSIC_SECONDS, Bridged, CallerGone, Document, EndCall, Redirected, resolve
 from .state import CallQueue, QueueMember, now
 from .twiml import Verb
 
-if TYPE_CHECKING:
-    from .engine import CallRunner
 
-
-def enqueue(runner: CallRunner, verb: Verb, document: Document) -> dict | None:
+def enqueue(live: CallControl, verb: Verb, document: Document) -> dict | None:
     """<Enqueue>: wait in the named queue; the action hears how the wait ended (QueueResult)."""
-    state, call = runner.state, runner.call
+    state, call = live.state, live.call
     action = resolve(document.url, verb.attr("action"))
     method = verb.attr("method", "POST")
     wait_url = resolve(document.url, verb.attr("waitUrl"))
@@ -39,41 +36,41 @@ def enqueue(runner: CallRunner, verb: Verb, document: Document) -> dict | None:
         result = "queue-full"
     else:
         try:
-            result = _hold(runner, queue, entered, wait_url, wait_method)
+            result = _hold(live, queue, entered, wait_url, wait_method)
         except Redirected:
-            _leave_queue(runner, queue, entered)
-            runner.notify_app(action, method, outcome("redirected"))  # requested right away; answer unused
+            _leave_queue(live, queue, entered)
+            live.notify_app(action, method, outcome("redirected"))  # requested right away; answer unused
             raise
         except CallerGone:
-            _leave_queue(runner, queue, entered)
-            runner.notify_app(action, method, outcome("hangup"))
+            _leave_queue(live, queue, entered)
+            live.notify_app(action, method, outcome("hangup"))
             raise
         except Bridged:
-            _leave_queue(runner, queue, entered)
+            _leave_queue(live, queue, entered)
             try:
-                result = _stay_bridged(runner)
+                result = _stay_bridged(live)
             except CallerGone:
-                runner.notify_app(action, method, outcome("bridged"))  # after both sides hung up
+                live.notify_app(action, method, outcome("bridged"))  # after both sides hung up
                 raise
         except BaseException:
-            _leave_queue(runner, queue, entered)
+            _leave_queue(live, queue, entered)
             raise
         else:
-            _leave_queue(runner, queue, entered)
+            _leave_queue(live, queue, entered)
     if result == "hangup":
-        runner.notify_app(action, method, outcome(result))
+        live.notify_app(action, method, outcome(result))
         raise EndCall()
     if action:
         return {"url": action, "method": method, "params": outcome(result)}
     return None
 
 
-def _queue_params(runner: CallRunner, queue: CallQueue, entered: float) -> dict:
+def _queue_params(live: CallControl, queue: CallQueue, entered: float) -> dict:
     """What Twilio tells the waitUrl about the caller's place in the queue."""
-    state = runner.state
+    state = live.state
     with state.lock:
         return {
-            "QueuePosition": str(queue.position(runner.call.sid) or 0),
+            "QueuePosition": str(queue.position(live.call.sid) or 0),
             "QueueSid": queue.sid,
             "QueueTime": str(int((time.monotonic() - entered) * state.speed)),
             "AvgQueueTime": str(queue.average_wait(state.speed)),
@@ -82,8 +79,8 @@ def _queue_params(runner: CallRunner, queue: CallQueue, entered: float) -> dict:
         }
 
 
-def _leave_queue(runner: CallRunner, queue: CallQueue, entered: float) -> None:
-    state, call = runner.state, runner.call
+def _leave_queue(live: CallControl, queue: CallQueue, entered: float) -> None:
+    state, call = live.state, live.call
     with state.changed:
         if queue.position(call.sid):
             queue.members = [m for m in queue.members if m.call_sid != call.sid]
@@ -94,21 +91,21 @@ def _leave_queue(runner: CallRunner, queue: CallQueue, entered: float) -> None:
         state.changed.notify_all()
 
 
-def _hold(runner: CallRunner, queue: CallQueue, entered: float, wait_url: str | None, wait_method: str) -> str:
+def _hold(live: CallControl, queue: CallQueue, entered: float, wait_url: str | None, wait_method: str) -> str:
     """Play the wait document until the caller leaves the queue; return the QueueResult."""
-    runner.expect_bridge = True
+    live.expect_bridge()
     try:
         if not wait_url:
             while True:  # Twilio's default: a classical music playlist
-                runner.hear("[hold music]", HOLD_MUSIC_SECONDS, who="system")
+                live.hear("[hold music]", HOLD_MUSIC_SECONDS, who="system")
         target = {"url": wait_url, "method": wait_method}
         while True:
-            target.setdefault("params", {}).update(_queue_params(runner, queue, entered))
-            document = runner.fetch(target, context="wait")
+            target.setdefault("params", {}).update(_queue_params(live, queue, entered))
+            document = live.fetch(target, context="wait")
             target = {"url": wait_url, "method": wait_method}
             started = time.monotonic()
             for verb in document.verbs:
-                runner.checkpoint()
+                live.checkpoint()
                 if verb.name == "Leave":
                     return "leave"
                 if verb.name == "Hangup":
@@ -117,20 +114,20 @@ def _hold(runner: CallRunner, queue: CallQueue, entered: float, wait_url: str | 
                     target = {"url": resolve(document.url, verb.text), "method": verb.attr("method", "POST")}
                     break
                 if verb.name == "Gather":
-                    answer = verbs.gather(runner, verb, document)
+                    answer = verbs.gather(live, verb, document)
                     if answer is not None:
                         target = answer
                         break
                     continue
-                runner.perform(verb, document)
+                live.perform(verb, document)
             if time.monotonic() - started < 0.05:
-                runner.wait(1.0)  # a wait document that takes no time must not hammer the app
+                live.wait(1.0)  # a wait document that takes no time must not hammer the app
     finally:
-        runner.expect_bridge = False
+        live.stop_expecting_bridge()
 
 
-def _stay_bridged(runner: CallRunner) -> str:
+def _stay_bridged(live: CallControl) -> str:
     """A queued caller was dequeued by <Dial><Queue>: stay connected until that bridge ends."""
-    call = runner.call
-    runner.wait_real(10**9, until=lambda: call.bridge_sid is None)
+    call = live.call
+    live.wait_real(10**9, until=lambda: call.bridge_sid is None)
     return "bridged"

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from .call_control import CallControl
 from .callflow import Document, resolve, speaking_seconds
 from .state import new_sid, now
 from .twiml import Verb
 from .webhooks import send_quietly
 
-if TYPE_CHECKING:
-    from .engine import CallRunner
 
-
-def record(runner: CallRunner, verb: Verb, document: Document) -> dict | None:
+def record(live: CallControl, verb: Verb, document: Document) -> dict | None:
     """<Record>: after the beep, the caller's next utterance is the recording; a finish key ends it."""
-    state, call = runner.state, runner.call
+    state, call = live.state, live.call
     timeout = verb.int_attr("timeout", 5)
     max_length = verb.int_attr("maxLength", 3600)
     finish_keys = verb.attr("finishOnKey", "1234567890*#")
@@ -37,14 +33,14 @@ def record(runner: CallRunner, verb: Verb, document: Document) -> dict | None:
 
     spoken, key = None, ""
     try:
-        if runner.wait(max_length if timeout == 0 else min(timeout, max_length),
+        if live.wait(max_length if timeout == 0 else min(timeout, max_length),
                        until=lambda: bool(call.speech) or finish_key_pressed()):
             with state.lock:
                 if call.speech:
                     spoken = call.speech.popleft()
                 else:
                     key = call.digits.popleft()
-            if spoken is not None and runner.wait(timeout or 1, until=finish_key_pressed):
+            if spoken is not None and live.wait(timeout or 1, until=finish_key_pressed):
                 with state.lock:
                     key = call.digits.popleft()  # the caller ended the message with a key
     finally:
@@ -61,19 +57,19 @@ def record(runner: CallRunner, verb: Verb, document: Document) -> dict | None:
                                            "duration": duration, "date_created": now()}
     callback = resolve(document.url, verb.attr("transcribeCallback"))
     if callback:
-        _send_transcription(runner, callback, spoken, recording_sid, url)
+        _send_transcription(live, callback, spoken, recording_sid, url)
     params = {"RecordingUrl": url, "RecordingSid": recording_sid, "RecordingDuration": str(duration)}
     if key:
         params["Digits"] = key
     return {"url": action, "method": verb.attr("method", "POST"), "params": params}
 
 
-def _send_transcription(runner: CallRunner, callback: str, text: str, recording_sid: str, url: str) -> None:
+def _send_transcription(live: CallControl, callback: str, text: str, recording_sid: str, url: str) -> None:
     # Transcription is instant and exact: the emulated caller speaks in text.
-    fields = runner.params({"TranscriptionText": text, "TranscriptionStatus": "completed",
+    fields = live.params({"TranscriptionText": text, "TranscriptionStatus": "completed",
                             "TranscriptionSid": new_sid("TR"), "TranscriptionType": "fast",
                             "TranscriptionUrl": url.replace("/Recordings/", "/Transcriptions/"),
                             "RecordingSid": recording_sid, "RecordingUrl": url,
                             "CallStatus": "completed"})
-    runner.state.start_thread(send_quietly, runner.state.auth_token, callback, "POST", fields,
+    live.state.start_thread(send_quietly, live.state.auth_token, callback, "POST", fields,
                               name="transcription")

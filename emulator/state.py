@@ -233,7 +233,7 @@ class EmulatorState:
         self.conferences: dict[str, Conference] = {}  # by sid, ended ones included (as Twilio lists them)
         self.messages: dict[str, Message] = {}
         self.recordings: dict[str, dict] = {}
-        self.callbacks = None  # StatusCallbacks, attached by create_emulator
+        self.status_callbacks = None  # StatusCallbacks (emulator/status_callbacks.py), attached by create_emulator
         self.closing = False
         self.threads: list[threading.Thread] = []
 

@@ -1,78 +1,73 @@
 """The simple verbs: <Say>, <Play>, <Pause>, <Gather>, <Redirect>, <Hangup>, <Reject> and a stray <Leave>.
 
-Each verb is a function taking the call's runner, the verb and the document it came from; it returns
+Each verb is a function taking the call's live, the verb and the document it came from; it returns
 the next target ({"url", "method", "params"}) to move the call on, or None for the next verb. Prompts
 (<Say>, <Play>, <Pause>) also take `until`, and return True when it cut them short.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from .call_control import CallControl
 from .callflow import AppError, Document, EndCall, resolve, speaking_seconds
 from .twiml import Verb
-
-if TYPE_CHECKING:
-    from .engine import CallRunner
 
 MAX_REDIRECTS_IN_A_ROW = 10
 PLAY_SECONDS = 3.0  # we do not fetch audio, so every clip lasts this long
 
 
-def say(runner: CallRunner, verb: Verb, document: Document, until=None) -> bool:
+def say(live: CallControl, verb: Verb, document: Document, until=None) -> bool:
     """<Say>: speak the text, `loop` times."""
     loops = verb.int_attr("loop", 1) or 1000  # loop="0" repeats until the call moves on
     for _ in range(loops):
-        if runner.hear(verb.text, speaking_seconds(verb.text), until,
+        if live.hear(verb.text, speaking_seconds(verb.text), until,
                        voice=verb.attr("voice", "man"), language=verb.attr("language", "en-US")):
             return True
     return False
 
 
-def play(runner: CallRunner, verb: Verb, document: Document, until=None) -> bool:
+def play(live: CallControl, verb: Verb, document: Document, until=None) -> bool:
     """<Play>: play a clip or tones, `loop` times."""
     loops = verb.int_attr("loop", 1) or 1000
     digits = verb.attr("digits")
     line = f"[plays tones {digits}]" if digits else f"[plays audio {resolve(document.url, verb.text)}]"
     for _ in range(loops):
-        if runner.hear(line, PLAY_SECONDS, until):
+        if live.hear(line, PLAY_SECONDS, until):
             return True
     return False
 
 
-def pause(runner: CallRunner, verb: Verb, document: Document, until=None) -> bool:
+def pause(live: CallControl, verb: Verb, document: Document, until=None) -> bool:
     """<Pause>: silence for `length` seconds."""
-    return runner.wait(verb.int_attr("length", 1), until)
+    return live.wait(verb.int_attr("length", 1), until)
 
 
-def redirect(runner: CallRunner, verb: Verb, document: Document) -> dict:
+def redirect(live: CallControl, verb: Verb, document: Document) -> dict:
     """<Redirect>: go on with the document at the URL."""
-    runner.redirect_streak += 1
-    if runner.redirect_streak > MAX_REDIRECTS_IN_A_ROW:
+    if live.count_redirect() > MAX_REDIRECTS_IN_A_ROW:
         raise AppError(11215, f"More than {MAX_REDIRECTS_IN_A_ROW} redirects in a row", document.url)
     return {"url": resolve(document.url, verb.text), "method": verb.attr("method", "POST")}
 
 
-def hangup(runner: CallRunner, verb: Verb, document: Document):
+def hangup(live: CallControl, verb: Verb, document: Document):
     """<Hangup>: end the call."""
     raise EndCall()
 
 
-def reject(runner: CallRunner, verb: Verb, document: Document):
+def reject(live: CallControl, verb: Verb, document: Document):
     """<Reject>: refuse an unanswered call as busy or no-answer (an answered one just ends)."""
-    if runner.call.answered_at is not None:
+    if live.call.answered_at is not None:
         raise EndCall()
     raise EndCall("busy" if verb.attr("reason") == "busy" else "no-answer")
 
 
-def leave(runner: CallRunner, verb: Verb, document: Document) -> None:
+def leave(live: CallControl, verb: Verb, document: Document) -> None:
     """<Leave> outside a queue: there is nothing to leave."""
     return None
 
 
-def gather(runner: CallRunner, verb: Verb, document: Document) -> dict | None:
+def gather(live: CallControl, verb: Verb, document: Document) -> dict | None:
     """<Gather>: play the prompts, then collect keys or speech and post them to the action."""
-    state, call = runner.state, runner.call
+    state, call = live.state, live.call
     modes = verb.attr("input", "dtmf").split()
     timeout = verb.int_attr("timeout", 5)
     num_digits = verb.int_attr("numDigits", 0)
@@ -95,10 +90,10 @@ def gather(runner: CallRunner, verb: Verb, document: Document) -> dict | None:
     digits, speech, finished_on_key = "", None, ""
     try:
         for prompt in verb.children:
-            if runner.perform(prompt, document, until=has_input):
+            if live.perform(prompt, document, until=has_input):
                 break  # the caller barged in
         done = False
-        while not done and runner.wait(timeout, until=has_input):
+        while not done and live.wait(timeout, until=has_input):
             with state.lock:
                 if call.speech:
                     speech = call.speech.popleft()

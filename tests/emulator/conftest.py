@@ -132,3 +132,8 @@ def twilio_client(emulator):
 
 def say(text: str) -> str:
     return f"<Response><Say>{text}</Say></Response>"
+
+
+def account(client):
+    """The emulator's account on a twilio Client: where the REST resources hang."""
+    return client.api.v2010.accounts(ACCOUNT_SID)

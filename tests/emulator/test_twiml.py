@@ -1,11 +1,10 @@
-"""TwiML parsing and validation, and webhook signing, without any HTTP."""
+"""TwiML parsing and validation, without any HTTP."""
 
 from __future__ import annotations
 
 import pytest
 
 from emulator.twiml import TwimlError, parse
-from emulator.webhooks import sign, split_fragment
 
 
 def test_it_parses_verbs_attributes_and_spoken_text():
@@ -118,17 +117,3 @@ def test_it_restricts_conference_wait_documents_with_twilios_error_13238():
         with pytest.raises(TwimlError) as error:
             parse(f"<Response>{verb}</Response>", "conference-wait")
         assert error.value.code == 13238
-
-
-def test_it_signs_like_twilio():
-    params = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
-              "From": "+14158675309", "To": "+18005551212"}
-
-    assert sign("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", params) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-    assert sign("12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", params) == \
-        "kvajT1Ptam85bY51eRf/AJRuM3w="
-
-
-def test_it_keeps_connection_overrides_out_of_the_url():
-    assert split_fragment("https://x.test/voice?a=1#ct=1000&rt=2500") == ("https://x.test/voice?a=1",
-                                                                           {"ct": 1000, "rt": 2500})

@@ -11,7 +11,7 @@ import uuid
 from .state import API_VERSION, Call, EmulatorState, now, rfc2822
 from .webhooks import send_quietly
 
-logger = logging.getLogger("emulator.callbacks")
+logger = logging.getLogger("emulator.status_callbacks")
 
 EVENTS = ("initiated", "ringing", "answered", "completed")
 _DONE = object()
@@ -78,7 +78,7 @@ class StatusCallbacks:
         if event == "completed":
             outbox.put(_DONE)
         if fresh:
-            self.state.start_thread(self._work, call.sid, outbox, name=f"callbacks-{call.sid[:8]}")
+            self.state.start_thread(self._work, call.sid, outbox, name=f"status-callbacks-{call.sid[:8]}")
 
     def _work(self, call_sid: str, outbox: queue.Queue) -> None:
         held = []

@@ -1,0 +1,47 @@
+"""The Recordings resource: what <Record> took, as metadata and as (silent) audio."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+from flask import Response
+
+from ..state import API_VERSION, EmulatorState
+from .base import account_uri, bp, current_state, fetch, found, without_credentials
+
+MAX_AUDIO_SECONDS = 600  # longer recordings are served cut short
+
+
+def recording_json(state: EmulatorState, recording: dict) -> dict:
+    """A Recording resource (state lock held)."""
+    sid = recording["sid"]
+    return {
+        "sid": sid, "account_sid": state.account_sid, "call_sid": recording["call_sid"],
+        "duration": str(recording["duration"]), "status": "completed", "channels": 1,
+        "source": "RecordVerb", "api_version": API_VERSION,
+        "uri": f"{account_uri(state.account_sid)}/Recordings/{sid}.json",
+    }
+
+
+@bp.get("/Recordings/<recording_sid>.json")
+def fetch_recording(account_sid, recording_sid):
+    """A recording's metadata."""
+    return fetch(lambda state: state.recordings.get(recording_sid), recording_json)
+
+
+@bp.get("/Recordings/<recording_sid>")
+@bp.get("/Recordings/<recording_sid>.wav")
+@without_credentials
+def recording_audio(account_sid, recording_sid):
+    """The recording as audio: silence of the right length (the words are in TranscriptionText)."""
+    state = current_state()
+    with state.lock:
+        recording = found(state.recordings.get(recording_sid))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(1)
+        audio.setframerate(8000)
+        audio.writeframes(b"\x80" * 8000 * min(recording["duration"], MAX_AUDIO_SECONDS))
+    return Response(buffer.getvalue(), mimetype="audio/x-wav")

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TEST_POSTGRES_URL
 
-.PHONY: run test test-sqlite test-postgres lint bench install clean
+.PHONY: run test test-sqlite test-postgres lint bench install clean architecture
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+## make architecture: draws docs/architecture.svg and docs/architecture-callcenter.svg from the code
+## (pydeps into the virtualenv, Graphviz from apt when `dot` is missing).
+architecture: $(BIN)/python
+	$(BIN)/python -c 'import pydeps' 2>/dev/null || $(BIN)/pip install --quiet 'pydeps>=3,<4'
+	command -v dot >/dev/null || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq graphviz; }
+	$(BIN)/python scripts/architecture.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -70,7 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     message_queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
     socketio.init_app(app, async_mode="threading", message_queue=message_queue, cors_allowed_origins=[])
-    app.console = ConsoleBroadcaster(app, socketio)  # every push to the agents' consoles goes through it
+    app.console = ConsoleBroadcaster(app, socketio)  # every broadcast to the agents' consoles goes through it
 
     from agents_ui import bp as console_bp
     from ivr import bp as ivr_bp

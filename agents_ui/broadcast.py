@@ -1,4 +1,6 @@
-"""The one sender of console pushes: a method per thing that changed.
+"""The one sender of console broadcasts: a method per thing that changed.
+
+(A console's own snapshot on connecting is the one answer sent straight back, by the socket handler.)
 
 Webhooks, jobs and console handlers call these on `current_app.console` (hung on the app by the
 factory). Pushes are hints: a console asks for a full snapshot on every (re)connect and every few

@@ -119,7 +119,7 @@ class ConsoleNamespace(Namespace):
 
     @console_event
     def on_available(self, data):
-        """`{available: bool}`: take offers, or step away."""
+        """`{available: bool}`: take calls, or step away."""
         available = data.get("available")
         if not isinstance(available, bool):
             raise Refused("Choose available or away.")

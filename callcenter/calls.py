@@ -1,4 +1,5 @@
-"""The patient's path through the service, as domain operations on the ledger and the queue.
+"""Operations on one call along the patient's path: entering the IVR, menu choices, queueing, taking,
+bridging, ending and wrap-up, on the ledger and the queue (where the caller goes next: `patient_path`).
 
 Views call these with a session, the CallQueue, the gateway and plain values. Where the order of
 a commit and a Redis write matters, the function commits itself and says why.

@@ -1,7 +1,8 @@
 """Delivering messages: an urgent message taken at wrap-up reaches the practice's on-call clinician.
 
-Runs in an RQ job (see `ops.jobs.page_on_call`), never in the agent's request: the agent's
-wrap-up must not wait on Twilio. Idempotent: a retried or repeated job pages nobody twice.
+Runs in an RQ job (see `ops.jobs.page_on_call`): the agent's wrap-up must not wait on Twilio. Only
+when the job cannot be queued (Redis away) does the console handler page at once: late beats never.
+Idempotent: a retried or repeated job pages nobody twice.
 """
 
 from __future__ import annotations

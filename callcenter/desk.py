@@ -1,6 +1,7 @@
 """The agent's desk: what one agent does between the queue and the ledger.
 
-Operations take a session, the CallQueue, Presence and plain values, and commit nothing. What the
+Operations take a session, the CallQueue, Presence and plain values, and commit nothing, except
+`take_call`, which commits around its request to Twilio (see `calls.take`). What the
 console shows of all this is built in `agents_ui.read_model`.
 """
 

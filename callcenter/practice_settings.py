@@ -1,4 +1,4 @@
-"""A practice's own settings and their rules, for the command line and the practice portal alike.
+"""A practice's own settings and their rules, used by the command line (and meant for the practice portal).
 
 Greeting, menu, languages, maximum wait, agent instructions, business hours, holidays and on-call
 shifts. Each function takes a session and plain values, changes the practice in that session and

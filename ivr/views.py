@@ -51,9 +51,9 @@ def voice():
     form = request.form
     call, practice = calls.enter_ivr(db.session, form.get("CallSid", ""), form.get("To"), form.get("From"),
                                      form.get("Direction", "inbound"))
-    answer = twiml_response(twiml.unknown_number()) if practice is None else _menu(call, 1, welcome=True)
+    reply = twiml_response(twiml.unknown_number()) if practice is None else _menu(call, 1, welcome=True)
     db.session.commit()  # after building the answer: nothing needs reloading
-    return answer
+    return reply
 
 
 @bp.post("/menu")
@@ -107,8 +107,8 @@ def _keep_status_and_acknowledge() -> Response:
     try:
         PendingStatuses(current_app.redis).keep(request.form.to_dict())
     except Exception as exc:
-        log.error("status callback could not be applied nor kept (%s); the reconciler will ask Twilio",
-                  type(exc).__name__)
+        log.error("status callback could not be applied nor kept (%s); a waiting caller's hang-up is found "
+                  "by the reconciler, which asks Twilio about hold loops gone quiet", type(exc).__name__)
     return Response(status=204)
 
 

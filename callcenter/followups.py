@@ -2,8 +2,8 @@
 
 Jobs are queued by name (their functions live in `ops.jobs`, which runs them inside the app), so
 that no webhook or console handler imports the worker to schedule work. A job id names the job and
-the row it is about, which makes a second launch for the same row find the first; every job is
-idempotent besides, so a retry or a duplicate does nothing twice.
+the row it is about, so that a person (or a test) can find it; a second launch for the same row
+queues it again, and every job is idempotent, so a retry or a duplicate does nothing twice.
 """
 
 from __future__ import annotations

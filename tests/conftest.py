@@ -2,32 +2,37 @@
 
 DATABASE_URL picks the database (a SQLite file when unset; `make test` runs the suite on both
 SQLite and PostgreSQL). TEST_REDIS_URL picks the Redis database, flushed around each test.
+
+Fixtures only: the personas (`world`), the app and its clients, the agents' consoles, the phone
+system. The personas' numbers and the plain helpers tests call are in tests/support.py.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import text
-from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from app import create_app
 from callcenter.accounts import create_practice, create_user, hash_password
 from callcenter.extensions import db
-from callcenter.models import BusinessHours
+from callcenter.hours import local_time
+from callcenter.models import BusinessHours, Holiday, OnCallShift, Practice
+from tests.support import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    HARBOR_NUMBER,
+    MAPLE_NUMBER,
+    ON_CALL_NUMBER,
+    PASSWORD,
+    TwilioSigner,
+    console_for,
+)
 from tests.twilio_recorder import RecordingHttpClient
-
-ACCOUNT_SID = "AC" + "1" * 32
-AUTH_TOKEN = "test-auth-token-0123456789abcdef"
-PASSWORD = "correct-horse-battery"
-MAPLE_NUMBER = "+14155550101"
-HARBOR_NUMBER = "+16175550102"
-PATIENT = "+14155550123"
 
 
 @pytest.fixture(scope="session")
@@ -156,41 +161,37 @@ def agent_on_duty(app, world):
     return world["alice"]
 
 
-class AuthActions:
-    def __init__(self, client):
-        self.client = client
-
-    def login(self, email: str, password: str = PASSWORD):
-        """Log in as a browser does: fetch the form, send its CSRF token back."""
-        token = self._csrf_token("/login")
-        return self.client.post("/login", data={"email": email, "password": password, "csrf_token": token})
-
-    def logout(self):
-        return self.client.post("/logout", data={"csrf_token": self._csrf_token("/login")})
-
-    def _csrf_token(self, path: str) -> str:
-        page = self.client.get(path, follow_redirects=True).get_data(as_text=True)
-        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        assert match, f"no CSRF token on {path}"
-        return match.group(1)
+@pytest.fixture
+def alice(app, world):
+    """Alice, logged in, with the agents' console open (a Socket.IO test client)."""
+    return console_for(app, "alice@example.test")
 
 
 @pytest.fixture
-def auth(client):
-    return AuthActions(client)
+def bob(app, world):
+    """Bob, logged in, with the agents' console open."""
+    return console_for(app, "bob@example.test")
 
 
-class TwilioSigner:
-    """Sends webhook requests the way Twilio does: form-encoded and signed."""
+@pytest.fixture
+def on_call(app, world):
+    """Dr. Rivera is on call for Maple Street now (at ON_CALL_NUMBER)."""
+    with app.app_context():
+        now = datetime.now(UTC)
+        db.session.add(OnCallShift(practice_id=world["maple"], clinician_name="Dr. Rivera", number=ON_CALL_NUMBER,
+                                   starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=8)))
+        db.session.commit()
+    return ON_CALL_NUMBER
 
-    def __init__(self, client, token: str = AUTH_TOKEN, base: str = "http://localhost"):
-        self.client = client
-        self.validator = RequestValidator(token)
-        self.base = base
 
-    def post(self, path: str, data: dict, headers: dict | None = None, signature: str | None = None):
-        sig = signature if signature is not None else self.validator.compute_signature(self.base + path, data)
-        return self.client.post(path, data=data, headers={"X-Twilio-Signature": sig, **(headers or {})})
+@pytest.fixture
+def maple_closed(app, world):
+    """Maple Street is closed all day today, in its own timezone (a holiday)."""
+    with app.app_context():
+        maple = db.session.get(Practice, world["maple"])
+        today = local_time(datetime.now(UTC), maple.timezone).date()
+        db.session.add(Holiday(practice_id=maple.id, day=today, name="Closed for the test"))
+        db.session.commit()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from callcenter.accounts import create_api_key
 from callcenter.extensions import db
 from callcenter.models import ApiKey, AuditEntry, SecurityEvent
-from tests.portal_support import T0, make_call, make_message
+from tests.support import T0, make_call, make_message
 
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 

@@ -9,15 +9,9 @@ from sqlalchemy import select
 
 from callcenter.extensions import db
 from callcenter.models import Call
-from tests.conftest import MAPLE_NUMBER, PASSWORD
+from tests.support import MAPLE_NUMBER, log_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-def _log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
 
 
 def test_a_softphone_call_is_taken_wrapped_up_and_seen_by_the_practice(phone_system, world, browser):
@@ -29,7 +23,7 @@ def test_a_softphone_call_is_taken_wrapped_up_and_seen_by_the_practice(phone_sys
     console = browser.new_context().new_page()
     portal = browser.new_context().new_page()
 
-    _log_in(console, phone_system.app_url, "alice@example.test")
+    log_in_browser(console, phone_system.app_url, "alice@example.test")
     expect(console.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
     toggle = console.locator("#available-toggle")
     expect(toggle).to_be_enabled()
@@ -69,7 +63,7 @@ def test_a_softphone_call_is_taken_wrapped_up_and_seen_by_the_practice(phone_sys
         assert (call.state, call.outcome, call.disposition) == ("wrapped_up", "message_taken", "message_taken")
         call_id = call.id
 
-    _log_in(portal, phone_system.app_url, "desk@maple.test")
+    log_in_browser(portal, phone_system.app_url, "desk@maple.test")
     expect(portal.locator(f"#calls tr[data-call-id='{call_id}']")).to_be_visible()
     portal.goto(f"{phone_system.app_url}/portal/messages")
     message_row = portal.locator("#messages tr[data-message-id]")

@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 from app import create_app
 from callcenter.extensions import db
 from callcenter.models import AuditEntry, Call, CallEvent, Message, OnCallShift, Practice, PracticeNumber, User
-from tests.portal_support import log_in
+from tests.support import log_in
 
 
 def _practice(cli, name="Cedar Clinic", number="+1 (303) 555-0147", *extra):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -10,78 +9,31 @@ from sqlalchemy import select
 
 from agents_ui.broadcast import NAMESPACE
 from callcenter import calls, ledger
-from callcenter.extensions import db, socketio
+from callcenter.extensions import db
 from callcenter.models import Call, CallbackTask, CallEvent, Message
-from tests.conftest import ACCOUNT_SID, HARBOR_NUMBER, MAPLE_NUMBER, PASSWORD, PATIENT
-
-MAPLE_SID = "CA" + "a" * 32
-
-
-def waiting_call(app, call_sid: str = MAPLE_SID, dialled: str = MAPLE_NUMBER, caller: str = PATIENT,
-                 digit: str = "2") -> int:
-    """A caller who went through the menu and now holds in the queue."""
-    with app.app_context():
-        call, _ = calls.enter_ivr(db.session, call_sid, dialled, caller)
-        calls.choose(db.session, call, digit)
-        calls.queue_call(db.session, app.call_queue, call)
-        db.session.commit()
-        return call.id
-
-
-def log_in(browser, email: str) -> None:
-    """Log in as a browser does: the form's CSRF token goes back with the password."""
-    form = browser.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-    response = browser.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, "login failed"
-
-
-def log_out(browser) -> None:
-    page = browser.get("/console/").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    browser.post("/logout", data={"csrf_token": token})
-
-
-def open_console(app, browser):
-    return socketio.test_client(app, namespace=NAMESPACE, flask_test_client=browser)
-
-
-def console_for(app, email: str):
-    """A logged-in browser (its own cookies) with the console open."""
-    browser = app.test_client()
-    log_in(browser, email)
-    return open_console(app, browser)
-
-
-def received(io, name: str) -> list:
-    return [event["args"][0] for event in io.get_received(NAMESPACE) if event["name"] == name]
-
-
-def ask(io, event: str, payload: dict | None = None) -> dict:
-    return io.emit(event, payload or {}, namespace=NAMESPACE, callback=True)
-
-
-def connect_url(call_id: int) -> str:
-    return f"http://localhost/ivr/connect/{call_id}"
-
-
-@pytest.fixture
-def alice(app, world):
-    return console_for(app, "alice@example.test")
-
-
-@pytest.fixture
-def bob(app, world):
-    return console_for(app, "bob@example.test")
+from tests.support import (
+    ACCOUNT_SID,
+    HARBOR_NUMBER,
+    MAPLE_NUMBER,
+    PATIENT,
+    SID,
+    ask,
+    connect_url,
+    log_in,
+    log_out,
+    open_console,
+    received,
+    waiting_call,
+)
 
 
 def test_it_refuses_a_socket_without_a_login(app, client, world):
-    io = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=client)
+    io = open_console(app, client)
     assert not io.is_connected(NAMESPACE)
 
 
 def test_it_refuses_practice_staff(app, client, world):
-    log_in(client, "desk@maple.test")
+    assert log_in(client, "desk@maple.test").status_code == 302
     io = open_console(app, client)
     assert not io.is_connected(NAMESPACE)
 
@@ -136,7 +88,7 @@ def test_it_gives_the_call_to_the_agent_who_takes_it(app, world, alice, twilio_h
     assert answer["call"]["caller"] == PATIENT
     [request] = twilio_http.requests
     assert request["method"] == "POST"
-    assert request["url"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{MAPLE_SID}.json"
+    assert request["url"] == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{SID}.json"
     assert request["data"] == {"Url": connect_url(call_id), "Method": "POST"}
     with app.app_context():
         call = db.session.get(Call, call_id)
@@ -233,7 +185,7 @@ def test_it_hangs_up_by_sending_the_caller_to_goodbye(app, world, alice, twilio_
     assert ask(alice, "hangup", {"call_id": call_id}) == {"ok": True}
 
     request = twilio_http.requests[-1]
-    assert request["url"].endswith(f"/Calls/{MAPLE_SID}.json")
+    assert request["url"].endswith(f"/Calls/{SID}.json")
     assert request["data"] == {"Url": "http://localhost/ivr/goodbye", "Method": "POST"}
 
 
@@ -409,7 +361,7 @@ def test_it_keeps_the_socket_while_the_agent_is_active(app, world):
     log_in(browser, "alice@example.test")
     io = open_console(app, browser)
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=2)
-    app.redis.set(f"cc:console:seen:{world['alice']}", "0")  # last activity long ago ...
+    app.presence.mark_seen(world["alice"], 0.0, ttl_seconds=60)  # last activity long ago ...
 
     assert browser.post("/console/keepalive").get_json() == {"ok": True}  # ... until now
 

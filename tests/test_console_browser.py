@@ -9,11 +9,10 @@ from playwright import sync_api as playwright_sync
 from callcenter import ledger
 from callcenter.extensions import db
 from callcenter.models import OnCallPage
-from tests.conftest import PASSWORD
-from tests.test_console_callbacks import kept_place, outbound_status, task_of
-from tests.test_console_voicemails import RECORDING, left_voicemail
+from tests.support import RECORDING, kept_place, left_voicemail, log_in_browser, outbound_status, task_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 
 def test_an_agent_sees_a_callback_calls_the_patient_and_is_freed_when_nobody_answers(
         app, live_app, world, twilio, twilio_http, browser):
@@ -25,10 +24,7 @@ def test_an_agent_sees_a_callback_calls_the_patient_and_is_freed_when_nobody_ans
         db.session.commit()
 
     page = browser.new_context().new_page()
-    page.goto(f"{live_app.url}/login")
-    page.fill("input[name=email]", "alice@example.test")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in_browser(page, live_app.url, "alice@example.test")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
 
     row = page.locator(f"#queue tr[data-call-id='{call_id}']")

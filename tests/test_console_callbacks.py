@@ -3,51 +3,28 @@ the patient), and an unanswered callback never leaves the agent stuck."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from agents_ui.broadcast import NAMESPACE
-from callcenter import callbacks
-from callcenter.extensions import db, socketio
+from callcenter.extensions import db
 from callcenter.models import Call, CallbackTask
-from tests.conftest import ACCOUNT_SID, MAPLE_NUMBER, PATIENT
-from tests.test_console import ask, connect_url, console_for, log_in, received, waiting_call
-
-ASKED_NUMBER = "+16175550188"  # the number the patient asked to be called back at
-
-
-def kept_place(app, call_sid: str = "CA" + "k" * 32, number: str = ASKED_NUMBER) -> int:
-    """A caller who held, chose to keep their place and hung up: still in line, as a callback."""
-    call_id = waiting_call(app, call_sid=call_sid)
-    with app.app_context():
-        callbacks.keep_place(db.session, db.session.get(Call, call_id), number)
-        db.session.commit()
-    return call_id
-
-
-def task_of(app, call_id: int) -> CallbackTask:
-    with app.app_context():
-        return db.session.scalar(select(CallbackTask).where(CallbackTask.call_id == call_id))
-
-
-def outbound_status(twilio, sid: str, status: str, sequence: int):
-    """Twilio's status callback for the call we placed to the patient."""
-    return twilio.post("/ivr/status", {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": MAPLE_NUMBER,
-                                       "To": ASKED_NUMBER, "CallStatus": status, "Direction": "outbound-api",
-                                       "SequenceNumber": str(sequence), "ApiVersion": "2010-04-01"})
-
-
-@pytest.fixture
-def alice(app, world):
-    return console_for(app, "alice@example.test")
-
-
-@pytest.fixture
-def bob(app, world):
-    return console_for(app, "bob@example.test")
+from tests.support import (
+    ACCOUNT_SID,
+    ASKED_NUMBER,
+    MAPLE_NUMBER,
+    PATIENT,
+    ask,
+    connect_url,
+    console_for,
+    eventually,
+    kept_place,
+    outbound_status,
+    received,
+    task_of,
+    waiting_call,
+)
 
 
 def test_it_marks_a_kept_place_as_a_callback_in_the_queue(app, alice):
@@ -183,13 +160,6 @@ def test_it_keeps_a_waiting_callback_off_the_list_of_callbacks_to_make(app, alic
     assert app.call_queue.position(call_id) == 1
 
 
-def _eventually(predicate, timeout: float = 15):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
 def test_a_caller_keeps_their_place_and_is_called_back_from_the_console(phone_system, world, agent_on_duty):
     from emulator import configure
 
@@ -215,12 +185,10 @@ def test_a_caller_keeps_their_place_and_is_called_back_from_the_console(phone_sy
     caller.press("1")
     caller.wait_for("we will call you back when it is your turn")
     caller.wait_for_status("completed")
-    _eventually(lambda: the_call().state == "callback_waiting" and the_call().ended_at is not None)
+    eventually(lambda: the_call().state == "callback_waiting" and the_call().ended_at is not None, timeout=15)
     call_id = the_call().id
 
-    browser = app.test_client()
-    log_in(browser, "alice@example.test")
-    alice = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=browser)
+    alice = console_for(app, "alice@example.test")
     [row] = ask(alice, "snapshot")["queue"]["waiting"]
     assert (row["id"], row["callback"], row["callback_number"]) == (call_id, True, "•••0123")
 
@@ -232,11 +200,11 @@ def test_a_caller_keeps_their_place_and_is_called_back_from_the_console(phone_sy
     ringing.answer()
     ringing.wait_for("returning your call")
     ringing.wait_until(lambda s: s["connected_to"] == f"client:agent-{world['alice']}")
-    _eventually(lambda: the_call().state == "connected")
+    eventually(lambda: the_call().state == "connected", timeout=15)
     assert ask(alice, "snapshot")["call"]["state"] == "connected"
 
     ringing.hang_up()
-    _eventually(lambda: the_call().state == "completed")
+    eventually(lambda: the_call().state == "completed", timeout=15)
     assert ask(alice, "wrap_up", {"call_id": call_id, "disposition": "answered_question"})["ok"] is True
     with app.app_context():
         task = db.session.scalar(select(CallbackTask))

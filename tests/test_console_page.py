@@ -2,40 +2,8 @@
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 from callcenter.calls import DISPOSITIONS
-from tests.test_console import log_in, log_out
-
-
-class Ids(HTMLParser):
-    """Element ids and the option values of each named select in a page."""
-
-    def __init__(self):
-        super().__init__()
-        self.ids: set[str] = set()
-        self.names: set[str] = set()
-        self.options: dict[str, list[str]] = {}
-        self.scripts: list[str] = []
-        self._select: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if "id" in attrs:
-            self.ids.add(attrs["id"])
-        if "name" in attrs:
-            self.names.add(f"{tag}[name={attrs['name']}]")
-        if tag == "select":
-            self._select = attrs.get("name")
-            self.options[self._select] = []
-        if tag == "option" and self._select:
-            self.options[self._select].append(attrs.get("value"))
-        if tag == "script" and attrs.get("src"):
-            self.scripts.append(attrs["src"])
-
-    def handle_endtag(self, tag):
-        if tag == "select":
-            self._select = None
+from tests.support import Page, log_in, log_out
 
 
 def test_it_sends_anonymous_visitors_to_the_login(client):
@@ -45,7 +13,7 @@ def test_it_sends_anonymous_visitors_to_the_login(client):
 
 
 def test_it_forbids_practice_staff(client, world):
-    log_in(client, "desk@maple.test")
+    assert log_in(client, "desk@maple.test").status_code == 302
     assert client.get("/console/").status_code == 403
 
 
@@ -55,8 +23,7 @@ def test_it_shows_agents_the_console(client, world):
     response = client.get("/console/")
 
     assert response.status_code == 200
-    page = Ids()
-    page.feed(response.get_data(as_text=True))
+    page = Page(response.get_data(as_text=True))
     assert {"available-toggle", "queue", "current-call", "hangup", "wrapup", "wrapup-submit", "callbacks",
             "connection", "console-error"} <= page.ids
     assert {"select[name=disposition]", "textarea[name=notes]", "input[name=caller_name]",

@@ -3,44 +3,20 @@ and the console shows the recent pages (without patient data)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from sqlalchemy import select
 
 from agents_ui.broadcast import NAMESPACE
 from callcenter.extensions import db
-from callcenter.models import CallEvent, OnCallPage, OnCallShift
+from callcenter.models import CallEvent, OnCallPage
 from ops.jobs import page_on_call
-from tests.conftest import ACCOUNT_SID, MAPLE_NUMBER, PATIENT
-from tests.test_console import MAPLE_SID, ask, console_for, received, waiting_call
+from tests.support import ACCOUNT_SID, MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, SID, ask, received, waiting_call
 
-ON_CALL_NUMBER = "+14155550999"
 MESSAGE = "Chest tightness since this morning, worse on stairs."
 SMS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 
 
-@pytest.fixture
-def alice(app, world):
-    return console_for(app, "alice@example.test")
-
-
-@pytest.fixture
-def bob(app, world):
-    return console_for(app, "bob@example.test")
-
-
-@pytest.fixture
-def on_call(app, world):
-    """Dr. Rivera is on call for Maple Street now."""
-    with app.app_context():
-        now = datetime.now(UTC)
-        db.session.add(OnCallShift(practice_id=world["maple"], clinician_name="Dr. Rivera", number=ON_CALL_NUMBER,
-                                   starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=8)))
-        db.session.commit()
-
-
-def wrapped_up_urgent(app, alice, call_sid: str = MAPLE_SID, callback_number: str = PATIENT,
+def wrapped_up_urgent(app, alice, call_sid: str = SID, callback_number: str = PATIENT,
                       urgency: str = "urgent") -> tuple[int, int]:
     """Alice takes a caller and wraps up with a message of this urgency; returns (call id, message id)."""
     call_id = waiting_call(app, call_sid=call_sid)

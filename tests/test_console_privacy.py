@@ -10,8 +10,7 @@ from agents_ui.events import UNEXPECTED
 from callcenter import calls
 from callcenter.extensions import db
 from callcenter.models import Call
-from tests.conftest import PATIENT
-from tests.test_console import ask, console_for, waiting_call
+from tests.support import PATIENT, ask, waiting_call
 from tests.twilio_recorder import RecordingHttpClient
 
 
@@ -31,8 +30,7 @@ def twilio_http() -> BrokenTransport:
     return BrokenTransport()
 
 
-def test_it_logs_a_failure_without_the_patients_data(app, world, twilio_http, caplog):
-    alice = console_for(app, "alice@example.test")
+def test_it_logs_a_failure_without_the_patients_data(app, alice, twilio_http, caplog):
     call_id = waiting_call(app)
     ask(alice, "take", {"call_id": call_id})
     ask(alice, "wrap_up", {"call_id": call_id, "disposition": "message_taken", "message": "Chest pain since noon.",

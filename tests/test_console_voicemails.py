@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
 from agents_ui.broadcast import NAMESPACE
-from callcenter import calls, ledger, voicemail
 from callcenter.extensions import db
 from callcenter.models import AuditEntry, Call, Message
-from tests.conftest import HARBOR_NUMBER, MAPLE_NUMBER, PATIENT
-from tests.test_console import ask, console_for, log_in, received
-from tests.test_console_page import Ids
-
-RECORDING = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE{}"
-
-
-def left_voicemail(app, n: int, *, urgent: bool = False, minutes_ago: int = 0, dialled: str = MAPLE_NUMBER,
-                   transcription: str | None = None) -> int:
-    """A caller who left a voicemail `minutes_ago` (transcribed, if `transcription` is given)."""
-    with app.app_context():
-        call, _ = calls.enter_ivr(db.session, f"CA{n:032d}", dialled, PATIENT)
-        message = voicemail.save(db.session, call, RECORDING.format(n), f"RE{n}", 42, urgent)
-        message.created_at = ledger.now() - timedelta(minutes=minutes_ago)
-        if transcription:
-            voicemail.transcription_arrived(db.session, RECORDING.format(n), transcription, "completed")
-        db.session.commit()
-        return message.id
-
-
-@pytest.fixture
-def alice(app, world):
-    return console_for(app, "alice@example.test")
-
-
-@pytest.fixture
-def bob(app, world):
-    return console_for(app, "bob@example.test")
+from tests.support import HARBOR_NUMBER, PATIENT, RECORDING, Page, ask, left_voicemail, log_in, received
 
 
 def test_it_lists_voicemails_to_review_urgent_first_then_oldest_first(app, world, alice):
@@ -106,7 +76,6 @@ def test_it_explains_a_review_that_cannot_happen(alice, payload, error):
 def test_it_shows_the_voicemail_and_pages_cards_on_the_console(client, world):
     log_in(client, "alice@example.test")
 
-    page = Ids()
-    page.feed(client.get("/console/").get_data(as_text=True))
+    page = Page(client.get("/console/").get_data(as_text=True))
 
     assert {"voicemails", "pages"} <= page.ids

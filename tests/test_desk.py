@@ -10,13 +10,12 @@ from agents_ui import read_model
 from callcenter import calls, desk, ledger
 from callcenter.extensions import db
 from callcenter.models import Call, CallbackTask, User
-from tests.conftest import MAPLE_NUMBER, PATIENT
+from tests.support import PATIENT, queued_call
 
 
 def taken_call(app, agent: User, call_sid: str = "CA" + "d" * 32) -> Call:
-    call, _ = calls.enter_ivr(db.session, call_sid, MAPLE_NUMBER, PATIENT)
-    calls.choose(db.session, call, "2")
-    calls.queue_call(db.session, app.call_queue, call)
+    """A caller the agent took from the queue through the desk (nothing committed)."""
+    call = queued_call(db.session, app.call_queue, call_sid)
     return desk.take_call(db.session, app.call_queue, app.presence, app.gateway, call.id, agent,
                           f"https://example.test/ivr/connect/{call.id}", ledger.now())
 

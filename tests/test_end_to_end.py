@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from callcenter.extensions import db
 from callcenter.models import Call, CallbackTask
-from tests.conftest import MAPLE_NUMBER, PATIENT
+from tests.support import MAPLE_NUMBER, PATIENT, eventually
 
 
 def _only_call(system) -> Call:
@@ -44,7 +44,7 @@ def test_a_caller_who_hangs_up_while_waiting_gets_a_callback_and_an_sms(phone_sy
     def abandoned():
         return _only_call(phone_system).state == "abandoned"
 
-    _eventually(abandoned)
+    eventually(abandoned)
     run_worker(app, burst=True)  # sends the SMS through the gateway -> emulator
     sms = phone_system.phone.wait_for_sms(PATIENT, "We will call you back by")
     assert sms["from"] == MAPLE_NUMBER
@@ -59,12 +59,3 @@ def test_silence_repeats_the_menu_then_takes_a_message(phone_system, agent_on_du
     call.wait_for("in line")
     assert _only_call(phone_system).reason == "message"
     call.hang_up()
-
-
-def _eventually(predicate, timeout: float = 10):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)

@@ -5,15 +5,8 @@ from sqlalchemy import func, select
 
 from callcenter.extensions import db
 from callcenter.models import Call, CallbackTask, CallEvent, SecurityEvent
-from tests.conftest import MAPLE_NUMBER, PATIENT
+from tests.support import MAPLE_NUMBER, PATIENT, SID, TwilioSigner, incoming
 from tests.twiml_helpers import parse, spoken, verbs
-
-SID = "CA" + "a" * 32
-
-
-def incoming(to=MAPLE_NUMBER, sid=SID, **extra):
-    return {"CallSid": sid, "AccountSid": "AC" + "1" * 32, "From": PATIENT, "To": to, "CallStatus": "ringing",
-            "Direction": "inbound", "ApiVersion": "2010-04-01", **extra}
 
 
 def test_it_greets_with_the_practice_name_and_the_emergency_advisory(twilio, world):
@@ -63,8 +56,6 @@ def test_it_refuses_a_bad_signature_and_changes_nothing(app, twilio, world):
 
 
 def test_it_checks_the_signature_against_the_public_url(app, client, world):
-    from tests.conftest import TwilioSigner
-
     app.config["PUBLIC_BASE_URL"] = "https://answering.example.com"
     local = TwilioSigner(client)  # signs http://localhost/... : not what Twilio signed
     assert local.post("/ivr/voice", incoming()).status_code == 403
@@ -73,8 +64,6 @@ def test_it_checks_the_signature_against_the_public_url(app, client, world):
 
 
 def test_it_checks_the_signature_behind_a_trusted_proxy(client, world):
-    from tests.conftest import TwilioSigner
-
     proxied = TwilioSigner(client, base="https://calls.example.org")
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "calls.example.org"}
     assert proxied.post("/ivr/voice", incoming(), headers=headers).status_code == 200
@@ -173,8 +162,6 @@ def test_it_answers_204_for_a_status_callback_about_an_unknown_call(twilio, worl
 
 def test_it_answers_safe_twiml_when_the_database_is_down(app):
     from app import create_app
-    from tests.conftest import TwilioSigner
-
     down = create_app({**app.config, "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/gone"})
     response = TwilioSigner(down.test_client()).post("/ivr/voice", incoming())
     root = parse(response)
@@ -204,8 +191,6 @@ def test_it_answers_safe_twiml_when_redis_stops_answering(app, world):
     import time
 
     from app import create_app
-    from tests.conftest import TwilioSigner
-
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)
@@ -252,8 +237,6 @@ def test_a_status_callback_the_database_refused_is_kept_for_replay(app, world):
 
     from app import create_app
     from callcenter.call_status import PendingStatuses
-    from tests.conftest import TwilioSigner
-
     down = create_app({**app.config, "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/gone"})
     response = TwilioSigner(down.test_client()).post(
         "/ivr/status", incoming(CallStatus="completed", CallDuration="30", SequenceNumber="2"))

@@ -4,18 +4,14 @@ Each option in each language, in and out of hours, speech, silence, wrong keys, 
 each step. What is asserted is what the caller hears and what the ledger then holds.
 """
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from sqlalchemy import select
 
 from callcenter.extensions import db
-from callcenter.hours import local_time
-from callcenter.models import Call, CallbackTask, Holiday, Message, OnCallPage, OnCallShift, Practice
-from tests.conftest import MAPLE_NUMBER, PATIENT
+from callcenter.models import Call, CallbackTask, Message, OnCallPage
+from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, eventually
 
 pytestmark = pytest.mark.slow
-ON_CALL = "+14155550999"
 OPTIONS = [("1", "urgent"), ("2", "message"), ("3", "appointment"), ("4", "refill"), ("5", "billing"),
            ("0", "operator")]
 HEARD = {"en": ("press 1", "in line"), "es": ("oprima 1", "en la fila")}
@@ -26,18 +22,6 @@ def _ledger_call(system) -> Call:
         return db.session.scalar(select(Call))
 
 
-def _eventually(check, timeout: float = 10.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
 def _dial(system, language: str = "en"):
     call = system.phone.dial(PATIENT, MAPLE_NUMBER)
     call.wait_for("press 1")
@@ -46,17 +30,6 @@ def _dial(system, language: str = "en"):
         call.wait_for("Gracias por llamar a Maple Street Family Medicine.")
         call.wait_for("oprima 1")
     return call
-
-
-def _closed_today(system):
-    with system.app.app_context():
-        practice = db.session.scalar(select(Practice).where(Practice.name.like("Maple%")))
-        today = local_time(datetime.now(UTC), practice.timezone).date()
-        db.session.add(Holiday(practice_id=practice.id, day=today))
-        now = datetime.now(UTC)
-        db.session.add(OnCallShift(practice_id=practice.id, clinician_name="Dr. Rivera", number=ON_CALL,
-                                   starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1)))
-        db.session.commit()
 
 
 @pytest.fixture
@@ -76,7 +49,7 @@ def test_each_option_in_each_language_reaches_the_queue(system, agent_on_duty, l
     stored = _ledger_call(system)
     assert (stored.reason, stored.language, stored.state) == (reason, language, "queued")
     call.hang_up()
-    _eventually(lambda: _ledger_call(system).state == "abandoned")
+    eventually(lambda: _ledger_call(system).state == "abandoned")
 
 
 def test_a_spoken_choice_is_understood(system, agent_on_duty):
@@ -109,8 +82,7 @@ def test_wrong_keys_repeat_the_menu_then_take_a_message(system, agent_on_duty):
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
-def test_after_hours_a_routine_caller_leaves_a_voicemail(system, language):
-    _closed_today(system)
+def test_after_hours_a_routine_caller_leaves_a_voicemail(system, language, maple_closed, on_call):
     call = _dial(system, language)
     call.press("4")
     call.wait_for("closed right now" if language == "en" else "cerrada en este momento")
@@ -125,21 +97,20 @@ def test_after_hours_a_routine_caller_leaves_a_voicemail(system, language):
             message = db.session.scalar(select(Message))
             return message if message is not None and message.transcription else None
 
-    message = _eventually(transcribed)
+    message = eventually(transcribed)
     assert (message.kind, message.needs_review) == ("voicemail", True)
     assert message.transcription == "This is Pat, please refill my lisinopril"
     assert _ledger_call(system).state == "voicemail"
 
 
-def test_after_hours_an_urgent_caller_is_put_through_to_the_on_call_clinician(system):
-    _closed_today(system)
+def test_after_hours_an_urgent_caller_is_put_through_to_the_on_call_clinician(system, maple_closed, on_call):
     call = _dial(system)
     call.press("1")
     call.wait_for("connect you to the on-call clinician")
-    clinician = system.phone.incoming(ON_CALL)
+    clinician = system.phone.incoming(ON_CALL_NUMBER)
     clinician.answer()
     call.wait_until(lambda s: s.get("connected_to"))
-    page = system.phone.wait_for_sms(ON_CALL, "urgent patient call")
+    page = system.phone.wait_for_sms(ON_CALL_NUMBER, "urgent patient call")
     assert PATIENT in page["body"]  # the clinician needs the number to call back
     call.hang_up()
     with system.app.app_context():
@@ -151,29 +122,27 @@ def test_hanging_up_during_the_greeting_is_an_abandoned_call_with_a_callback(sys
     call = system.phone.dial(PATIENT, MAPLE_NUMBER)
     call.wait_for("Thank you for calling")
     call.hang_up()
-    _eventually(lambda: _ledger_call(system).state == "abandoned")
+    eventually(lambda: _ledger_call(system).state == "abandoned")
     with system.app.app_context():
         assert db.session.scalar(select(CallbackTask.reason)) == "abandoned"
 
 
-def test_hanging_up_during_the_voicemail_prompt_is_abandoned_not_lost(system):
-    _closed_today(system)
+def test_hanging_up_during_the_voicemail_prompt_is_abandoned_not_lost(system, maple_closed, on_call):
     call = _dial(system)
     call.press("2")
     call.wait_for("after the tone")
     call.hang_up()
-    _eventually(lambda: _ledger_call(system).state == "abandoned")
+    eventually(lambda: _ledger_call(system).state == "abandoned")
     with system.app.app_context():
         assert db.session.scalar(select(CallbackTask.number)) == PATIENT
 
 
-def test_hanging_up_while_the_on_call_clinician_rings_keeps_the_page(system):
-    _closed_today(system)
+def test_hanging_up_while_the_on_call_clinician_rings_keeps_the_page(system, maple_closed, on_call):
     call = _dial(system)
     call.press("1")
     call.wait_for("connect you to the on-call clinician")
-    system.phone.incoming(ON_CALL)  # ringing, not answered
+    system.phone.incoming(ON_CALL_NUMBER)  # ringing, not answered
     call.hang_up()
-    _eventually(lambda: _ledger_call(system).ended_at is not None)
+    eventually(lambda: _ledger_call(system).ended_at is not None)
     stored = _ledger_call(system)
     assert stored.outcome == "oncall"  # the clinician was paged with the number

@@ -6,14 +6,10 @@ from sqlalchemy import select
 
 from callcenter import calls
 from callcenter.extensions import db
-from callcenter.hours import local_time
-from callcenter.models import Call, CallbackTask, Holiday, Message, OnCallPage, OnCallShift, Practice, User
+from callcenter.models import Call, CallbackTask, Message, OnCallPage, Practice, User
 from ops.jobs import send_callback_sms
-from tests.conftest import MAPLE_NUMBER, PATIENT
-from tests.test_ivr import SID, incoming
+from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, SID, incoming
 from tests.twiml_helpers import parse, spoken, verbs
-
-ON_CALL_NUMBER = "+14155550999"
 
 
 def _call(app) -> Call:
@@ -23,22 +19,6 @@ def _call(app) -> Call:
 def _menu(twilio, **fields):
     twilio.post("/ivr/voice", incoming())
     return parse(twilio.post("/ivr/menu?attempt=1", incoming(**fields)))
-
-
-def _close_today(app, practice_id):
-    with app.app_context():
-        practice = db.session.get(Practice, practice_id)
-        today = local_time(datetime.now(UTC), practice.timezone).date()
-        db.session.add(Holiday(practice_id=practice_id, day=today, name="Closed for the test"))
-        db.session.commit()
-
-
-def _on_call(app, practice_id, number=ON_CALL_NUMBER):
-    with app.app_context():
-        now = datetime.now(UTC)
-        db.session.add(OnCallShift(practice_id=practice_id, clinician_name="Dr. Rivera", number=number,
-                                   starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=8)))
-        db.session.commit()
 
 
 def test_it_understands_a_spoken_choice(app, twilio, agent_on_duty):
@@ -91,8 +71,7 @@ def test_a_practice_can_leave_options_out_of_its_menu(app, twilio, agent_on_duty
     assert "not one of the choices" in spoken(again)
 
 
-def test_after_hours_a_routine_caller_leaves_a_message(app, twilio, agent_on_duty, world):
-    _close_today(app, world["maple"])
+def test_after_hours_a_routine_caller_leaves_a_message(app, twilio, agent_on_duty, maple_closed):
     root = _menu(twilio, Digits="2")
     assert "The office is closed right now." in spoken(root)
     record = root.find("Record")
@@ -103,10 +82,8 @@ def test_after_hours_a_routine_caller_leaves_a_message(app, twilio, agent_on_dut
         assert _call(app).after_hours is True
 
 
-def test_after_hours_an_urgent_caller_is_put_through_to_on_call_and_paged(app, twilio, twilio_http, world,
-                                                                          agent_on_duty):
-    _close_today(app, world["maple"])
-    _on_call(app, world["maple"])
+def test_after_hours_an_urgent_caller_is_put_through_to_on_call_and_paged(app, twilio, twilio_http, agent_on_duty,
+                                                                          maple_closed, on_call):
     root = _menu(twilio, Digits="1")
     assert "connect you to the on-call clinician" in spoken(root)
     dial = root.find("Dial")
@@ -127,17 +104,15 @@ def test_after_hours_an_urgent_caller_is_put_through_to_on_call_and_paged(app, t
         assert _call(app).outcome == "oncall"
 
 
-def test_an_unanswered_on_call_clinician_leaves_the_caller_an_urgent_voicemail(app, twilio, world, agent_on_duty):
-    _close_today(app, world["maple"])
-    _on_call(app, world["maple"])
+def test_an_unanswered_on_call_clinician_leaves_the_caller_an_urgent_voicemail(app, twilio, agent_on_duty, maple_closed,
+                                                                                on_call):
     dial = _menu(twilio, Digits="1").find("Dial")
     root = parse(twilio.post(dial.get("action"), incoming(DialCallStatus="no-answer")))
     assert "on-call clinician has been paged" in spoken(root)
     assert root.find("Record") is not None
 
 
-def test_with_nobody_on_call_an_urgent_caller_leaves_an_urgent_message(app, twilio, world, agent_on_duty):
-    _close_today(app, world["maple"])
+def test_with_nobody_on_call_an_urgent_caller_leaves_an_urgent_message(app, twilio, agent_on_duty, maple_closed):
     root = _menu(twilio, Digits="1")
     assert root.find("Dial") is None
     assert root.find("Record") is not None
@@ -208,8 +183,7 @@ def test_a_caller_past_the_practice_maximum_wait_leaves_the_queue_for_a_message(
     assert len(app.call_queue) == 0
 
 
-def test_an_urgent_caller_past_the_maximum_wait_goes_to_on_call(app, twilio, world, agent_on_duty):
-    _on_call(app, world["maple"])
+def test_an_urgent_caller_past_the_maximum_wait_goes_to_on_call(app, twilio, agent_on_duty, on_call):
     twilio.post("/ivr/voice", incoming())
     twilio.post("/ivr/menu?attempt=1", incoming(Digits="1"))
     exit_doc = parse(twilio.post("/ivr/queue-exit", incoming(QueueResult="leave")))

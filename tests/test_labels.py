@@ -4,51 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 from callcenter import labels
 from callcenter.calls import DISPOSITIONS
-from tests.portal_support import log_in, make_call
-
-
-class Options(HTMLParser):
-    """The options (value -> text) of each named select in a page."""
-
-    def __init__(self):
-        super().__init__()
-        self.options: dict[str, dict[str, str]] = {}
-        self._select: str | None = None
-        self._value: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "select":
-            self._select = attrs.get("name")
-            self.options[self._select] = {}
-        if tag == "option" and self._select:
-            self._value = attrs.get("value")
-            self.options[self._select][self._value] = ""
-
-    def handle_data(self, data):
-        if self._select and self._value is not None:
-            self.options[self._select][self._value] += data
-
-    def handle_endtag(self, tag):
-        if tag == "option":
-            self._value = None
-        if tag == "select":
-            self._select = None
+from tests.support import Page, log_in, make_call
 
 
 def _console(client) -> tuple[dict[str, str], dict]:
     """The wrap-up's disposition choices and the words the page hands its scripts."""
     log_in(client, "alice@example.test")
     html = client.get("/console/").get_data(as_text=True)
-    page = Options()
-    page.feed(html)
+    page = Page(html)
     words = re.search(r'<script type="application/json" id="labels">(.*?)</script>', html, re.S)
     assert words, "the console page carries no words for its scripts"
-    return page.options["disposition"], json.loads(words.group(1))
+    return page.labels["disposition"], json.loads(words.group(1))
 
 
 def test_every_disposition_has_words_for_people():

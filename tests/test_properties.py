@@ -22,7 +22,7 @@ from callcenter import calls
 from callcenter.callbacks import PendingNumbers
 from callcenter.extensions import db
 from callcenter.models import Call, CallbackTask, CallEvent, User
-from tests.conftest import ACCOUNT_SID, MAPLE_NUMBER, PATIENT
+from tests.support import MAPLE_NUMBER, PATIENT, TwilioSigner, incoming
 
 # database=None: examples are not saved under the work tree; deadline=None: PostgreSQL round trips vary.
 # PROPERTY_EXAMPLES=10 multiplies every test's examples by ten, for a deeper run on demand.
@@ -35,11 +35,6 @@ _sids = itertools.count(1)
 
 def fresh_sid() -> str:
     return f"CA{next(_sids):032x}"
-
-
-def incoming(sid: str, **extra) -> dict:
-    return {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": PATIENT, "To": MAPLE_NUMBER, "CallStatus": "ringing",
-            "Direction": "inbound", "ApiVersion": "2010-04-01", **extra}
 
 
 # --- 1. Status callbacks: any order, any duplication, the same recorded state --------------------------------
@@ -63,16 +58,16 @@ def status_deliveries(draw) -> list[str]:
 def test_status_callbacks_in_any_order_and_number_record_the_same_state(app, twilio, agent_on_duty, deliveries,
                                                                           queued):
     sid = fresh_sid()
-    assert twilio.post("/ivr/voice", incoming(sid)).status_code == 200
+    assert twilio.post("/ivr/voice", incoming(sid=sid)).status_code == 200
     if queued:
-        assert twilio.post("/ivr/menu?attempt=1", incoming(sid, Digits="2")).status_code == 200
+        assert twilio.post("/ivr/menu?attempt=1", incoming(sid=sid, Digits="2")).status_code == 200
 
     for status in deliveries:
         extra = {"CallStatus": status, "SequenceNumber": str(SEQUENCE[status]),
                  "CallbackSource": "call-progress-events"}
         if status == "completed":
             extra["CallDuration"] = "42"
-        assert twilio.post("/ivr/status", incoming(sid, **extra)).status_code == 204
+        assert twilio.post("/ivr/status", incoming(sid=sid, **extra)).status_code == 204
 
     sent = set(deliveries)
     ended = "completed" in sent
@@ -146,9 +141,9 @@ def webhooks(draw, route: str):
 def _call_in(app, twilio, role: str, pending_number: bool) -> tuple[str, int | None]:
     """A call of our own in the state `role` names; its CallSid and id."""
     sid = fresh_sid()
-    twilio.post("/ivr/voice", incoming(sid))
+    twilio.post("/ivr/voice", incoming(sid=sid))
     if role in ("queued", "connecting"):
-        twilio.post("/ivr/menu?attempt=1", incoming(sid, Digits="2"))
+        twilio.post("/ivr/menu?attempt=1", incoming(sid=sid, Digits="2"))
     with app.app_context():
         call = db.session.scalar(select(Call).where(Call.call_sid == sid))
         if role == "connecting" and call.state == "queued":
@@ -230,8 +225,6 @@ def forged(draw):
 
 
 def test_a_wrong_signature_is_refused_on_every_route_and_writes_no_call(app, twilio, world):
-    from tests.conftest import TwilioSigner
-
     wrong_token = TwilioSigner(twilio.client, token="not-the-auth-token")
 
     @settings(PROPERTY, max_examples=60 * SCALE)

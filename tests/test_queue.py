@@ -3,7 +3,6 @@
 import threading
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from callcenter import calls
@@ -11,7 +10,7 @@ from callcenter.calls import Refused
 from callcenter.extensions import db
 from callcenter.models import Call, User
 from callcenter.queue import PRIORITY_ROUTINE, PRIORITY_URGENT, URGENT_HEAD_START, CallQueue
-from tests.conftest import MAPLE_NUMBER
+from tests.support import queued_call
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -60,16 +59,10 @@ def test_fifty_concurrent_takers_of_one_call_succeed_exactly_once(app):
     assert len(q) == 0
 
 
-def _queued_call(sid: str, digit: str) -> Call:
-    call, _ = calls.enter_ivr(db.session, sid, MAPLE_NUMBER, "+14155550123")
-    calls.choose(db.session, call, digit)
-    calls.queue_call(db.session, current_app.call_queue, call)
-    return call
-
-
 def test_the_queue_is_rebuilt_from_the_ledger_in_the_same_order(app, world):
     with app.app_context():
-        ids = [_queued_call(f"CA{n:032d}", d).id for n, d in enumerate(["2", "1", "0", "2"])]
+        ids = [queued_call(db.session, app.call_queue, f"CA{n:032d}", digit=d).id
+               for n, d in enumerate(["2", "1", "0", "2"])]
         before = [w.call_id for w in app.call_queue.waiting()]
         assert sorted(before) == sorted(ids)
         app.redis.delete(CallQueue.key)  # Redis lost its data
@@ -80,7 +73,7 @@ def test_the_queue_is_rebuilt_from_the_ledger_in_the_same_order(app, world):
 
 def test_only_one_agent_gets_the_call_and_the_other_is_told(app, world, twilio_http):
     with app.app_context():
-        call = _queued_call("CA" + "b" * 32, "2")
+        call = queued_call(db.session, app.call_queue, "CA" + "b" * 32)
         alice, bob = db.session.get(User, world["alice"]), db.session.get(User, world["bob"])
         taken = calls.take(db.session, app.call_queue, app.presence, app.gateway, call.id, alice, "https://x.test/ivr/connect/1")
         assert taken.agent_id == alice.id and taken.state == "connecting"
@@ -100,8 +93,8 @@ def test_only_one_agent_gets_the_call_and_the_other_is_told(app, world, twilio_h
 def test_a_failed_redirect_puts_the_caller_back_in_their_place(app, world, twilio_http):
     twilio_http.fail_with = 400
     with app.app_context():
-        first = _queued_call("CA" + "c" * 32, "2")
-        _queued_call("CA" + "d" * 32, "2")
+        first = queued_call(db.session, app.call_queue, "CA" + "c" * 32)
+        queued_call(db.session, app.call_queue, "CA" + "d" * 32)
         alice = db.session.get(User, world["alice"])
         try:
             calls.take(db.session, app.call_queue, app.presence, app.gateway, first.id, alice, "https://x.test/c")
@@ -121,7 +114,7 @@ def test_a_twilio_that_cannot_be_reached_puts_the_caller_back(app, world):
 
     offline = create_app({**app.config, "TWILIO_HTTP_CLIENT": None, "TWILIO_API_BASE": "http://127.0.0.1:1"})
     with offline.app_context():
-        call = _queued_call("CA" + "7" * 32, "2")
+        call = queued_call(db.session, offline.call_queue, "CA" + "7" * 32)
         alice = db.session.get(User, world["alice"])
         try:
             calls.take(db.session, offline.call_queue, offline.presence, offline.gateway, call.id, alice, "https://x.test/c")
@@ -138,7 +131,7 @@ def test_the_console_snapshot_lists_the_first_hundred_and_counts_them_all(app, w
 
     with app.app_context():
         for n in range(SNAPSHOT_LIMIT + 5):
-            _queued_call(f"CA{n:032d}", "2")
+            queued_call(db.session, app.call_queue, f"CA{n:032d}")
         snapshot = queue_snapshot(db.session, app.call_queue, app.presence)
     assert snapshot["total"] == SNAPSHOT_LIMIT + 5
     assert len(snapshot["waiting"]) == SNAPSHOT_LIMIT

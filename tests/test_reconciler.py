@@ -8,14 +8,12 @@ from callcenter.models import Call
 from callcenter.queue import CallQueue
 from ops.jobs import reconcile
 from ops.worker import run_worker
-from tests.conftest import MAPLE_NUMBER, PATIENT
+from tests.support import PATIENT, incoming, queued_call
 
 
-def _waiting(app, sid, digit="2"):
-    call, _ = calls.enter_ivr(db.session, sid, MAPLE_NUMBER, PATIENT)
-    calls.choose(db.session, call, digit)
-    calls.queue_call(db.session, app.call_queue, call)
-    return call.id
+def _waiting(app, sid):
+    """A caller holding in the queue (nothing committed); returns the call's id."""
+    return queued_call(db.session, app.call_queue, sid).id
 
 
 def test_the_worker_restores_waiting_callers_after_redis_lost_them(app, world):
@@ -82,16 +80,13 @@ def test_it_retries_the_callback_sms_of_an_abandoned_call(app, world, twilio_htt
 
 
 def test_a_status_callback_that_failed_is_replayed_by_the_worker(app, world, agent_on_duty):
-    import json
-
     from callcenter.call_status import PendingStatuses
 
     with app.app_context():
         call_id = _waiting(app, "CA" + "6" * 32)
-    # What the webhook keeps when the database refused it (see ivr.status_updates.stash_and_acknowledge).
-    app.redis.rpush(PendingStatuses.key, json.dumps({"CallSid": "CA" + "6" * 32, "CallStatus": "completed",
-                                             "SequenceNumber": "3", "CallDuration": "44", "From": PATIENT,
-                                             "To": MAPLE_NUMBER, "Direction": "inbound"}))
+    # What the webhook keeps when the database refused it (see PendingStatuses.keep, called by the /ivr/status webhook).
+    PendingStatuses(app.redis).keep(incoming(sid="CA" + "6" * 32, CallStatus="completed", SequenceNumber="3",
+                                             CallDuration="44"))
     with app.app_context():
         result = reconcile()
         assert result["replayed"] == 1

@@ -1,0 +1,262 @@
+"""Plain helpers the tests share: the personas' numbers, a browser's login, signed webhooks, the console's
+Socket.IO client, and rows in the ledger. Fixtures live in conftest.py; this module holds no tests.
+
+Helpers that take `app` open their own app context and commit; helpers that take a `session` work
+inside the caller's context and commit nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from agents_ui.broadcast import NAMESPACE
+from callcenter import callbacks, calls, ledger, voicemail
+from callcenter.extensions import db, socketio
+from callcenter.models import Call, CallbackTask, CallEvent, Message
+
+# The personas' account, numbers and password (the people themselves are the `world` fixture).
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PASSWORD = "correct-horse-battery"
+MAPLE_NUMBER = "+14155550101"
+HARBOR_NUMBER = "+16175550102"
+PATIENT = "+14155550123"
+ASKED_NUMBER = "+16175550188"  # the number a patient asked to be called back at
+ON_CALL_NUMBER = "+14155550999"  # Dr. Rivera's phone while on call for Maple Street
+SID = "CA" + "a" * 32  # the patient's call to Maple Street
+RECORDING = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE{}"
+T0 = datetime(2026, 11, 27, 17, 5, tzinfo=UTC)  # 9:05 AM in Los Angeles, 12:05 PM in New York
+
+_sids = itertools.count(1)
+
+
+# --- A browser's login ---------------------------------------------------------------------------------------
+
+CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(response) -> str:
+    """The CSRF token a browser would send back, read from the page's form."""
+    match = CSRF_FIELD.search(response.get_data(as_text=True))
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def without_csrf_token(html: str) -> str:
+    """The page without its CSRF token, which carries the time it was made."""
+    return CSRF_FIELD.sub("", html)
+
+
+def log_in(client, email: str, password: str = PASSWORD):
+    """Log in as a browser does: fetch the form, then post it with its token. The answer, unchecked."""
+    form = client.get("/login")
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_token(form)})
+
+
+def log_in_browser(page, base: str, email: str, password: str = PASSWORD) -> None:
+    """Log in from a Playwright page, typing into the login form at `base`."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def log_out(client, page: str = "/console/"):
+    """Log out with the token of a page the person has open."""
+    return client.post("/logout", data={"csrf_token": csrf_token(client.get(page))})
+
+
+class Page(HTMLParser):
+    """What a page offers: element ids, named fields, each named select's options, its scripts."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.ids: set[str] = set()
+        self.names: set[str] = set()
+        self.options: dict[str, list[str]] = {}  # select name -> option values, in order
+        self.labels: dict[str, dict[str, str]] = {}  # select name -> option value -> its text
+        self.scripts: list[str] = []
+        self._select: str | None = None
+        self._value: str | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if "name" in attrs:
+            self.names.add(f"{tag}[name={attrs['name']}]")
+        if tag == "select":
+            self._select = attrs.get("name")
+            self.options[self._select] = []
+            self.labels[self._select] = {}
+        if tag == "option" and self._select:
+            self._value = attrs.get("value")
+            self.options[self._select].append(self._value)
+            self.labels[self._select][self._value] = ""
+        if tag == "script" and attrs.get("src"):
+            self.scripts.append(attrs["src"])
+
+    def handle_data(self, data):
+        if self._select and self._value is not None:
+            self.labels[self._select][self._value] += data
+
+    def handle_endtag(self, tag):
+        if tag == "option":
+            self._value = None
+        if tag == "select":
+            self._select = None
+
+
+# --- Twilio's side ---------------------------------------------------------------------------------------------
+
+class TwilioSigner:
+    """Sends webhook requests the way Twilio does: form-encoded and signed."""
+
+    def __init__(self, client, token: str = AUTH_TOKEN, base: str = "http://localhost"):
+        self.client = client
+        self.validator = RequestValidator(token)
+        self.base = base
+
+    def post(self, path: str, data: dict, headers: dict | None = None, signature: str | None = None):
+        sig = signature if signature is not None else self.validator.compute_signature(self.base + path, data)
+        return self.client.post(path, data=data, headers={"X-Twilio-Signature": sig, **(headers or {})})
+
+
+def incoming(to: str = MAPLE_NUMBER, sid: str = SID, **extra) -> dict:
+    """The fields of a webhook about the patient's call, as Twilio sends them."""
+    return {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": PATIENT, "To": to, "CallStatus": "ringing",
+            "Direction": "inbound", "ApiVersion": "2010-04-01", **extra}
+
+
+def outbound_status(twilio, sid: str, status: str, sequence: int):
+    """Twilio's status callback for the call we placed to a patient who asked to be called back."""
+    return twilio.post("/ivr/status", {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": MAPLE_NUMBER,
+                                       "To": ASKED_NUMBER, "CallStatus": status, "Direction": "outbound-api",
+                                       "SequenceNumber": str(sequence), "ApiVersion": "2010-04-01"})
+
+
+def connect_url(call_id: int) -> str:
+    return f"http://localhost/ivr/connect/{call_id}"
+
+
+# --- The agents' console ---------------------------------------------------------------------------------------
+
+def open_console(app, browser):
+    """The console's Socket.IO connection, with the browser's cookies."""
+    return socketio.test_client(app, namespace=NAMESPACE, flask_test_client=browser)
+
+
+def console_for(app, email: str):
+    """A logged-in browser (its own cookies) with the console open."""
+    browser = app.test_client()
+    assert log_in(browser, email).status_code == 302, "login failed"
+    return open_console(app, browser)
+
+
+def received(io, name: str) -> list:
+    """What the server pushed to this console as `name`, oldest first."""
+    return [event["args"][0] for event in io.get_received(NAMESPACE) if event["name"] == name]
+
+
+def ask(io, event: str, payload: dict | None = None) -> dict:
+    """Send a console event and return the server's answer."""
+    return io.emit(event, payload or {}, namespace=NAMESPACE, callback=True)
+
+
+# --- Rows in the ledger ----------------------------------------------------------------------------------------
+
+def queued_call(session, queue, call_sid: str = SID, dialled: str = MAPLE_NUMBER, caller: str = PATIENT,
+                digit: str = "2") -> Call:
+    """A caller who went through the menu and now holds in the queue (nothing committed)."""
+    call, _ = calls.enter_ivr(session, call_sid, dialled, caller)
+    calls.choose(session, call, digit)
+    calls.queue_call(session, queue, call)
+    return call
+
+
+def waiting_call(app, call_sid: str = SID, dialled: str = MAPLE_NUMBER, caller: str = PATIENT,
+                 digit: str = "2") -> int:
+    """A caller who went through the menu and now holds in the queue; returns the call's id."""
+    with app.app_context():
+        call = queued_call(db.session, app.call_queue, call_sid, dialled, caller, digit)
+        db.session.commit()
+        return call.id
+
+
+def kept_place(app, call_sid: str = "CA" + "k" * 32, number: str = ASKED_NUMBER) -> int:
+    """A caller who held, chose to keep their place and hung up: still in line, as a callback."""
+    call_id = waiting_call(app, call_sid=call_sid)
+    with app.app_context():
+        callbacks.keep_place(db.session, db.session.get(Call, call_id), number)
+        db.session.commit()
+    return call_id
+
+
+def task_of(app, call_id: int) -> CallbackTask:
+    """The callback task of a call, as it is now."""
+    with app.app_context():
+        return db.session.scalar(select(CallbackTask).where(CallbackTask.call_id == call_id))
+
+
+def left_voicemail(app, n: int, *, urgent: bool = False, minutes_ago: int = 0, dialled: str = MAPLE_NUMBER,
+                   transcription: str | None = None) -> int:
+    """A caller who left a voicemail `minutes_ago` (transcribed, if `transcription` is given)."""
+    with app.app_context():
+        call, _ = calls.enter_ivr(db.session, f"CA{n:032d}", dialled, PATIENT)
+        message = voicemail.save(db.session, call, RECORDING.format(n), f"RE{n}", 42, urgent)
+        message.created_at = ledger.now() - timedelta(minutes=minutes_ago)
+        if transcription:
+            voicemail.transcription_arrived(db.session, RECORDING.format(n), transcription, "completed")
+        db.session.commit()
+        return message.id
+
+
+def make_call(app, practice_id: int, *, at: datetime = T0, state: str = "wrapped_up", reason: str = "message",
+              priority: int = 0, agent_id: int | None = None, from_number: str = PATIENT,
+              events: tuple[str, ...] = ("entered_ivr", "queued", "connected", "wrapped_up"), **fields) -> int:
+    """A past call in the ledger, with events a minute apart; returns its id."""
+    with app.app_context():
+        call = Call(call_sid=f"CA{next(_sids):032d}", practice_id=practice_id, from_number=from_number,
+                    to_number=MAPLE_NUMBER, state=state, reason=reason, priority=priority,
+                    agent_id=agent_id, created_at=at, **fields)
+        db.session.add(call)
+        db.session.flush()
+        for i, kind in enumerate(events):
+            db.session.add(CallEvent(call_id=call.id, kind=kind, at=at + timedelta(minutes=i), data={"step": i}))
+        db.session.commit()
+        return call.id
+
+
+def make_message(app, practice_id: int, *, at: datetime = T0, call_id: int | None = None,
+                 urgency: str = "routine", body: str = "Please call back about lab results.",
+                 caller_name: str = "Pat Doe", callback_number: str = PATIENT,
+                 taken_by_id: int | None = None) -> int:
+    """A message for a practice; returns its id."""
+    with app.app_context():
+        message = Message(practice_id=practice_id, call_id=call_id, urgency=urgency, caller_name=caller_name,
+                          callback_number=callback_number, body=body, taken_by_id=taken_by_id,
+                          created_at=at, delivered_at=at + timedelta(seconds=5))
+        db.session.add(message)
+        db.session.commit()
+        return message.id
+
+
+# --- Waiting for things that happen on other threads ----------------------------------------------------------
+
+def eventually(check, timeout: float = 10.0):
+    """Poll `check` until it returns something true, and return that; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)

@@ -29,6 +29,15 @@ class _SessionInterface(SecureCookieSessionInterface):
         return not request.path.startswith("/api/") and super().should_set_cookie(app, session)
 
 
+def _socketio_async_mode() -> str:
+    """gevent under gunicorn's gevent worker (it patched the standard library first), threads elsewhere."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return "threading"
+    return "gevent" if monkey.is_module_patched("socket") else "threading"
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -69,7 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         http_client=app.config.get("TWILIO_HTTP_CLIENT"),
     )
     message_queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
-    socketio.init_app(app, async_mode="threading", message_queue=message_queue, cors_allowed_origins=[])
+    socketio.init_app(app, async_mode=_socketio_async_mode(), message_queue=message_queue, cors_allowed_origins=[])
     app.console = ConsoleBroadcaster(app, socketio)  # every broadcast to the agents' consoles goes through it
 
     from agents_ui import bp as console_bp

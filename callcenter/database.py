@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+import threading
+
 from flask import Flask
 from sqlalchemy import Engine, event
 
 from .extensions import db
+
+# How long a writer waits for another writer of the same process (the busy timeout covers other processes).
+SQLITE_WRITE_WAIT = 5.0
+_WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 # hide_parameters everywhere: SQL errors must not carry patients' numbers into logs.
 _DEFAULT_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
@@ -51,6 +59,32 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    # SQLite has one writer at a time. Within a process, writers queue on this lock instead of in
+    # SQLite's busy handler: that handler sleeps inside C, which under gevent would stop every
+    # greenlet of the process, the writer it waits for included, until the busy timeout. Re-entrant,
+    # so a thread that writes on two connections fails on SQLite's timeout rather than hanging here.
+    writer = threading.RLock()
+
+    def _start_writing(dbapi_connection, record_info: dict) -> None:
+        if record_info.get("writing"):
+            return
+        if not writer.acquire(timeout=SQLITE_WRITE_WAIT):
+            raise sqlite3.OperationalError("database is locked (another writer of this process held it)")
+        record_info["writing"] = True
+
+    def _done_writing(dbapi_connection, record_info: dict, end) -> None:
+        if not record_info.pop("writing", False):
+            return
+        try:
+            end()  # the transaction ends before the next writer may start
+        finally:
+            writer.release()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(connection, _cursor, statement, _parameters, _context, _executemany):
+        if _WRITES.match(statement):
+            _start_writing(connection.connection.dbapi_connection, connection.connection.info)
+
     @event.listens_for(engine, "savepoint")
     def _savepoint(connection, _name):
         # pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so a SAVEPOINT issued first
@@ -58,5 +92,23 @@ def _tune_sqlite(engine: Engine) -> None:
         # transaction first; reads before it stay outside any transaction, as pysqlite leaves them,
         # so a later write never has to upgrade a stale read lock.
         dbapi_connection = connection.connection.dbapi_connection
+        _start_writing(dbapi_connection, connection.connection.info)
         if not dbapi_connection.in_transaction:
             dbapi_connection.execute("BEGIN")
+
+    # SQLAlchemy calls these before the DBAPI's commit or rollback: end the transaction here (the
+    # DBAPI's own call then finds none), and only then let the next writer in.
+    @event.listens_for(engine, "commit")
+    def _commit(connection):
+        info = connection.connection.info
+        _done_writing(connection.connection.dbapi_connection, info, connection.connection.dbapi_connection.commit)
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(connection):
+        info = connection.connection.info
+        _done_writing(connection.connection.dbapi_connection, info, connection.connection.dbapi_connection.rollback)
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection, record):
+        # A connection returned without a commit or rollback seen above (pool reset): never keep the lock.
+        _done_writing(dbapi_connection, record.info, dbapi_connection.rollback)

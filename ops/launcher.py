@@ -87,8 +87,11 @@ def main() -> int:
                  "--sms-url", f"{app_url}/sms/inbound", "--numbers", "+14155550101,+16175550102"],
                 cwd=ROOT, env=env)))
         children.append(("web", subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "1", "--threads", "64",
-             "--timeout", "0", "--graceful-timeout", "5", "app:create_app()"], cwd=ROOT, env=env)))
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"{host}:{port}",
+             "app:create_app()"], cwd=ROOT, env=env,
+            # Its own session: Ctrl-C is not delivered to gevent's workers mid-request (gunicorn would
+            # quit them at once); the launcher's SIGTERM below shuts them down gracefully.
+            start_new_session=True)))
         children.append(("worker", subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env)))
         if not _wait_for(f"{app_url}/healthz"):

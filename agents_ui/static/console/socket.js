@@ -19,7 +19,8 @@ const DID_NOT_WORK = "That did not work. Please try again.";
 // options: namespace, keepaliveUrl, loginUrl, onConnection(live), onSnapshot(snapshot), and
 // feedback ({showError, clearError}) for the answers to `send`.
 export function connect(options) {
-  const socket = window.io(options.namespace);
+  // Websocket only: any web process can hold the socket, with no sticky sessions behind a proxy.
+  const socket = window.io(options.namespace, { transports: ["websocket"] });
   const feedback = options.feedback;
 
   // Send an event; `done` runs with the ack when it says ok, errors are shown to the agent.

@@ -11,11 +11,13 @@ from rq import Queue
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from agents_ui.broadcast import DEFAULT_INTERVAL as PUSH_INTERVAL
 from agents_ui.broadcast import ConsoleBroadcaster
 from callcenter import config, database
 from callcenter.extensions import csrf, db, login_manager, migrate, socketio
 from callcenter.followups import FollowUps
 from callcenter.gateway import TwilioGateway
+from callcenter.practice_directory import PracticeDirectory
 from callcenter.presence import Presence
 from callcenter.queue import CallQueue
 
@@ -69,6 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                                health_check_interval=30)
     app.call_queue = CallQueue(app.redis, capacity=app.config.get("QUEUE_CAPACITY", 1000))
     app.presence = Presence(app.redis)
+    app.practices = PracticeDirectory()
     app.task_queue = Queue("answering", connection=app.redis)
     app.followups = FollowUps(app.task_queue)
     app.gateway = TwilioGateway(
@@ -79,7 +82,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     message_queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
     socketio.init_app(app, async_mode=_socketio_async_mode(), message_queue=message_queue, cors_allowed_origins=[])
-    app.console = ConsoleBroadcaster(app, socketio)  # every broadcast to the agents' consoles goes through it
+    # Every broadcast to the agents' consoles goes through it, coalesced by a background task.
+    app.console = ConsoleBroadcaster(app, socketio, interval=app.config.get("CONSOLE_PUSH_INTERVAL", PUSH_INTERVAL))
 
     from agents_ui import bp as console_bp
     from ivr import bp as ivr_bp

@@ -3,13 +3,18 @@
 (A console's own snapshot on connecting is the one answer sent straight back, by the socket handler.)
 
 Webhooks, jobs and console handlers call these on `current_app.console` (hung on the app by the
-factory). Pushes are hints: a console asks for a full snapshot on every (re)connect and every few
-seconds, so a push that fails is logged and dropped, never raised into the caller's answer.
+factory). A call only marks what changed: a background task of this process builds the payload
+and sends it at most every `CONSOLE_PUSH_INTERVAL` seconds, so a webhook never builds or sends a
+push itself, and a burst of changes (twenty callers a second) costs each console a few pushes a
+second. Each push carries a sequence number per kind (`seq`); a console that sees one missing asks
+for a snapshot. Pushes are hints: a console asks for a full snapshot on every (re)connect and every
+few seconds, so a push that fails is logged and dropped, never raised into the caller's answer.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 from flask import Flask
@@ -24,6 +29,8 @@ from . import read_model
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/console"
+KINDS = ("queue", "callbacks", "voicemails", "pages")
+DEFAULT_INTERVAL = 0.25  # seconds between two pushes of one kind from one process
 
 
 def staff_room(user_id: int) -> str:
@@ -34,35 +41,91 @@ def staff_room(user_id: int) -> str:
 class ConsoleBroadcaster:
     """Tells consoles what changed: the queue, callbacks, voicemails, pages, or one agent's desk."""
 
-    def __init__(self, app: Flask, socketio: SocketIO):
+    seq_key = "cc:console:seq:{}"  # per kind: how many pushes of it have been sent, by every process
+
+    def __init__(self, app: Flask, socketio: SocketIO, interval: float = DEFAULT_INTERVAL):
         self.app = app
         self.socketio = socketio
+        self.interval = interval  # 0: push at once, from the caller (tests that read pushes in step)
+        self._dirty: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = None
+        self._builders: dict[str, Callable[[], dict]] = {
+            "queue": lambda: read_model.queue_snapshot(db.session, self.app.call_queue, self.app.presence),
+            "callbacks": lambda: {"callbacks": read_model.open_callbacks(db.session, ledger.now())},
+            "voicemails": lambda: {"voicemails": read_model.voicemails_to_review(db.session)},
+            "pages": lambda: {"pages": read_model.recent_pages(db.session)},
+        }
 
-    def _push(self, event: str, build: Callable[[], dict], to: str | None = None) -> None:
+    # What changed
+
+    def queue_changed(self) -> None:
+        """Someone joined or left the queue, or an agent's availability changed."""
+        self._changed("queue")
+
+    def callbacks_changed(self) -> None:
+        self._changed("callbacks")
+
+    def voicemails_changed(self) -> None:
+        self._changed("voicemails")
+
+    def pages_changed(self) -> None:
+        self._changed("pages")
+
+    def desk_changed(self, agent: User) -> None:
+        """The agent's own state or call changed: every console they have open gets their snapshot, now."""
+        self._emit("snapshot", lambda: self.desk_snapshot(agent), to=staff_room(agent.id))
+
+    def desk_snapshot(self, agent: User) -> dict:
+        """One agent's whole console, with their presence settled first (see `desk.settle_if_free`),
+        and the sequence number of each kind of push it includes."""
+        now = ledger.now()
+        desk.settle_if_free(db.session, self.app.presence, agent, now)
+        snapshot = read_model.desk_snapshot(db.session, self.app.call_queue, self.app.presence, agent, now)
+        snapshot["seq"] = self._sequence_numbers()
+        return snapshot
+
+    # How it is sent
+
+    def _changed(self, kind: str) -> None:
+        if self.interval <= 0:
+            self._push(kind)
+            return
+        with self._lock:
+            self._dirty.add(kind)
+            if self._wake is None:
+                self._wake = self.socketio.server.eio.create_event() if self.socketio.server else threading.Event()
+                self.socketio.start_background_task(self._send_changes)
+        self._wake.set()
+
+    def _send_changes(self) -> None:
+        """The background task: wait for changes, send each kind once, rest, repeat."""
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                kinds, self._dirty = self._dirty, set()
+            with self.app.app_context():
+                for kind in KINDS:
+                    if kind in kinds:
+                        self._push(kind)
+                db.session.remove()
+            self.socketio.sleep(self.interval)
+
+    def _push(self, kind: str) -> None:
+        def payload() -> dict:
+            data = self._builders[kind]()
+            data["seq"] = int(self.app.redis.incr(self.seq_key.format(kind)))
+            return data
+
+        self._emit(kind, payload)
+
+    def _emit(self, event: str, build: Callable[[], dict], to: str | None = None) -> None:
         try:
             self.socketio.emit(event, build(), to=to, namespace=NAMESPACE)
         except Exception as exc:
             log.warning("console push %r failed: %s", event, type(exc).__name__)
 
-    def queue_changed(self) -> None:
-        """Someone joined or left the queue, or an agent's availability changed."""
-        self._push("queue", lambda: read_model.queue_snapshot(db.session, self.app.call_queue, self.app.presence))
-
-    def callbacks_changed(self) -> None:
-        self._push("callbacks", lambda: {"callbacks": read_model.open_callbacks(db.session, ledger.now())})
-
-    def voicemails_changed(self) -> None:
-        self._push("voicemails", lambda: {"voicemails": read_model.voicemails_to_review(db.session)})
-
-    def pages_changed(self) -> None:
-        self._push("pages", lambda: {"pages": read_model.recent_pages(db.session)})
-
-    def desk_changed(self, agent: User) -> None:
-        """The agent's own state or call changed: every console they have open gets their snapshot."""
-        self._push("snapshot", lambda: self.desk_snapshot(agent), to=staff_room(agent.id))
-
-    def desk_snapshot(self, agent: User) -> dict:
-        """One agent's whole console, with their presence settled first (see `desk.settle_if_free`)."""
-        now = ledger.now()
-        desk.settle_if_free(db.session, self.app.presence, agent, now)
-        return read_model.desk_snapshot(db.session, self.app.call_queue, self.app.presence, agent, now)
+    def _sequence_numbers(self) -> dict[str, int]:
+        values = self.app.redis.mget([self.seq_key.format(kind) for kind in KINDS])
+        return {kind: int(value or 0) for kind, value in zip(KINDS, values, strict=True)}

@@ -16,6 +16,7 @@ from . import ledger, menu
 from .accounts import practice_for_number
 from .gateway import GatewayError, TwilioGateway
 from .models import Call, CallbackTask, Message, Practice, User
+from .practice_directory import PracticeCard
 from .presence import Presence
 from .queue import QUEUE_FULL, CallQueue
 
@@ -37,6 +38,18 @@ def enter_ivr(session: Session, call_sid: str, dialled: str | None, caller: str 
     if practice is None and call.outcome is None:
         ledger.set_outcome(session, call, "not_ours")
     return call, practice
+
+
+def arrive(session: Session, practice: PracticeCard, call_sid: str, dialled: str | None, caller: str | None,
+           direction: str = "inbound") -> tuple[int, str]:
+    """A call to one of our practices comes in (idempotent): its id, and the language to greet it in.
+
+    The hot path of every call: two INSERTs, no ORM; a retried webhook finds the call it made.
+    """
+    call_id, new = ledger.open_call_row(session, call_sid, practice_id=practice.id, from_number=caller,
+                                        to_number=dialled, direction=direction, first_event="entered_ivr")
+    language = "en" if new else session.scalar(select(Call.language).where(Call.id == call_id))
+    return call_id, language
 
 
 def set_language(session: Session, call: Call, language: str) -> None:

@@ -7,9 +7,11 @@ the queue had no room for going on to the message path (`queue_full`).
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +54,45 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.cache
+def _first_webhook_statements(dialect: str):
+    """The two INSERTs of a call's first webhook, built once per dialect (their values are parameters)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    calls, events = Call.__table__, CallEvent.__table__
+    new_call = (insert(calls).values(state="ivr", priority=0, language="en", after_hours=False,
+                                     emergency_words=False, last_sequence=-1)
+                .on_conflict_do_nothing(index_elements=["call_sid"]).returning(calls.c.id))
+    first_event = insert(events).on_conflict_do_nothing(index_elements=["call_id", "dedupe_key"])
+    return new_call, first_event
+
+
+def open_call_row(
+    session: Session,
+    call_sid: str,
+    *,
+    practice_id: int | None,
+    from_number: str | None,
+    to_number: str | None,
+    direction: str = "inbound",
+    first_event: str | None = None,
+) -> tuple[int, bool]:
+    """Record a call's first webhook: two INSERTs, no ORM, no savepoint. The call's id, and whether it is new.
+
+    A retry of the same webhook (same CallSid) inserts nothing and finds the row already there.
+    """
+    at = now()
+    new_call, event = _first_webhook_statements(session.get_bind().dialect.name)
+    call_id = session.execute(new_call, {"call_sid": call_sid, "practice_id": practice_id, "from_number": from_number,
+                                         "to_number": to_number, "direction": direction, "created_at": at}).scalar()
+    new = call_id is not None
+    if not new:
+        call_id = session.scalar(select(Call.id).where(Call.call_sid == call_sid))
+    if first_event:
+        session.execute(event, {"call_id": call_id, "kind": first_event, "data": {}, "dedupe_key": first_event,
+                                "at": at, "actor_id": None})
+    return call_id, new
+
+
 def open_call(
     session: Session,
     call_sid: str,
@@ -62,26 +103,10 @@ def open_call(
     direction: str = "inbound",
     first_event: str | None = None,
 ) -> Call:
-    """Return the call for `call_sid`, creating its row (and `first_event`) on the first webhook.
-
-    The common case, a new call, costs one SELECT and the INSERTs; a concurrent retry of the same
-    webhook loses the race on the unique CallSid and reads the winner's row.
-    """
-    call = session.scalar(select(Call).where(Call.call_sid == call_sid))
-    if call is not None:
-        if first_event:
-            record(session, call, first_event, dedupe_key=first_event)
-        return call
-    call = Call(call_sid=call_sid, practice_id=practice_id, from_number=from_number, to_number=to_number,
-                direction=direction, state="ivr")
-    if first_event:
-        call.events.append(CallEvent(kind=first_event, data={}, dedupe_key=first_event))
-    try:
-        with session.begin_nested():
-            session.add(call)
-    except IntegrityError:
-        call = session.scalar(select(Call).where(Call.call_sid == call_sid))
-    return call
+    """Return the call for `call_sid`, creating its row (and `first_event`) on the first webhook."""
+    call_id, _ = open_call_row(session, call_sid, practice_id=practice_id, from_number=from_number,
+                               to_number=to_number, direction=direction, first_event=first_event)
+    return session.get(Call, call_id)
 
 
 def find_call(session: Session, call_sid: str) -> Call | None:

@@ -50,12 +50,49 @@ def agents_online(session: Session, presence: Presence) -> int:
     """Agents who can answer soon: available now, or on a call that will end."""
     busy = session.scalar(select(func.count(func.distinct(Call.agent_id))).where(
         Call.state.in_(("connecting", "connected")), Call.agent_id.is_not(None)))
-    return len(presence.available_agents()) + int(busy or 0)
+    return presence.count_available() + int(busy or 0)
 
 
 def wait_minutes(session: Session, queue: CallQueue, presence: Presence, position: int) -> int | None:
     """The honest 'about N minutes' for the caller at `position` (see `routing.estimate_wait_minutes`)."""
     return estimate_wait_minutes(position, queue.average_handle_time(), agents_online(session, presence))
+
+
+KEEP_PLACE_AFTER = 120  # seconds on hold before the caller is offered a callback
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What a caller on hold hears next: where they are and the honest wait, or that their wait is over."""
+
+    language: str
+    position: int | None = None
+    wait_minutes: int | None = None
+    offer_keep_place: bool = False
+    leave: bool = False  # waited as long as the practice allows: out of Twilio's queue, on to a message
+
+
+def on_hold(session: Session, queue: CallQueue, presence: Presence, call_sid: str, now: datetime) -> Hold | None:
+    """The hold loop asked for music: note that the caller is still there, and say where they are.
+
+    The common case costs two small reads of the ledger and two Redis round trips; None when the
+    CallSid is not a waiting caller's own line (the view then looks further, see `calls.find_by_leg`).
+    """
+    row = session.execute(
+        select(Call.id, Call.state, Call.queued_at, Call.language, Practice.max_wait_seconds)
+        .join(Practice, Practice.id == Call.practice_id)
+        .where(Call.call_sid == call_sid)
+    ).first()
+    if row is None or row.state != "queued":
+        return None
+    position, handle_seconds = queue.check_in(row.id, now)
+    if position is None:  # Redis lost the entry (restart): the ledger puts the caller back in place
+        return None
+    waited = (now - row.queued_at).total_seconds() if row.queued_at else 0.0
+    if waited >= row.max_wait_seconds:
+        return Hold(row.language, position, leave=True)
+    minutes = estimate_wait_minutes(position, handle_seconds, agents_online(session, presence))
+    return Hold(row.language, position, minutes, offer_keep_place=waited >= KEEP_PLACE_AFTER)
 
 
 def after_menu(session: Session, queue: CallQueue, presence: Presence, gateway: TwilioGateway, call: Call,

@@ -37,6 +37,9 @@ class Presence:
         """Agents available now, longest idle first."""
         return [int(m) for m in self.redis.zrange(self.available_key, 0, -1)]
 
+    def count_available(self) -> int:
+        return int(self.redis.zcard(self.available_key))
+
     def is_available(self, agent_id: int) -> bool:
         return self.redis.zscore(self.available_key, str(agent_id)) is not None
 

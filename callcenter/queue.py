@@ -98,6 +98,16 @@ class CallQueue:
     def heartbeat(self, call_id: int, at: datetime) -> None:
         self.redis.hset(self.heartbeat_key, str(call_id), f"{at.timestamp():.0f}")
 
+    def check_in(self, call_id: int, at: datetime) -> tuple[int | None, float]:
+        """A holder's hold loop asked for music: note it, and return their position and the recent
+        average handling time, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self.heartbeat_key, str(call_id), f"{at.timestamp():.0f}")
+        pipe.zrank(self.key, str(call_id))
+        pipe.lrange(self.handle_times_key, 0, 99)
+        _, rank, handle_times = pipe.execute()
+        return (None if rank is None else int(rank) + 1), _average(handle_times)
+
     def last_heartbeats(self, call_ids: list[int]) -> dict[int, float | None]:
         if not call_ids:
             return {}
@@ -112,5 +122,9 @@ class CallQueue:
         pipe.execute()
 
     def average_handle_time(self) -> float:
-        values = [float(v) for v in self.redis.lrange(self.handle_times_key, 0, 99)]
-        return sum(values) / len(values) if values else DEFAULT_HANDLE_SECONDS
+        return _average(self.redis.lrange(self.handle_times_key, 0, 99))
+
+
+def _average(handle_times: list[bytes]) -> float:
+    values = [float(v) for v in handle_times]
+    return sum(values) / len(values) if values else DEFAULT_HANDLE_SECONDS

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Response, current_app, request
 
 from callcenter import callbacks, calls, ledger, patient_path
@@ -13,17 +15,31 @@ from .onward import answer
 from .prompts import prompts
 from .webhooks import current_call, twilio_webhook, twiml_response
 
-KEEP_PLACE_AFTER = 120  # seconds on hold before the caller is offered a callback
+# The hold loop's answers repeat: the same few documents for every caller at a given place in line.
+_hold_twiml = functools.lru_cache(maxsize=4096)(twiml.hold)
 
 
 def _hold_safely() -> Response:
-    return twiml_response(twiml.hold("en", None, None, offer_keep_place=False))
+    return twiml_response(_hold_twiml("en", None, None, offer_keep_place=False))
 
 
 @bp.post("/wait")
 @twilio_webhook(_hold_safely)
 def wait():
     """The waitUrl loop: honest position and wait about once a minute; a callback offer; the maximum wait."""
+    app = current_app
+    hold = patient_path.on_hold(db.session, app.call_queue, app.presence, request.form.get("CallSid", ""),
+                                ledger.now())
+    if hold is None:
+        return _wait_on_another_leg()
+    if hold.leave:
+        return twiml_response(twiml.leave_queue())
+    return twiml_response(_hold_twiml(hold.language, hold.position, hold.wait_minutes,
+                                      offer_keep_place=hold.offer_keep_place))
+
+
+def _wait_on_another_leg() -> Response:
+    """The hold loop of a caller we called back (our own leg), or one whose queue entry Redis lost."""
     call = current_call()
     if call is None or call.state != "queued":
         return _hold_safely()
@@ -36,7 +52,8 @@ def wait():
     if waited >= call.practice.max_wait_seconds:
         return twiml_response(twiml.leave_queue())
     minutes = patient_path.wait_minutes(db.session, queue, current_app.presence, position)
-    return twiml_response(twiml.hold(call.language, position, minutes, offer_keep_place=waited >= KEEP_PLACE_AFTER))
+    return twiml_response(_hold_twiml(call.language, position, minutes,
+                                      offer_keep_place=waited >= patient_path.KEEP_PLACE_AFTER))
 
 
 @bp.post("/queue-exit")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import Response, current_app, request
@@ -9,6 +10,7 @@ from flask import Response, current_app, request
 from callcenter import call_status, calls, ledger, menu, patient_path
 from callcenter.call_status import PendingStatuses
 from callcenter.extensions import csrf, db
+from callcenter.practice_directory import PracticeCard, card_of
 
 from . import bp, sms_bp, twiml
 from .onward import answer, queue_name
@@ -34,14 +36,19 @@ def _onward(call, practice, prefix: str | None = None) -> Response:
     return answer(onward, call, prefix)
 
 
-def _menu(call, attempt: int, *, welcome: bool, prefix: str | None = None) -> Response:
-    practice = call.practice
+@functools.lru_cache(maxsize=1024)
+def _menu_twiml(practice: PracticeCard, language: str, attempt: int, welcome: bool, prefix: str | None) -> str:
+    """The menu as this practice offers it: the same document for every caller, so built once."""
     options = menu.offered(practice.menu_options)
-    languages = practice.languages or ["en", "es"]
-    return twiml_response(twiml.menu(
-        call.language, practice.name, practice.greeting if call.language == "en" else None, options, attempt,
-        welcome=welcome, offer_spanish=call.language == "en" and "es" in languages, prefix=prefix,
-        hints=menu.speech_hints(call.language, options)))
+    return twiml.menu(
+        language, practice.name, practice.greeting if language == "en" else None, options, attempt,
+        welcome=welcome, offer_spanish=language == "en" and "es" in practice.languages, prefix=prefix,
+        hints=menu.speech_hints(language, options))
+
+
+def _menu(practice: PracticeCard, language: str, attempt: int, *, welcome: bool,
+          prefix: str | None = None) -> Response:
+    return twiml_response(_menu_twiml(practice, language, attempt, welcome, prefix))
 
 
 @bp.post("/voice")
@@ -49,10 +56,16 @@ def _menu(call, attempt: int, *, welcome: bool, prefix: str | None = None) -> Re
 def voice():
     """A call comes in: find the practice by the dialled number, greet, advise, offer the menu."""
     form = request.form
-    call, practice = calls.enter_ivr(db.session, form.get("CallSid", ""), form.get("To"), form.get("From"),
-                                     form.get("Direction", "inbound"))
-    reply = twiml_response(twiml.unknown_number()) if practice is None else _menu(call, 1, welcome=True)
-    db.session.commit()  # after building the answer: nothing needs reloading
+    practice = current_app.practices.by_number(db.session, form.get("To"))
+    if practice is None:
+        calls.enter_ivr(db.session, form.get("CallSid", ""), form.get("To"), form.get("From"),
+                        form.get("Direction", "inbound"))  # recorded as not ours
+        db.session.commit()
+        return twiml_response(twiml.unknown_number())
+    _, language = calls.arrive(db.session, practice, form.get("CallSid", ""), form.get("To"), form.get("From"),
+                               form.get("Direction", "inbound"))
+    reply = _menu(practice, language, 1, welcome=True)  # built before the commit: the write lock is short
+    db.session.commit()
     return reply
 
 
@@ -83,7 +96,7 @@ def menu_choice():
     if digits == menu.SPANISH_KEY and call.language == "en" and "es" in (practice.languages or ["en", "es"]):
         calls.set_language(db.session, call, "es")
         db.session.commit()
-        return _menu(call, attempt, welcome=True)
+        return _menu(card_of(practice), call.language, attempt, welcome=True)
 
     option = menu.by_key(digits, options) if digits else menu.by_speech(speech, call.language, options)
     if option is not None:
@@ -99,7 +112,8 @@ def menu_choice():
         calls.choose_option(db.session, call, menu.BY_REASON["message"], how="fallback")
         return _onward(call, practice, prefix=p["fallback_to_message"])
     db.session.commit()
-    return _menu(call, attempt + 1, welcome=False, prefix=p["invalid"] if (digits or speech) else None)
+    return _menu(card_of(practice), call.language, attempt + 1, welcome=False,
+                 prefix=p["invalid"] if (digits or speech) else None)
 
 
 def _keep_status_and_acknowledge() -> Response:

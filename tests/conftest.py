@@ -69,6 +69,9 @@ def _config(database_url: str, redis_url: str, instance) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
         "SOCKETIO_MESSAGE_QUEUE": None,
+        # Console pushes go out at once, from the caller, so that a test reads them in step; the
+        # coalescing background task has tests of its own (tests/test_broadcast.py).
+        "CONSOLE_PUSH_INTERVAL": 0,
         "SECRET_KEY": "test-secret",
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,

@@ -328,7 +328,7 @@ def test_it_completes_a_callback(app, world, alice, bob):
         assert (task.status, task.completed_by_id) == ("done", world["alice"])
         assert task.completed_at is not None
         assert db.session.get(Call, call_id).outcome == "callback_completed"
-    assert received(bob, "callbacks")[-1] == {"callbacks": []}
+    assert received(bob, "callbacks")[-1]["callbacks"] == []
     assert ask(bob, "snapshot")["callbacks"] == []
     assert ask(bob, "complete_callback", {"task_id": task_id}) == {
         "ok": False, "error": "This callback has already been done."}

@@ -44,7 +44,7 @@ export function connect(options) {
   function requestSnapshot() {
     if (!socket.connected) return;
     socket.timeout(ACK_TIMEOUT).emit("snapshot", {}, function (err, answer) {
-      if (!err && answer && answer.ok) options.onSnapshot(answer);
+      if (!err && answer && answer.ok) onSnapshot(answer);
     });
   }
 
@@ -83,7 +83,26 @@ export function connect(options) {
     options.onConnection(false);
     if (!socket.active) recheckSession();
   });
-  socket.on("snapshot", options.onSnapshot);
+  // Each kind of push is numbered (`seq`); a snapshot says where each kind stood. A push older
+  // than what the page shows is dropped; one that skips a number means a push was lost, so the
+  // page asks for a snapshot.
+  const lastSeq = {};
+  function onSnapshot(snapshot) {
+    Object.keys(snapshot.seq || {}).forEach(function (kind) {
+      lastSeq[kind] = Math.max(lastSeq[kind] || 0, snapshot.seq[kind]);
+    });
+    options.onSnapshot(snapshot);
+  }
+  function inOrder(kind, data) {
+    const seq = data && data.seq;
+    if (typeof seq !== "number") return true;
+    const last = lastSeq[kind];
+    if (last !== undefined && seq <= last) return false;
+    if (last !== undefined && seq > last + 1) requestSnapshot();
+    lastSeq[kind] = seq;
+    return true;
+  }
+  socket.on("snapshot", onSnapshot);
 
   let lastActivity = 0, lastKeepalive = Date.now();
   ["pointerdown", "keydown"].forEach(function (type) {
@@ -100,7 +119,9 @@ export function connect(options) {
   return {
     send: send,
     requestSnapshot: requestSnapshot,
-    // A server push other than the snapshot: queue, callbacks, voicemails, pages.
-    on: function (event, handler) { socket.on(event, handler); }
+    // A server push other than the snapshot: queue, callbacks, voicemails, pages (in order only).
+    on: function (event, handler) {
+      socket.on(event, function (data) { if (inOrder(event, data)) handler(data); });
+    }
   };
 }

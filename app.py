@@ -69,7 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # and the webhook wrapper answers safe TwiML instead of letting Twilio time out.
     app.redis = Redis.from_url(app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=1,
                                health_check_interval=30)
-    app.call_queue = CallQueue(app.redis, capacity=app.config.get("QUEUE_CAPACITY", 1000))
+    app.call_queue = CallQueue(app.redis, capacity=app.config["QUEUE_CAPACITY"])
     app.presence = Presence(app.redis)
     app.practices = PracticeDirectory()
     app.task_queue = Queue("answering", connection=app.redis)

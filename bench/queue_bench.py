@@ -57,9 +57,9 @@ def bench_phase(queue: CallQueue, trips: RoundTrips, size: int, ops: int, timing
     now = datetime.now(UTC)
     queue.redis.delete(CallQueue.key)
 
-    def arrivals(first: int, count: int) -> list[tuple[int, datetime, int]]:
+    def arrivals(first: int, count: int) -> list[tuple[int, datetime, int, int | None]]:
         return [(call_id, now - timedelta(seconds=rng.uniform(0, 1800)),
-                 PRIORITY_URGENT if rng.random() < 0.2 else PRIORITY_ROUTINE)
+                 PRIORITY_URGENT if rng.random() < 0.2 else PRIORITY_ROUTINE, None)
                 for call_id in range(first, first + count)]
 
     for start in range(1, size + 1, 5000):  # fill in chunks: one ZADD each, untimed

@@ -101,7 +101,8 @@ def queue_call(session: Session, queue: CallQueue, call: Call) -> int:
         session.commit()
     if call.state not in WAITING_STATES:
         return 0
-    position = queue.enqueue(call.id, call.queued_at, call.priority)
+    position = queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id,
+                             call.practice.queue_capacity if call.practice is not None else None)
     if position == QUEUE_FULL:
         ledger.record(session, call, "queue_full", {})
         call.state = "ivr" if call.state == "queued" else call.state
@@ -150,7 +151,7 @@ def take(session: Session, queue: CallQueue, presence: Presence, gateway: Twilio
         # Nothing reached the patient: put them back exactly where they were.
         ledger.requeue(session, call, "gateway_failed", to_state=was)
         session.commit()
-        queue.enqueue(call.id, call.queued_at, call.priority)
+        queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id)
         raise Refused("Could not reach the caller's line; they are back in the queue.") from None
     return call
 
@@ -200,7 +201,7 @@ def dial_finished(session: Session, queue: CallQueue, call: Call, dial_status: s
     ledger.requeue(session, call, f"agent_{dial_status}")
     ledger.record(session, call, "agent_missed", {"agent": agent_id})
     session.commit()
-    queue.enqueue(call.id, call.queued_at, call.priority)
+    queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id)
     return True
 
 
@@ -272,9 +273,9 @@ def waiting_calls(session: Session, queue: CallQueue, limit: int | None = None) 
 def rebuild_queue(session: Session, queue: CallQueue) -> int:
     """Put every call the ledger says is waiting back in Redis, in its original order."""
     rows = session.execute(
-        select(Call.id, Call.queued_at, Call.priority).where(Call.state.in_(WAITING_STATES))
+        select(Call.id, Call.queued_at, Call.priority, Call.practice_id).where(Call.state.in_(WAITING_STATES))
     ).all()
-    return queue.rebuild([(r.id, r.queued_at, r.priority) for r in rows if r.queued_at is not None])
+    return queue.rebuild([(r.id, r.queued_at, r.priority, r.practice_id) for r in rows if r.queued_at is not None])
 
 
 def waited_seconds(call: Call, at: datetime) -> float:

@@ -10,6 +10,8 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from .queue import DEFAULT_CAPACITY
+
 # The emulator's account: fixed, and only ever used when no real credentials are configured.
 EMULATOR_ACCOUNT_SID = "AC" + "e" * 32
 # Where the launcher (`make run`) writes its embedded Redis's URL, in the instance folder.
@@ -58,6 +60,8 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url(env, instance_path),
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        # Callers waiting at once across all practices; a practice may hold fewer (practice configure).
+        "QUEUE_CAPACITY": int(env.get("QUEUE_CAPACITY") or DEFAULT_CAPACITY),
         "TWILIO_ACCOUNT_SID": account_sid,
         "TWILIO_AUTH_TOKEN": auth_token,
         "TWILIO_EMULATED": emulated,

@@ -136,9 +136,10 @@ def after_queue(session: Session, queue: CallQueue, presence: Presence, gateway:
                 result: str, now: datetime) -> Onward:
     """The caller left Twilio's queue (`QueueResult`); go on as the ledger says.
 
-    Taken by an agent: on to the agent. Hung up, or already routed: nothing. Queue full: routed
-    again. Waited as long as the practice allows (or Twilio's queue failed): urgent callers to
-    on-call, others leave a message.
+    Taken by an agent: on to the agent. Hung up, or already routed: nothing. Twilio's queue full:
+    the overflow split (urgent to on-call, others a message), so nobody is sent back to it. Waited
+    as long as the practice allows (or Twilio's queue failed): urgent callers to on-call, others
+    leave a message.
     """
     ledger.record(session, call, "queue_exit", {"result": result})
     if call.state in ("connecting", "connected"):
@@ -147,8 +148,11 @@ def after_queue(session: Session, queue: CallQueue, presence: Presence, gateway:
         return Onward(Next.NOTHING)
     calls.leave_queue(session, queue, call, result or "left")
     session.commit()  # the caller is out of the queue before anyone is told or paged
-    if result == "queue-full":
-        onward = after_menu(session, queue, presence, gateway, call, call.practice, now)
+    if result == "queue-full":  # Twilio's own queue had no room: the overflow split, as when ours is full
+        route, why = decide(urgent=call.priority > 0, open_now=True, agents_online=1, queue_full=True)
+        ledger.record(session, call, "routed", {"route": route.value, "why": why})
+        onward = (to_on_call(session, gateway, call, call.practice, why, now) if route is Route.ON_CALL
+                  else Onward(Next.VOICEMAIL, why))
     elif call.priority > 0:
         onward = to_on_call(session, gateway, call, call.practice, "max_wait", now)
     else:

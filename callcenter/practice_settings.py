@@ -68,10 +68,21 @@ def check_max_wait(seconds: int) -> int:
     return seconds
 
 
+MAX_QUEUE_CAPACITY = 100_000
+
+
+def check_queue_capacity(callers: int) -> int | None:
+    """How many of the practice's callers may wait at once; 0 means as many as the service holds (None)."""
+    if not 0 <= callers <= MAX_QUEUE_CAPACITY:
+        raise SettingsError(f"the queue capacity must be between 1 and {MAX_QUEUE_CAPACITY:,} callers "
+                            "(0: as many as the service holds)")
+    return callers or None
+
+
 def configure_practice(
     session: Session, practice_id: int, *, greeting: str | None = None,
     options: str | Iterable[str] | None = None, languages: str | Iterable[str] | None = None,
-    max_wait: int | None = None, instructions: str | None = None,
+    max_wait: int | None = None, instructions: str | None = None, queue_capacity: int | None = None,
 ) -> Practice:
     """Change the settings given (None leaves one as it is); a blank greeting or instructions clears it.
 
@@ -81,6 +92,7 @@ def configure_practice(
     menu = parse_menu_options(options) if options is not None else None
     spoken = parse_languages(languages) if languages is not None else None
     wait = check_max_wait(max_wait) if max_wait is not None else None
+    capacity = check_queue_capacity(queue_capacity) if queue_capacity is not None else None
     if greeting is not None:
         practice.greeting = _text(greeting)
     if menu is not None:
@@ -91,6 +103,8 @@ def configure_practice(
         practice.max_wait_seconds = wait
     if instructions is not None:
         practice.instructions = _text(instructions)
+    if queue_capacity is not None:
+        practice.queue_capacity = capacity
     return practice
 
 

@@ -6,7 +6,9 @@ ahead of routine callers who arrived up to ten minutes before them, but a routin
 has waited longer than that is served before a newly arrived urgent one, so nobody waits forever.
 
 Taking a call is a ZREM: Redis answers 1 to exactly one of any number of concurrent takers.
-Everything here can be rebuilt from the ledger (see `rebuild`).
+Each practice's waiting callers are also counted in a set of their own, so that a practice's
+capacity can be held as well as the service's. Everything here can be rebuilt from the ledger
+(see `rebuild`).
 """
 
 from __future__ import annotations
@@ -20,19 +22,44 @@ URGENT_HEAD_START = 600.0
 PRIORITY_ROUTINE = 0
 PRIORITY_URGENT = 1
 
-# Twilio's own queues hold 1000 callers by default; ours refuses more than this and sends the rest
-# down the message path rather than leaving them on hold music.
+# Callers waiting at once, for the whole service (QUEUE_CAPACITY) unless a practice says fewer for
+# itself; beyond it callers go down the message path rather than being left on hold music.
 DEFAULT_CAPACITY = 1000
 DEFAULT_HANDLE_SECONDS = 240.0
 QUEUE_FULL = -1
+NO_LIMIT = 2**31 - 1
 
-# One round trip: already waiting -> its position; full -> -1; else add and return the new position.
+# One round trip each. KEYS: the queue, the practice's own set, call -> practice.
+# Enqueue: already waiting -> its position; the service or the practice full -> -1; else add.
 _ENQUEUE = """
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
 if rank then return rank + 1 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
 return redis.call('ZRANK', KEYS[1], ARGV[1]) + 1
+"""
+# Remove (or take): 1 for exactly one caller of any number at once; the practice's set follows.
+_REMOVE = """
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+local practice = redis.call('HGET', KEYS[2], ARGV[1])
+if practice then
+  redis.call('ZREM', ARGV[2] .. practice, ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+return removed
+"""
+_POP = """
+local popped = redis.call('ZPOPMIN', KEYS[1], 1)
+if #popped == 0 then return false end
+local practice = redis.call('HGET', KEYS[2], popped[1])
+if practice then
+  redis.call('ZREM', ARGV[1] .. practice, popped[1])
+  redis.call('HDEL', KEYS[2], popped[1])
+end
+return popped[1]
 """
 
 
@@ -50,6 +77,8 @@ class CallQueue:
     """Waiting callers, in Redis: their order, their hold loop's heartbeats, recent handling times."""
 
     key = "cc:queue"
+    practice_key = "cc:queue:practice:"  # + practice id: that practice's waiting callers
+    practice_of_key = "cc:queue:practice_of"  # call id -> practice id
     heartbeat_key = "cc:queue:heartbeat"  # call id -> when its hold loop last asked for music
     handle_times_key = "cc:handle_times"
 
@@ -57,23 +86,34 @@ class CallQueue:
         self.redis = redis
         self.capacity = capacity
         self._enqueue = redis.register_script(_ENQUEUE)
+        self._remove = redis.register_script(_REMOVE)
+        self._pop = redis.register_script(_POP)
 
-    def enqueue(self, call_id: int, queued_at: datetime, priority: int) -> int:
-        """Add a waiting call (idempotent) and return its 1-based position, or QUEUE_FULL."""
+    def enqueue(self, call_id: int, queued_at: datetime, priority: int, practice_id: int | None = None,
+                practice_capacity: int | None = None) -> int:
+        """Add a waiting call (idempotent) and return its 1-based position, or QUEUE_FULL when the service
+        or the practice (`practice_capacity`, if it has one) has as many callers waiting as it holds."""
         score = score_for(queued_at, priority)
-        return int(self._enqueue(keys=[self.key], args=[str(call_id), repr(score), self.capacity]))
+        practice = str(practice_id) if practice_id is not None else "none"
+        return int(self._enqueue(keys=[self.key, self.practice_key + practice, self.practice_of_key],
+                                 args=[str(call_id), repr(score), self.capacity, practice_capacity or NO_LIMIT,
+                                       practice]))
 
     def take(self, call_id: int) -> bool:
         """Remove a call from the queue; True for exactly one of any concurrent takers."""
-        return self.redis.zrem(self.key, str(call_id)) == 1
+        return self._remove(keys=[self.key, self.practice_of_key], args=[str(call_id), self.practice_key]) == 1
 
     def take_next(self) -> int | None:
         """Pop the call that should be answered next."""
-        popped = self.redis.zpopmin(self.key, 1)
-        return int(popped[0][0]) if popped else None
+        popped = self._pop(keys=[self.key, self.practice_of_key], args=[self.practice_key])
+        return int(popped) if popped else None
 
     def remove(self, call_id: int) -> None:
-        self.redis.zrem(self.key, str(call_id))
+        self.take(call_id)
+
+    def waiting_for(self, practice_id: int) -> int:
+        """How many of this practice's callers are waiting."""
+        return int(self.redis.zcard(self.practice_key + str(practice_id)))
 
     def position(self, call_id: int) -> int | None:
         rank = self.redis.zrank(self.key, str(call_id))
@@ -87,12 +127,18 @@ class CallQueue:
     def __len__(self) -> int:
         return int(self.redis.zcard(self.key))
 
-    def rebuild(self, entries: list[tuple[int, datetime, int]]) -> int:
-        """Restore the queue from the ledger's waiting calls (call id, queued at, priority)."""
+    def rebuild(self, entries: list[tuple[int, datetime, int, int | None]]) -> int:
+        """Restore the queue from the ledger's waiting calls (call id, queued at, priority, practice id);
+        return how many were missing."""
         if not entries:
             return 0
-        mapping = {str(cid): score_for(at, prio) for cid, at, prio in entries}
-        return int(self.redis.zadd(self.key, mapping, nx=True))
+        pipe = self.redis.pipeline()
+        pipe.zadd(self.key, {str(cid): score_for(at, prio) for cid, at, prio, _ in entries}, nx=True)
+        for cid, at, prio, practice_id in entries:
+            if practice_id is not None:
+                pipe.zadd(self.practice_key + str(practice_id), {str(cid): score_for(at, prio)}, nx=True)
+                pipe.hset(self.practice_of_key, str(cid), str(practice_id))
+        return int(pipe.execute()[0])
 
     # Hold-loop heartbeats: a caller on hold fetches the wait document about once a minute.
     def heartbeat(self, call_id: int, at: datetime) -> None:

@@ -61,7 +61,7 @@ def reconcile(session: Session, queue: CallQueue, gateway: TwilioGateway | None 
             else:
                 ledger.requeue(session, call, "connect_never_fetched")
             session.commit()
-            queue.enqueue(call.id, call.queued_at, call.priority)
+            queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id)
             report.stuck_connecting.append(call.id)
     report.sms_not_sent = list(session.scalars(
         select(CallbackTask.id).where(CallbackTask.reason == "abandoned", CallbackTask.status == "open",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from flask import Response, current_app
 
 from callcenter.extensions import db
@@ -16,8 +18,20 @@ from .webhooks import twiml_response
 SAID_WHY = {"after_hours": "after_hours", "no_agents": "overflow", "queue_full": "overflow", "max_wait": "max_wait"}
 
 
+# A Twilio queue holds 1,000 callers unless its size is raised (at most 5,000). A practice that may
+# have more waiting is spread over several Twilio queues: a call's queue follows from its id, so a
+# retried webhook names the same one, and each gets about 800 at most, below Twilio's 1,000. Which
+# Twilio queue a caller holds in does not decide who is answered first: the Redis queue does.
+TWILIO_QUEUE_SIZE = 1000
+TWILIO_QUEUE_SHARE = 800
+
+
 def queue_name(call: Call) -> str:
-    return f"practice-{call.practice_id}"  # no patient data in queue names
+    """The Twilio queue this caller holds in (no patient data in queue names)."""
+    capacity = min(call.practice.queue_capacity or current_app.call_queue.capacity, current_app.call_queue.capacity)
+    if capacity <= TWILIO_QUEUE_SIZE:
+        return f"practice-{call.practice_id}"
+    return f"practice-{call.practice_id}-{call.id % math.ceil(capacity / TWILIO_QUEUE_SHARE)}"
 
 
 def twiml_for(onward: Onward, call: Call, prefix: str | None = None) -> str:

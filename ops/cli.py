@@ -56,11 +56,14 @@ def practice_create(name: str, number: str, timezone: str) -> None:
 @click.option("--max-wait", type=click.IntRange(MIN_MAX_WAIT, MAX_MAX_WAIT), default=None,
               help="Seconds on hold before a message.")
 @click.option("--instructions", default=None, help="What agents should know when they take this practice's calls.")
-def practice_configure(practice_id, greeting, options, languages, max_wait, instructions) -> None:
-    """Set a practice's greeting, menu, languages, maximum wait and agent instructions."""
+@click.option("--queue-capacity", type=int, default=None,
+              help="Callers of this practice who may wait at once (0: as many as the service holds).")
+def practice_configure(practice_id, greeting, options, languages, max_wait, instructions, queue_capacity) -> None:
+    """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
         practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
-                                      languages=languages, max_wait=max_wait, instructions=instructions)
+                                      languages=languages, max_wait=max_wait, instructions=instructions,
+                                      queue_capacity=queue_capacity)
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

@@ -129,13 +129,13 @@ def test_it_configures_a_practice(app, cli):
     practice_id = _practice(cli).output.strip()
     result = cli.invoke(args=["practice", "configure", "--practice", practice_id, "--greeting", "Welcome to Cedar.",
                               "--options", "urgent,refill", "--languages", "en,es", "--max-wait", "120",
-                              "--instructions", "Dr. Lee is on call."])
+                              "--instructions", "Dr. Lee is on call.", "--queue-capacity", "40"])
     assert result.exit_code == 0, result.output
     assert result.output == f"practice {practice_id} configured\n"
     with app.app_context():
         practice = db.session.get(Practice, int(practice_id))
-        assert (practice.greeting, practice.menu_options, practice.languages, practice.max_wait_seconds) == (
-            "Welcome to Cedar.", ["urgent", "refill"], ["en", "es"], 120)
+        assert (practice.greeting, practice.menu_options, practice.languages, practice.max_wait_seconds,
+                practice.queue_capacity) == ("Welcome to Cedar.", ["urgent", "refill"], ["en", "es"], 120, 40)
 
 
 def test_it_refuses_settings_a_practice_cannot_have(app, cli):

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from callcenter.extensions import db
-from callcenter.models import Call, CallbackTask, CallEvent, SecurityEvent
+from callcenter.models import Call, CallbackTask, CallEvent, Practice, SecurityEvent
 from tests.support import MAPLE_NUMBER, PATIENT, SID, TwilioSigner, incoming
 from tests.twiml_helpers import parse, spoken, verbs
 
@@ -251,3 +251,27 @@ def test_a_hang_up_from_a_call_whose_first_webhook_failed_still_gets_a_callback(
         call = db.session.scalar(select(Call))
         assert (call.call_sid, call.state) == (SID, "abandoned")
         assert db.session.scalar(select(CallbackTask.number)) == PATIENT
+
+
+def test_a_practice_full_to_its_own_capacity_sends_the_next_caller_to_a_message(app, twilio, agent_on_duty, world):
+    with app.app_context():
+        db.session.get(Practice, world["maple"]).queue_capacity = 1
+        db.session.commit()
+    twilio.post("/ivr/voice", incoming(sid="CA" + "1" * 32))
+    assert parse(twilio.post("/ivr/menu?attempt=1", incoming(sid="CA" + "1" * 32, Digits="2"))).find("Enqueue") \
+        is not None
+    twilio.post("/ivr/voice", incoming(sid="CA" + "2" * 32))
+    second = parse(twilio.post("/ivr/menu?attempt=1", incoming(sid="CA" + "2" * 32, Digits="2")))
+    assert second.find("Enqueue") is None
+    assert "All of our staff are busy helping other callers." in spoken(second)
+    assert second.find("Record") is not None
+
+
+def test_a_practice_that_may_hold_thousands_is_spread_over_twilios_queues(app, twilio, agent_on_duty, world):
+    app.call_queue.capacity = 3000  # Twilio's queues hold 1,000 each
+    names = set()
+    for n in range(8):
+        sid = f"CA{n:032d}"
+        twilio.post("/ivr/voice", incoming(sid=sid))
+        names.add(parse(twilio.post("/ivr/menu?attempt=1", incoming(sid=sid, Digits="2"))).find("Enqueue").text)
+    assert names == {f"practice-{world['maple']}-{k}" for k in range(4)}  # 3,000 over four queues of 800 or fewer

@@ -105,3 +105,27 @@ def test_the_on_call_clinicians_line_ends_the_call_or_leaves_an_urgent_message(a
         finished = db.session.scalars(select(CallEvent.data).where(CallEvent.call_id == call.id,
                                                                    CallEvent.kind == "on_call_finished")).all()
         assert finished == [{"status": "no-answer"}, {"status": "completed"}]
+
+
+def test_a_caller_twilio_had_no_room_for_leaves_a_message_and_is_not_sent_back_to_the_queue(app, agent_on_duty):
+    with app.app_context():
+        _, call = _after_menu(app, "2")
+
+        onward = patient_path.after_queue(db.session, app.call_queue, app.presence, app.gateway, call, "queue-full",
+                                          datetime.now(UTC))
+
+        assert onward == Onward(Next.VOICEMAIL, "queue_full", queue_changed=True)
+        assert call.state == "queued"  # left the queue; the voicemail it records ends the call
+    assert len(app.call_queue) == 0
+
+
+def test_a_holding_caller_hears_their_place_and_the_wait_from_one_row_and_two_round_trips(app, agent_on_duty):
+    with app.app_context():
+        _, call = _after_menu(app, "2")
+
+        hold = patient_path.on_hold(db.session, app.call_queue, app.presence, SID, datetime.now(UTC))
+
+        assert hold == patient_path.Hold("en", position=1, wait_minutes=2, offer_keep_place=False)
+        assert app.call_queue.last_heartbeats([call.id])[call.id] is not None
+        assert patient_path.on_hold(db.session, app.call_queue, app.presence, "CA" + "0" * 32,
+                                    datetime.now(UTC)) is None

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from callcenter import practice_settings
 from callcenter.accounts import AccountError, create_practice
 from callcenter.extensions import db
 from callcenter.models import OnCallShift, Practice
@@ -184,3 +185,14 @@ def test_an_on_call_shift_with_a_bad_number_or_practice_is_refused(app, practice
             add_on_call_shift(db.session, 999, "Dr. Lee", "+13035550199",
                               "2026-12-01T17:00-05:00", "2026-12-02T08:00-05:00")
         assert db.session.scalar(select(func.count()).select_from(OnCallShift)) == 0
+
+
+def test_a_practice_may_hold_fewer_callers_than_the_service_and_zero_lifts_its_limit(app, practice_id):
+    with app.app_context():
+        practice = practice_settings.configure_practice(db.session, practice_id, queue_capacity=25)
+        assert practice.queue_capacity == 25
+        practice = practice_settings.configure_practice(db.session, practice_id, queue_capacity=0)
+        assert practice.queue_capacity is None
+        with pytest.raises(practice_settings.SettingsError, match="between 1 and 100,000"):
+            practice_settings.configure_practice(db.session, practice_id, queue_capacity=-3)
+        db.session.rollback()

@@ -136,3 +136,33 @@ def test_the_console_snapshot_lists_the_first_hundred_and_counts_them_all(app, w
     assert snapshot["total"] == SNAPSHOT_LIMIT + 5
     assert len(snapshot["waiting"]) == SNAPSHOT_LIMIT
     assert [row["position"] for row in snapshot["waiting"][:3]] == [1, 2, 3]
+
+
+def test_a_practice_holds_no_more_callers_than_its_own_capacity_while_others_still_queue(app):
+    q = app.call_queue
+    assert q.enqueue(1, T0, PRIORITY_ROUTINE, practice_id=7, practice_capacity=2) == 1
+    assert q.enqueue(2, T0 + timedelta(seconds=1), PRIORITY_ROUTINE, practice_id=7, practice_capacity=2) == 2
+    assert q.enqueue(3, T0 + timedelta(seconds=2), PRIORITY_ROUTINE, practice_id=7, practice_capacity=2) == -1
+    assert q.enqueue(4, T0 + timedelta(seconds=3), PRIORITY_ROUTINE, practice_id=8, practice_capacity=2) == 3
+    assert (q.waiting_for(7), q.waiting_for(8), len(q)) == (2, 1, 3)
+
+    assert q.take(1)  # one of practice 7's callers is answered: room for the next
+    assert q.enqueue(3, T0 + timedelta(seconds=2), PRIORITY_ROUTINE, practice_id=7, practice_capacity=2) == 2
+    assert q.take_next() == 2
+    assert (q.waiting_for(7), q.waiting_for(8)) == (1, 1)
+
+
+def test_the_service_capacity_holds_across_practices(app):
+    q = CallQueue(app.redis, capacity=2)
+    assert q.enqueue(1, T0, PRIORITY_ROUTINE, practice_id=7) == 1
+    assert q.enqueue(2, T0, PRIORITY_ROUTINE, practice_id=8) == 2
+    assert q.enqueue(3, T0, PRIORITY_ROUTINE, practice_id=9) == -1
+    q.remove(2)
+    assert (q.waiting_for(8), q.enqueue(3, T0, PRIORITY_ROUTINE, practice_id=9)) == (0, 2)
+
+
+def test_a_rebuilt_queue_counts_each_practices_callers_again(app):
+    q = app.call_queue
+    q.rebuild([(1, T0, PRIORITY_ROUTINE, 7), (2, T0, PRIORITY_URGENT, 7), (3, T0, PRIORITY_ROUTINE, 8)])
+    assert (q.waiting_for(7), q.waiting_for(8)) == (2, 1)
+    assert q.enqueue(4, T0, PRIORITY_ROUTINE, practice_id=7, practice_capacity=2) == -1

@@ -70,12 +70,14 @@ def bench_phase(queue: CallQueue, trips: RoundTrips, size: int, ops: int, timing
     # Warm-up: the first script call on a server that has not cached it costs extra round trips (NOSCRIPT).
     queue.enqueue(next_id, now, PRIORITY_ROUTINE)
     queue.take(next_id)
+    queue.enqueue(next_id, now - timedelta(days=1), PRIORITY_ROUTINE)  # first in line: popped next
+    assert queue.take_next() == next_id
     next_id += 1
 
     done = 0
     while done < ops:
         step = min(batch, ops - done)
-        for call_id, queued_at, priority in arrivals(next_id, step):
+        for call_id, queued_at, priority, _ in arrivals(next_id, step):
             position = _timed(timings["enqueue"], trips, queue.enqueue, call_id, queued_at, priority)
             assert position > 0, "the queue refused a caller: capacity too small for the benchmark"
             waiting.add(call_id)
@@ -89,7 +91,7 @@ def bench_phase(queue: CallQueue, trips: RoundTrips, size: int, ops: int, timing
             waiting.discard(popped)
         refill = arrivals(next_id, size - len(waiting))
         queue.rebuild(refill)
-        waiting.update(call_id for call_id, _, _ in refill)
+        waiting.update(call_id for call_id, _, _, _ in refill)
         next_id += len(refill)
         done += step
     assert len(queue) == len(waiting) == size

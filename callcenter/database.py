@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -25,12 +26,18 @@ def engine_options(uri: str) -> dict | None:
     Budgets: Twilio gives a webhook 15 s in all. A database slower than these fails the request fast,
     and the webhook wrapper answers safe TwiML instead of letting Twilio time out.
     """
+    # The pool is sized for a gevent worker's many requests at once; one waiting longer than
+    # pool_timeout for a connection fails fast (safe TwiML) rather than letting Twilio time out.
+    pool = {"pool_size": int(os.environ.get("DATABASE_POOL_SIZE", "20")), "max_overflow": 10, "pool_timeout": 5}
     if uri.startswith("sqlite"):
-        # Wait a little for a writer instead of failing at once; several threads write during a call.
-        return {"hide_parameters": True, "connect_args": {"timeout": 5}}
+        # Wait a little for a writer of another process (the worker) instead of failing at once.
+        in_memory = uri in ("sqlite://", "sqlite:///") or ":memory:" in uri  # one connection, no pool to size
+        return {"hide_parameters": True, "connect_args": {"timeout": 5}, **({} if in_memory else pool)}
     if uri.startswith("postgresql"):
+        # No ping before every checkout (a round trip per request): a connection the server dropped
+        # fails one request, and SQLAlchemy then replaces the whole pool; recycle before idle timeouts.
         return {
-            "hide_parameters": True, "pool_pre_ping": True,
+            "hide_parameters": True, "pool_pre_ping": False, "pool_recycle": 1800, **pool,
             "connect_args": {"connect_timeout": 3, "options": "-c statement_timeout=5000"},
         }
     return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from . import calls, hours, ledger, oncall
@@ -46,11 +46,16 @@ class Onward:
     queue_changed: bool = False  # consoles should be told
 
 
+# The hold loop asks these about once a minute per caller: built once, their values are parameters.
+_AGENTS_ON_A_CALL = select(func.count(func.distinct(Call.agent_id))).where(
+    Call.state.in_(("connecting", "connected")), Call.agent_id.is_not(None))
+_HOLDER = (select(Call.id, Call.state, Call.queued_at, Call.language, Practice.max_wait_seconds)
+           .join(Practice, Practice.id == Call.practice_id).where(Call.call_sid == bindparam("call_sid")))
+
+
 def agents_online(session: Session, presence: Presence) -> int:
     """Agents who can answer soon: available now, or on a call that will end."""
-    busy = session.scalar(select(func.count(func.distinct(Call.agent_id))).where(
-        Call.state.in_(("connecting", "connected")), Call.agent_id.is_not(None)))
-    return presence.count_available() + int(busy or 0)
+    return presence.count_available() + int(session.scalar(_AGENTS_ON_A_CALL) or 0)
 
 
 def wait_minutes(session: Session, queue: CallQueue, presence: Presence, position: int) -> int | None:
@@ -78,11 +83,7 @@ def on_hold(session: Session, queue: CallQueue, presence: Presence, call_sid: st
     The common case costs two small reads of the ledger and two Redis round trips; None when the
     CallSid is not a waiting caller's own line (the view then looks further, see `calls.find_by_leg`).
     """
-    row = session.execute(
-        select(Call.id, Call.state, Call.queued_at, Call.language, Practice.max_wait_seconds)
-        .join(Practice, Practice.id == Call.practice_id)
-        .where(Call.call_sid == call_sid)
-    ).first()
+    row = session.execute(_HOLDER, {"call_sid": call_sid}).first()
     if row is None or row.state != "queued":
         return None
     position, handle_seconds = queue.check_in(row.id, now)

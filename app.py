@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
@@ -38,6 +39,13 @@ def _socketio_async_mode() -> str:
     except ImportError:
         return "threading"
     return "gevent" if monkey.is_module_patched("socket") else "threading"
+
+
+def _socketio_channel(message_queue: str | None) -> str:
+    """Redis pub/sub channels ignore the database number: name ours after it, so that two deployments
+    sharing a Redis server on different databases never see each other's pushes."""
+    database = (urlsplit(message_queue).path.lstrip("/") or "0") if message_queue else "0"
+    return f"answering-console-db{database}"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -81,7 +89,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         http_client=app.config.get("TWILIO_HTTP_CLIENT"),
     )
     message_queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
-    socketio.init_app(app, async_mode=_socketio_async_mode(), message_queue=message_queue, cors_allowed_origins=[])
+    socketio.init_app(app, async_mode=_socketio_async_mode(), message_queue=message_queue, cors_allowed_origins=[],
+                      channel=app.config.get("SOCKETIO_CHANNEL") or _socketio_channel(message_queue))
     # Every broadcast to the agents' consoles goes through it, coalesced by a background task.
     app.console = ConsoleBroadcaster(app, socketio, interval=app.config.get("CONSOLE_PUSH_INTERVAL", PUSH_INTERVAL))
 

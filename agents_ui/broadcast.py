@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from flask import Flask
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/console"
 KINDS = ("queue", "callbacks", "voicemails", "pages")
 DEFAULT_INTERVAL = 0.25  # seconds between two pushes of one kind from one process
+# A view every console shares (the queue, callbacks, voicemails, pages) is built once and reused by
+# the snapshots of this process for this long, unless it changed here: a thousand consoles asking
+# every few seconds cost the per-agent part only.
+SHARED_FRESH = 1.0
 
 
 def staff_room(user_id: int) -> str:
@@ -48,6 +53,7 @@ class ConsoleBroadcaster:
         self.socketio = socketio
         self.interval = interval  # 0: push at once, from the caller (tests that read pushes in step)
         self._dirty: set[str] = set()
+        self._latest: dict[str, tuple[float, dict]] = {}  # kind -> (built at, view)
         self._lock = threading.Lock()
         self._wake = None
         self._builders: dict[str, Callable[[], dict]] = {
@@ -80,14 +86,25 @@ class ConsoleBroadcaster:
         """One agent's whole console, with their presence settled first (see `desk.settle_if_free`),
         and the sequence number of each kind of push it includes."""
         now = ledger.now()
-        desk.settle_if_free(db.session, self.app.presence, agent, now)
-        snapshot = read_model.desk_snapshot(db.session, self.app.call_queue, self.app.presence, agent, now)
-        snapshot["seq"] = self._sequence_numbers()
+        call = desk.settle_if_free(db.session, self.app.presence, agent, now)
+        snapshot = read_model.desk_view(db.session, self.app.presence, agent, call)
+        snapshot.update(queue=self._view("queue"), at=now.isoformat(), seq=self._sequence_numbers(),
+                        **{kind: self._view(kind)[kind] for kind in ("callbacks", "voicemails", "pages")})
         return snapshot
+
+    def _view(self, kind: str) -> dict:
+        if self.interval > 0:
+            latest = self._latest.get(kind)
+            if latest is not None and time.monotonic() - latest[0] < SHARED_FRESH:
+                return latest[1]
+        view = self._builders[kind]()
+        self._latest[kind] = (time.monotonic(), view)
+        return view
 
     # How it is sent
 
     def _changed(self, kind: str) -> None:
+        self._latest.pop(kind, None)
         if self.interval <= 0:
             self._push(kind)
             return
@@ -114,8 +131,9 @@ class ConsoleBroadcaster:
 
     def _push(self, kind: str) -> None:
         def payload() -> dict:
-            data = self._builders[kind]()
-            data["seq"] = int(self.app.redis.incr(self.seq_key.format(kind)))
+            data = dict(self._builders[kind]())
+            self._latest[kind] = (time.monotonic(), data)
+            data = {**data, "seq": int(self.app.redis.incr(self.seq_key.format(kind)))}
             return data
 
         self._emit(kind, payload)

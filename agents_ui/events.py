@@ -54,13 +54,13 @@ def console_event(handler):
 
     @functools.wraps(handler)
     def answer(self, data=None):
-        if not _signed_in():
-            user_id = current_user.id if current_user.is_authenticated else None
-            if user_id is not None:
-                sessions.end_session(current_app._get_current_object(), user_id)
-            disconnect()
-            return {"ok": False, "error": SESSION_OVER}
         try:
+            if not _signed_in():
+                user_id = current_user.id if current_user.is_authenticated else None
+                if user_id is not None:
+                    sessions.end_session(current_app._get_current_object(), user_id)
+                disconnect()
+                return {"ok": False, "error": SESSION_OVER}
             result = handler(self, data if isinstance(data, dict) else {})
         except Refused as exc:
             db.session.rollback()

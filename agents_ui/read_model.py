@@ -160,15 +160,6 @@ def agent_status(presence: Presence, agent: User, call: Call | None) -> dict:
             "available": available or (call is not None and presence.resumes(agent.id))}
 
 
-def desk_snapshot(session: Session, queue: CallQueue, presence: Presence, agent: User, now: datetime) -> dict:
-    """The whole console for one agent: queue, their status and call, callbacks, voicemails, pages."""
-    call = desk.current_call(session, agent)
-    return {
-        "me": agent_status(presence, agent, call),
-        "queue": queue_snapshot(session, queue, presence),
-        "call": call_view(session, call) if call else None,
-        "callbacks": open_callbacks(session, now),
-        "voicemails": voicemails_to_review(session),
-        "pages": recent_pages(session),
-        "at": now.isoformat(),
-    }
+def desk_view(session: Session, presence: Presence, agent: User, call: Call | None) -> dict:
+    """What is one agent's own on their console: their status and the call on their desk."""
+    return {"me": agent_status(presence, agent, call), "call": call_view(session, call) if call else None}

@@ -60,6 +60,8 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url(env, instance_path),
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        # Socket.IO's pub/sub channel on Redis; unset: named after the Redis database (see app.py).
+        "SOCKETIO_CHANNEL": env.get("SOCKETIO_CHANNEL") or None,
         # Callers waiting at once across all practices; a practice may hold fewer (practice configure).
         "QUEUE_CAPACITY": int(env.get("QUEUE_CAPACITY") or DEFAULT_CAPACITY),
         "TWILIO_ACCOUNT_SID": account_sid,

@@ -84,8 +84,7 @@ def _history(session: Session, practice, agent: User, salt: int) -> None:
         session.add(call)
         session.flush()
         for kind, offset in (("entered_ivr", 0), ("queued", 40), ("connected", 95), ("wrapped_up", 330)):
-            ledger.record(session, call, kind, {"demo": True})
-            call.events[-1].at = start + timedelta(seconds=offset)
+            ledger.record(session, call, kind, {"demo": True}, at=start + timedelta(seconds=offset))
         if body:
             call.outcome = "message_taken"
             session.add(Message(practice_id=practice.id, call_id=call.id, body=body, caller_name="Demo Patient",

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .models import Call, CallEvent
@@ -113,6 +112,15 @@ def find_call(session: Session, call_sid: str) -> Call | None:
     return session.scalar(select(Call).where(Call.call_sid == call_sid))
 
 
+@functools.cache
+def _event_insert(dialect: str):
+    """An event's INSERT, skipping one whose dedupe key the call has seen (built once per dialect)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    events = CallEvent.__table__
+    return (insert(events).on_conflict_do_nothing(index_elements=["call_id", "dedupe_key"])
+            .returning(events.c.id))
+
+
 def record(
     session: Session,
     call: Call,
@@ -121,19 +129,20 @@ def record(
     *,
     actor_id: int | None = None,
     dedupe_key: str | None = None,
-) -> CallEvent | None:
-    """Append an event to the call; with a `dedupe_key` seen before, append nothing and return None."""
-    event = CallEvent(call_id=call.id, kind=kind, data=data or {}, actor_id=actor_id, dedupe_key=dedupe_key)
-    if dedupe_key is None:
-        session.add(event)
-        session.flush()
-        return event
-    try:
-        with session.begin_nested():
-            session.add(event)
-    except IntegrityError:
-        return None
-    return event
+    at: datetime | None = None,
+) -> bool | None:
+    """Append an event to the call (True); with a `dedupe_key` seen before, append nothing and return None.
+
+    One INSERT, no savepoint: a retried webhook's duplicate is skipped by the database itself.
+    """
+    inserted = session.execute(
+        _event_insert(session.get_bind().dialect.name),
+        {"call_id": call.id, "kind": kind, "data": data or {}, "actor_id": actor_id, "dedupe_key": dedupe_key,
+         "at": at or now()},
+    ).first()  # the new event's id; nothing when the dedupe key was seen
+    if "events" in call.__dict__:  # a list already loaded in this session is read again when next used
+        session.expire(call, ["events"])
+    return True if inserted is not None else None
 
 
 def advance(call: Call, state: str) -> bool:

@@ -80,19 +80,22 @@ class Hold:
 def on_hold(session: Session, queue: CallQueue, presence: Presence, call_sid: str, now: datetime) -> Hold | None:
     """The hold loop asked for music: note that the caller is still there, and say where they are.
 
-    The common case costs two small reads of the ledger and two Redis round trips; None when the
-    CallSid is not a waiting caller's own line (the view then looks further, see `calls.find_by_leg`).
+    The common case costs two small reads of the ledger and two Redis round trips, and holds a
+    database connection only for the reads; None when the CallSid is not a waiting caller's own line
+    (the view then looks further, see `calls.find_by_leg`).
     """
     row = session.execute(_HOLDER, {"call_sid": call_sid}).first()
     if row is None or row.state != "queued":
         return None
+    on_a_call = int(session.scalar(_AGENTS_ON_A_CALL) or 0)
+    session.commit()  # nothing written: the connection goes back to the pool before Redis is asked
     position, handle_seconds = queue.check_in(row.id, now)
     if position is None:  # Redis lost the entry (restart): the ledger puts the caller back in place
         return None
     waited = (now - row.queued_at).total_seconds() if row.queued_at else 0.0
     if waited >= row.max_wait_seconds:
         return Hold(row.language, position, leave=True)
-    minutes = estimate_wait_minutes(position, handle_seconds, agents_online(session, presence))
+    minutes = estimate_wait_minutes(position, handle_seconds, presence.count_available() + on_a_call)
     return Hold(row.language, position, minutes, offer_keep_place=waited >= KEEP_PLACE_AFTER)
 
 

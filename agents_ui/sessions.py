@@ -6,6 +6,12 @@ or an idle expiry by itself. Instead, each staff member has a "last seen" time (
 from the session cookie when a console connects, moved forward by the page's keepalive request
 (which also refreshes the cookie) whenever the agent is active, and deleted at logout. A console
 event that finds it missing or older than the session lifetime closes the socket.
+
+With several web processes, a console's socket may live on any of them. Each staff member's
+open sockets are listed in Redis (`cc:console:sockets:<id>`, newest few only), so a logout on
+one process closes the sockets held by every other: `Server.disconnect(sid)` of a socket this
+process does not hold is published on the Socket.IO message queue (python-socketio's
+`PubSubManager`), and the process holding it disconnects it server-side at once.
 """
 
 from __future__ import annotations
@@ -18,9 +24,38 @@ from itsdangerous import BadSignature
 
 from .broadcast import NAMESPACE, staff_room
 
+SOCKETS_KEY = "cc:console:sockets:{}"
+# The newest sockets kept per staff member: a few tabs and their reconnects. Older entries are
+# dropped (a socket dropped from the list still closes at its next event, as it always did).
+MAX_SOCKETS = 20
+
 
 def _lifetime(app: Flask) -> float:
     return app.permanent_session_lifetime.total_seconds()
+
+
+def _sockets_ttl(app: Flask) -> int:
+    return int(_lifetime(app)) + 60
+
+
+def _remember_socket(app: Flask, user_id: int, sid: str, at: float) -> None:
+    """List this socket among the staff member's open ones, wherever this process is."""
+    key = SOCKETS_KEY.format(user_id)
+    pipe = app.redis.pipeline(transaction=False)
+    pipe.zadd(key, {sid: at})
+    pipe.zremrangebyrank(key, 0, -(MAX_SOCKETS + 1))
+    pipe.expire(key, _sockets_ttl(app))
+    pipe.execute()
+
+
+def _forget_sockets(app: Flask, user_id: int) -> list[str]:
+    """The staff member's listed sockets (on any web process), taken off the list."""
+    key = SOCKETS_KEY.format(user_id)
+    pipe = app.redis.pipeline(transaction=True)
+    pipe.zrange(key, 0, -1)
+    pipe.delete(key)
+    sids, _ = pipe.execute()
+    return [sid.decode() if isinstance(sid, bytes) else sid for sid in sids]
 
 
 def _mark_seen(app: Flask, user_id: int, at: float) -> None:
@@ -41,17 +76,22 @@ def cookie_refreshed_at(app: Flask) -> float:
 
 
 def socket_opened(user_id: int) -> None:
-    """A console connected with a valid session cookie."""
+    """A console connected with a valid session cookie (called by the connect handler)."""
     app = current_app._get_current_object()
     seen = app.presence.last_seen(user_id)
     at = cookie_refreshed_at(app)
     if seen is None or seen < at:
         _mark_seen(app, user_id, at)
+    sid = getattr(request, "sid", None)  # set by Flask-SocketIO in its handlers
+    if sid:
+        _remember_socket(app, user_id, sid, time.time())
 
 
 def agent_active(user_id: int) -> None:
     """The agent used the page (the keepalive request refreshed their session cookie)."""
-    _mark_seen(current_app._get_current_object(), user_id, time.time())
+    app = current_app._get_current_object()
+    _mark_seen(app, user_id, time.time())
+    app.redis.expire(SOCKETS_KEY.format(user_id), _sockets_ttl(app))  # their sockets stay listed
 
 
 def session_over(user_id: int) -> bool:
@@ -62,18 +102,23 @@ def session_over(user_id: int) -> bool:
 
 
 def end_session(app: Flask, user_id: int) -> None:
-    """Forget the session, take the agent out of the queue's presence, close their sockets here.
+    """Forget the session, take the agent out of the queue's presence, close their sockets everywhere.
 
-    Sockets held by other web processes close at their next event or snapshot request (at
-    most ~15 s later), when they find the session gone.
+    Sockets this process holds are closed here and now. For the others, `Server.disconnect(sid)`
+    publishes a disconnect on the Socket.IO message queue, and the web process holding the
+    socket closes it from the server side (the console sees "io server disconnect"). A socket
+    that has already gone costs one message that every process ignores. Any socket missing from
+    the list still closes at its next event or snapshot request (~15 s), finding the session gone.
     """
     app.presence.sign_out(user_id)
     socketio = app.extensions.get("socketio")
     if socketio is None or socketio.server is None:
         return
-    sids = [sid for sid, _ in socketio.server.manager.get_participants(NAMESPACE, staff_room(user_id))]
+    server = socketio.server
+    here = [sid for sid, _ in server.manager.get_participants(NAMESPACE, staff_room(user_id))]
+    sids = dict.fromkeys(here + _forget_sockets(app, user_id))  # ordered, no repeats: local ones first
     for sid in sids:
-        socketio.server.disconnect(sid, namespace=NAMESPACE)
+        server.disconnect(sid, namespace=NAMESPACE)
 
 
 @user_logged_out.connect

@@ -81,7 +81,8 @@ def start_embedded_redis(instance_path: str, logger) -> tuple[str, object]:
         tcp = TcpFakeServer(("127.0.0.1", port), server_type="redis")
         thread = threading.Thread(target=tcp.serve_forever, daemon=True, name="embedded-redis")
         thread.start()
-        logger.warning("embedded Redis: in-process stand-in (fakeredis) on %s; install redis-server for real Redis",
+        logger.warning("embedded Redis: in-process stand-in (fakeredis) on %s; it serves the hold loop at about a "
+                       "third of redis-server's speed: install redis-server for real Redis",
                        url)
 
         class _Fake:

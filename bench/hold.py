@@ -26,7 +26,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from .servers import WebProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "c" * 32
@@ -58,14 +59,6 @@ def _die_with_parent() -> None:
     except (OSError, AttributeError):
         pass
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# --- The database ----------------------------------------------------------------------------------------------
 
 def _prepare_postgres(url: str) -> None:
     """Create the benchmark's database if it is missing. Refuses the test suite's and the system's."""
@@ -270,47 +263,6 @@ class ServerWatch(threading.Thread):
             self.listener.join(timeout=5)
 
 
-class Server:
-    """gunicorn as the Procfile runs it (gunicorn.conf.py), on a port of its own, its log in a file."""
-
-    def __init__(self, port: int, env: dict[str, str], log: Path):
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log
-        self.log = log.open("wb")
-        command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-                   "--bind", f"127.0.0.1:{port}", APP_SPEC]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        preexec_fn=_die_with_parent)
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        import requests
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the server did not come up in {timeout:.0f} s: {self.log_tail()}")
-
-    def log_tail(self, chars: int = 2000) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-chars:]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-
 def _log_findings(path: Path) -> dict:
     """What the server's log says went wrong: counts by kind and the first few distinct lines."""
     kinds = {"webhook_failed": "webhook ", "worker_timeout": "WORKER TIMEOUT", "worker_booted": "Booting worker",
@@ -387,7 +339,7 @@ def _environment(tmp: Path, redis_url: str, database: str | None, port: int, tok
         REDIS_URL=redis_url,
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=token,
-        TWILIO_API_BASE=f"http://127.0.0.1:{_free_port()}",  # nothing listens: no request leaves the machine
+        TWILIO_API_BASE=f"http://127.0.0.1:{free_port()}",  # nothing listens: no request leaves the machine
         SECRET_KEY=secrets.token_hex(16),
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         QUEUE_CAPACITY=str(capacity),  # callers waiting at once, all practices together
@@ -464,7 +416,7 @@ def run(redis_url: str, callers: int = 1000, rate: float = 20.0, consoles: int =
     started = time.time()
     load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="bench-hold-"))
-    port = _free_port()
+    port = free_port()
     token = secrets.token_hex(16)
     capacity = max(callers * 2, 1000)
     channel = f"bench-hold-{secrets.token_hex(6)}"
@@ -482,7 +434,8 @@ def run(redis_url: str, callers: int = 1000, rate: float = 20.0, consoles: int =
                        check=True, capture_output=True, timeout=300)
         max_wait = int(callers / rate * 3 + hold_seconds + 3600)
         seeded = _seed(env, practices, users, max_wait)
-        server = Server(port, env, tmp / "server.log")
+        server = WebProcess("server", env, app_spec=APP_SPEC, port=port, log_dir=tmp, workers=None, log_level=None,
+                            preexec_fn=_die_with_parent)
         server.wait_ready()
         watch = ServerWatch(server.process.pid, redis_url, channel)
         watch.start()

@@ -20,7 +20,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -37,13 +36,13 @@ from datetime import time as clock
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from redis import Redis
 from redis.connection import AbstractConnection
 from sqlalchemy import event, func, select
 from twilio.request_validator import RequestValidator
 
 from .loadgen import summarize
+from .servers import WebProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
@@ -62,12 +61,6 @@ EXPECT = {"voice": "<Gather", "wait": "<Say"}
 SLICE_WARMUP = 0.5  # each slice opens new connections: fill the pipeline before counting
 # Callers stay on hold for the whole run: without this they would be sent on after 10 minutes.
 BENCH_MAX_WAIT_SECONDS = 24 * 3600
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- the databases -------------------------------------------------------------------------------------------
@@ -335,50 +328,13 @@ def server_setup() -> dict:
     return {"worker_class": conf.worker_class, "workers": conf.workers, "worker_connections": conf.worker_connections}
 
 
-class Server:
-    """gunicorn in a subprocess, configured by gunicorn.conf.py as the Procfile runs the web process."""
-
-    def __init__(self, app_spec: str, port: int, env: dict[str, str]):
-        self.url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-                   "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app_spec]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the server at {self.url} did not come up in time")
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @contextmanager
-def servers(specs: dict[str, tuple[str, int, dict[str, str]]]) -> Iterator[dict[str, Server]]:
+def servers(specs: dict[str, tuple[str, int, dict[str, str]]]) -> Iterator[dict[str, WebProcess]]:
     """Start a server per (app spec, port, environment), wait until each answers, stop them all after."""
-    started: dict[str, Server] = {}
+    started: dict[str, WebProcess] = {}
     try:
         for name, (spec, port, env) in specs.items():
-            started[name] = Server(spec, port, env)
+            started[name] = WebProcess(name, env, app_spec=spec, port=port, workers=None)
         for server in started.values():
             server.wait_ready()
         yield started
@@ -391,7 +347,7 @@ def servers(specs: dict[str, tuple[str, int, dict[str, str]]]) -> Iterator[dict[
 class Target:
     """One load: a path on a server, signed for that server's public URL."""
 
-    server: Server
+    server: WebProcess
     path: str
     token: str
     call_sids: Path | None = None  # callers on hold: their waitUrl requests, round-robin

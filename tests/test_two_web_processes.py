@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import queue
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +19,7 @@ import socketio
 from sqlalchemy import select
 
 from agents_ui.broadcast import NAMESPACE
+from bench.servers import WebProcess
 from callcenter.extensions import db
 from callcenter.models import Call
 from tests.support import ACCOUNT_SID, AUTH_TOKEN, CSRF_FIELD, PASSWORD, TwilioSigner, incoming
@@ -34,51 +32,6 @@ PROMPTLY = 5.0  # seconds: "within a few seconds"
 # The caller's number, as the queue shows it: Socket.IO's channel on Redis ignores the database number,
 # so another run of the app on the same Redis server may push its own queue (with its own call ids).
 CALLER = "+16505550147"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class WebProcess:
-    """`gunicorn --config gunicorn.conf.py 'app:create_app()'` on a port of 127.0.0.1, one worker."""
-
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path):
-        self.name = name
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log_dir / f"web-{name}.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-                 "--log-level", "warning", "app:create_app()"],
-                cwd=ROOT, env={**env, "WEB_CONCURRENCY": "1"}, stdout=log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"web process {self.name} exited:\n{self.tail()}"
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"web process {self.name} did not answer /healthz in {STARTUP:.0f} s:\n{self.tail()}")
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
 
 
 def _environment(database_url: str, redis_url: str) -> dict[str, str]:
@@ -136,9 +89,9 @@ def test_a_console_on_one_process_sees_callers_and_logouts_handled_by_another(ap
     a = b = None
     console = socketio.Client(reconnection=False)
     try:
-        a, b = WebProcess("A", env, tmp_path), WebProcess("B", env, tmp_path)
-        a.wait_ready()
-        b.wait_ready()
+        a, b = WebProcess("A", env, log_dir=tmp_path), WebProcess("B", env, log_dir=tmp_path)
+        a.wait_ready(STARTUP)
+        b.wait_ready(STARTUP)
 
         # Alice logs in (through A) and opens her console on A, by websocket as the page does.
         browser = requests.Session()

@@ -122,11 +122,14 @@ class ConsoleBroadcaster:
             self._wake.clear()
             with self._lock:
                 kinds, self._dirty = self._dirty, set()
-            with self.app.app_context():
-                for kind in KINDS:
-                    if kind in kinds:
-                        self._push(kind)
-                db.session.remove()
+            try:
+                with self.app.app_context():
+                    for kind in KINDS:
+                        if kind in kinds:
+                            self._push(kind)
+                    db.session.remove()
+            except Exception as exc:  # this task is the process's only sender: it must outlive any fault
+                log.warning("console pushes failed: %s", type(exc).__name__)
             self.socketio.sleep(self.interval)
 
     def _push(self, kind: str) -> None:

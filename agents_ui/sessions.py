@@ -8,7 +8,7 @@ from the session cookie when a console connects, moved forward by the page's kee
 event that finds it missing or older than the session lifetime closes the socket.
 
 With several web processes, a console's socket may live on any of them. Each staff member's
-open sockets are listed in Redis (`cc:console:sockets:<id>`, newest few only), so a logout on
+open sockets are listed in Redis (by `callcenter.presence`, newest few only), so a logout on
 one process closes the sockets held by every other: `Server.disconnect(sid)` of a socket this
 process does not hold is published on the Socket.IO message queue (python-socketio's
 `PubSubManager`), and the process holding it disconnects it server-side at once.
@@ -24,11 +24,6 @@ from itsdangerous import BadSignature
 
 from .broadcast import NAMESPACE, staff_room
 
-SOCKETS_KEY = "cc:console:sockets:{}"
-# The newest sockets kept per staff member: a few tabs and their reconnects. Older entries are
-# dropped (a socket dropped from the list still closes at its next event, as it always did).
-MAX_SOCKETS = 20
-
 
 def _lifetime(app: Flask) -> float:
     return app.permanent_session_lifetime.total_seconds()
@@ -36,26 +31,6 @@ def _lifetime(app: Flask) -> float:
 
 def _sockets_ttl(app: Flask) -> int:
     return int(_lifetime(app)) + 60
-
-
-def _remember_socket(app: Flask, user_id: int, sid: str, at: float) -> None:
-    """List this socket among the staff member's open ones, wherever this process is."""
-    key = SOCKETS_KEY.format(user_id)
-    pipe = app.redis.pipeline(transaction=False)
-    pipe.zadd(key, {sid: at})
-    pipe.zremrangebyrank(key, 0, -(MAX_SOCKETS + 1))
-    pipe.expire(key, _sockets_ttl(app))
-    pipe.execute()
-
-
-def _forget_sockets(app: Flask, user_id: int) -> list[str]:
-    """The staff member's listed sockets (on any web process), taken off the list."""
-    key = SOCKETS_KEY.format(user_id)
-    pipe = app.redis.pipeline(transaction=True)
-    pipe.zrange(key, 0, -1)
-    pipe.delete(key)
-    sids, _ = pipe.execute()
-    return [sid.decode() if isinstance(sid, bytes) else sid for sid in sids]
 
 
 def _mark_seen(app: Flask, user_id: int, at: float) -> None:
@@ -84,14 +59,14 @@ def socket_opened(user_id: int) -> None:
         _mark_seen(app, user_id, at)
     sid = getattr(request, "sid", None)  # set by Flask-SocketIO in its handlers
     if sid:
-        _remember_socket(app, user_id, sid, time.time())
+        app.presence.remember_socket(user_id, sid, time.time(), _sockets_ttl(app))
 
 
 def agent_active(user_id: int) -> None:
     """The agent used the page (the keepalive request refreshed their session cookie)."""
     app = current_app._get_current_object()
     _mark_seen(app, user_id, time.time())
-    app.redis.expire(SOCKETS_KEY.format(user_id), _sockets_ttl(app))  # their sockets stay listed
+    app.presence.keep_sockets(user_id, _sockets_ttl(app))
 
 
 def session_over(user_id: int) -> bool:
@@ -116,7 +91,7 @@ def end_session(app: Flask, user_id: int) -> None:
         return
     server = socketio.server
     here = [sid for sid, _ in server.manager.get_participants(NAMESPACE, staff_room(user_id))]
-    sids = dict.fromkeys(here + _forget_sockets(app, user_id))  # ordered, no repeats: local ones first
+    sids = dict.fromkeys(here + app.presence.forget_sockets(user_id))  # ordered, no repeats: local ones first
     for sid in sids:
         server.disconnect(sid, namespace=NAMESPACE)
 

@@ -2,7 +2,8 @@
 
 - who is available, longest idle first (a sorted set scored by when they became available);
 - who goes back to available once the call on their desk is done (agent -> call id);
-- when each staff member was last seen active on a console (their socket lives while this is fresh).
+- when each staff member was last seen active on a console (their socket lives while this is fresh);
+- which console sockets each staff member has open, on any web process (so a logout closes them all).
 
 Nothing else reads or writes these keys. Presence is a fast path: an agent who finds it wrong
 sets it again from the console, and losing it loses no caller.
@@ -21,6 +22,10 @@ class Presence:
     available_key = "cc:agents:available"
     resume_key = "cc:agents:resume"
     seen_key = "cc:console:seen:{}"
+    sockets_key = "cc:console:sockets:{}"
+    # The newest sockets kept per staff member: a few tabs and their reconnects. A socket dropped from
+    # the list still closes at its next event, when it finds the session gone.
+    max_sockets = 20
 
     def __init__(self, redis: Redis):
         self.redis = redis
@@ -68,6 +73,28 @@ class Presence:
     def last_seen(self, user_id: int) -> float | None:
         seen = self.redis.get(self.seen_key.format(user_id))
         return float(seen) if seen is not None else None
+
+    def remember_socket(self, user_id: int, sid: str, at: float, ttl_seconds: int) -> None:
+        """List a console socket among the staff member's open ones, wherever its web process is."""
+        key = self.sockets_key.format(user_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(key, {sid: at})
+        pipe.zremrangebyrank(key, 0, -(self.max_sockets + 1))
+        pipe.expire(key, ttl_seconds)
+        pipe.execute()
+
+    def keep_sockets(self, user_id: int, ttl_seconds: int) -> None:
+        """The staff member is active: their sockets stay listed as long as their session."""
+        self.redis.expire(self.sockets_key.format(user_id), ttl_seconds)
+
+    def forget_sockets(self, user_id: int) -> list[str]:
+        """The staff member's listed sockets, taken off the list."""
+        key = self.sockets_key.format(user_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrange(key, 0, -1)
+        pipe.delete(key)
+        sids, _ = pipe.execute()
+        return [sid.decode() if isinstance(sid, bytes) else sid for sid in sids]
 
     def sign_out(self, user_id: int) -> None:
         """The staff member logged out: their console session ends and they are offered no calls."""

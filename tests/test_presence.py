@@ -53,3 +53,14 @@ def test_a_console_session_lapses_with_its_time_to_live(app):
 
     assert 0 < app.redis.ttl(app.presence.seen_key.format(1)) <= 60
     assert app.presence.last_seen(7) is None  # never seen
+
+
+def test_a_staff_members_sockets_are_listed_newest_last_and_taken_off_once(app):
+    presence = app.presence
+    for n in range(presence.max_sockets + 3):
+        presence.remember_socket(7, f"sid-{n}", float(n), ttl_seconds=60)
+
+    listed = presence.forget_sockets(7)
+
+    assert listed == [f"sid-{n}" for n in range(3, presence.max_sockets + 3)]  # only the newest few
+    assert presence.forget_sockets(7) == []

@@ -14,10 +14,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from agents_ui.broadcast import DEFAULT_INTERVAL as PUSH_INTERVAL
 from agents_ui.broadcast import ConsoleBroadcaster
-from callcenter import config, database
+from callcenter import acd, config, database
 from callcenter.extensions import csrf, db, login_manager, migrate, socketio
 from callcenter.followups import FollowUps
 from callcenter.gateway import TwilioGateway
+from callcenter.offers import Offers
 from callcenter.practice_directory import PracticeDirectory
 from callcenter.presence import Presence
 from callcenter.queue import CallQueue
@@ -77,8 +78,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     # and the webhook wrapper answers safe TwiML instead of letting Twilio time out.
     app.redis = Redis.from_url(app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=1,
                                health_check_interval=30)
-    app.call_queue = CallQueue(app.redis, capacity=app.config["QUEUE_CAPACITY"])
+    app.call_queue = CallQueue(app.redis, capacity=app.config["QUEUE_CAPACITY"], wake_key=Offers.wake_key)
     app.presence = Presence(app.redis)
+    app.acd = acd.Settings(ring_seconds=app.config["OFFER_RING_SECONDS"])
+    app.offers = Offers(app.redis, pass_seconds=app.acd.ring_seconds)
     app.practices = PracticeDirectory()
     app.task_queue = Queue("answering", connection=app.redis)
     app.followups = FollowUps(app.task_queue)

@@ -24,6 +24,7 @@ from flask_socketio import SocketIO
 from callcenter import desk, ledger
 from callcenter.extensions import db
 from callcenter.models import User
+from callcenter.offers import Offer, Settled
 
 from . import read_model
 
@@ -36,6 +37,9 @@ DEFAULT_INTERVAL = 0.25  # seconds between two pushes of one kind from one proce
 # the snapshots of this process for this long, unless it changed here: a thousand consoles asking
 # every few seconds cost the per-agent part only.
 SHARED_FRESH = 1.0
+
+
+SUPERVISORS_ROOM = "supervisors"  # every console of a supervisor or admin
 
 
 def staff_room(user_id: int) -> str:
@@ -57,7 +61,8 @@ class ConsoleBroadcaster:
         self._lock = threading.Lock()
         self._wake = None
         self._builders: dict[str, Callable[[], dict]] = {
-            "queue": lambda: read_model.queue_snapshot(db.session, self.app.call_queue, self.app.presence),
+            "queue": lambda: read_model.queue_snapshot(db.session, self.app.call_queue, self.app.presence,
+                                                          self.app.offers),
             "callbacks": lambda: {"callbacks": read_model.open_callbacks(db.session, ledger.now())},
             "voicemails": lambda: {"voicemails": read_model.voicemails_to_review(db.session)},
             "pages": lambda: {"pages": read_model.recent_pages(db.session)},
@@ -82,12 +87,39 @@ class ConsoleBroadcaster:
         """The agent's own state or call changed: every console they have open gets their snapshot, now."""
         self._emit("snapshot", lambda: self.desk_snapshot(agent), to=staff_room(agent.id))
 
+    def desk_changed_for(self, agent_id: int) -> None:
+        agent = db.session.get(User, agent_id)
+        if agent is not None:
+            self.desk_changed(agent)
+
+    # Offers: they ring one agent's consoles, at once (not coalesced: a ring is worth its push).
+
+    def offer_rings(self, offer: Offer) -> None:
+        """The agent's consoles ring with the offered call."""
+        self._emit("offer", lambda: read_model.offer_view(db.session, offer, ledger.now()),
+                   to=staff_room(offer.agent_id))
+
+    def offer_ended(self, settled: Settled) -> None:
+        """The offer stopped ringing (timed out, withdrawn, answered elsewhere): the banner goes."""
+        self._emit("offer_ended", lambda: {"call_id": settled.call_id, "offer_id": settled.offer_id,
+                                           "outcome": settled.outcome}, to=staff_room(settled.agent_id))
+
+    def agent_set_away(self, agent_id: int, reason: str) -> None:
+        """The service set an agent away (missed offers, console offline): they and the supervisors hear."""
+        self.desk_changed_for(agent_id)
+        agent = db.session.get(User, agent_id)
+        name = agent.name if agent is not None else f"Agent {agent_id}"
+        self.tell_supervisors(read_model.away_notice(name, reason))
+
+    def tell_supervisors(self, text: str) -> None:
+        self._emit("supervisor_notice", lambda: {"text": text, "at": ledger.now().isoformat()}, to=SUPERVISORS_ROOM)
+
     def desk_snapshot(self, agent: User) -> dict:
         """One agent's whole console, with their presence settled first (see `desk.settle_if_free`),
         and the sequence number of each kind of push it includes."""
         now = ledger.now()
         call = desk.settle_if_free(db.session, self.app.presence, agent, now)
-        snapshot = read_model.desk_view(db.session, self.app.presence, agent, call)
+        snapshot = read_model.desk_view(db.session, self.app.presence, self.app.offers, agent, call, now)
         snapshot.update(queue=self._view("queue"), at=now.isoformat(), seq=self._sequence_numbers(),
                         **{kind: self._view(kind)[kind] for kind in ("callbacks", "voicemails", "pages")})
         return snapshot

@@ -1,10 +1,12 @@
 """Socket.IO handlers of the live console (namespace /console).
 
 Every client event is answered through its ack callback with `{"ok": true, ...}` or
-`{"ok": false, "error": "<a sentence for the agent>"}`. Server pushes are hints:
-`snapshot` (one agent's whole console), `queue`, `callbacks` `{callbacks}`, `voicemails`
-`{voicemails}` and `pages` `{pages}` (everyone); the page asks for a snapshot again on
-reconnect and every few seconds.
+`{"ok": false, "error": "<a sentence for the agent>"}`. Server pushes: `offer` (a call rings this
+agent: accept or decline it) and `offer_ended`; `snapshot` (one agent's whole console), `queue`,
+`callbacks` `{callbacks}`, `voicemails` `{voicemails}` and `pages` `{pages}` (everyone);
+`supervisor_notice` (supervisors). All but the offer are hints: the page asks for a snapshot on
+reconnect, on a gap in a kind's sequence numbers, and slowly as a safety net. The page sends a
+`heartbeat` every few seconds; a console silent for 30 s is offline (`callcenter.acd`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from flask import current_app
 from flask_login import current_user
 from flask_socketio import Namespace, disconnect, emit, join_room
 
-from callcenter import desk, ledger
+from callcenter import acd, desk, ledger
 from callcenter.calls import Refused
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db, socketio
@@ -25,7 +27,7 @@ from callcenter.models import Message
 from ivr.urls import public_url
 
 from . import read_model, sessions
-from .broadcast import NAMESPACE, staff_room
+from .broadcast import NAMESPACE, SUPERVISORS_ROOM, staff_room
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,10 @@ class ConsoleNamespace(Namespace):
         if not current_user.is_authenticated or not current_user.is_staff:
             raise ConnectionRefusedError("Log in with a staff account to use the console.")
         sessions.socket_opened(current_user.id)
+        current_app.presence.heartbeat(current_user.id, ledger.now().timestamp())
         join_room(staff_room(current_user.id))
+        if current_user.role in ("supervisor", "admin"):
+            join_room(SUPERVISORS_ROOM)
         emit("snapshot", _snapshot())
 
     def on_disconnect(self, reason=None):
@@ -118,25 +123,37 @@ class ConsoleNamespace(Namespace):
         return _snapshot()
 
     @console_event
+    def on_heartbeat(self, data):
+        """The console is open and connected: its agent is counted as on duty."""
+        current_app.presence.heartbeat(current_user.id, ledger.now().timestamp())
+        return {}
+
+    @console_event
     def on_available(self, data):
-        """`{available: bool}`: take calls, or step away."""
+        """`{available: bool, reason}`: take calls, or step away (break, lunch, training, meeting, other)."""
         available = data.get("available")
         if not isinstance(available, bool):
             raise Refused("Choose available or away.")
-        desk.set_available(db.session, current_app.presence, _agent(), available, ledger.now())
+        app = current_app
+        if available:
+            acd.set_available(db.session, app.presence, app.offers, _agent(), ledger.now())
+        else:
+            reason = data.get("reason") if isinstance(data.get("reason"), str) else "other"
+            acd.set_away(db.session, app.presence, app.offers, _agent(), reason or "other", ledger.now())
+        db.session.commit()
         snapshot = _snapshot()
-        current_app.console.queue_changed()
-        current_app.console.desk_changed(_agent())
+        app.console.queue_changed()
+        app.console.desk_changed(_agent())
         return {"me": snapshot["me"]}
 
     @console_event
-    def on_take(self, data):
-        """`{call_id}`: answer a waiting caller; exactly one agent gets each call."""
-        call_id = _id(data, "call_id", "a caller from the queue")
+    def on_accept(self, data):
+        """`{call_id}`: answer the call ringing on this console; it is this agent's alone."""
+        call_id = _id(data, "call_id", "the ringing call")
         app = current_app
         try:
-            call = desk.take_call(db.session, app.call_queue, app.presence, app.gateway, call_id, _agent(),
-                                  public_url(f"/ivr/connect/{call_id}"), ledger.now())
+            call = acd.accept(db.session, app.call_queue, app.presence, app.offers, app.gateway, call_id, _agent(),
+                              public_url(f"/ivr/connect/{call_id}"), ledger.now())
             db.session.commit()
         finally:
             # Taken, or back in the queue after a failed redirect: either way every console should know.
@@ -144,6 +161,28 @@ class ConsoleNamespace(Namespace):
         view = read_model.call_view(db.session, call)
         app.console.desk_changed(_agent())
         return {"call": view}
+
+    @console_event
+    def on_decline(self, data):
+        """`{call_id}`: let the ringing call go to the next agent; the caller keeps their place."""
+        call_id = _id(data, "call_id", "the ringing call")
+        acd.decline(db.session, current_app.presence, current_app.offers, call_id, _agent(), ledger.now())
+        db.session.commit()
+        current_app.console.desk_changed(_agent())
+        return {}
+
+    @console_event
+    def on_assign(self, data):
+        """`{call_id, agent_id}` (supervisors): ring this waiting caller on that agent's console."""
+        call_id = _id(data, "call_id", "a caller from the queue")
+        agent_id = _id(data, "agent_id", "an agent")
+        app = current_app
+        offer = acd.assign(db.session, app.call_queue, app.presence, app.offers, call_id, agent_id, _agent(),
+                           ledger.now(), app.acd)
+        db.session.commit()
+        app.console.offer_rings(offer)
+        app.console.queue_changed()
+        return {"offer_id": offer.id}
 
     @console_event
     def on_hangup(self, data):
@@ -165,6 +204,7 @@ class ConsoleNamespace(Namespace):
         db.session.commit()
         if saved is not None and saved.urgency == "urgent":
             _page_on_call(saved)
+        current_app.offers.wake()  # the agent may be free for the next caller
         current_app.console.queue_changed()
         current_app.console.desk_changed(_agent())
         return {"message_id": saved.id if saved else None}

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from callcenter import desk
 from callcenter.calls import waiting_calls
+from callcenter.labels import away_reason_label
 from callcenter.models import Call, CallbackTask, Message, OnCallPage, Practice, User
+from callcenter.offers import Offer, Offers
 from callcenter.presence import Presence
 from callcenter.queue import CallQueue
 
@@ -34,7 +36,7 @@ def mask_number(number: str | None) -> str:
     return "•••" + "".join(digits[-4:]) if len(digits) >= 7 else "withheld"
 
 
-def queue_snapshot(session: Session, queue: CallQueue, presence: Presence) -> dict:
+def queue_snapshot(session: Session, queue: CallQueue, presence: Presence, offers: Offers | None = None) -> dict:
     """The waiting queue in answer order, for every console.
 
     A caller who chose to keep their place and be called back is still in line (state
@@ -49,6 +51,9 @@ def queue_snapshot(session: Session, queue: CallQueue, presence: Presence) -> di
     numbers = dict(session.execute(
         select(CallbackTask.call_id, CallbackTask.number).where(CallbackTask.call_id.in_(callback_ids))
     ).all()) if callback_ids else {}
+    ringing = offers.ringing() if offers is not None else {}
+    agents = floor(session, presence, ringing)
+    names = {a["id"]: a["name"] for a in agents}
     waiting = []
     for position, call in enumerate(calls, start=1):
         callback = call.state == "callback_waiting"
@@ -62,9 +67,60 @@ def queue_snapshot(session: Session, queue: CallQueue, presence: Presence) -> di
             "callback": callback,
             "callback_number": mask_number(numbers.get(call.id)) if callback else None,
             "waiting_seconds": int((now - call.queued_at).total_seconds()) if call.queued_at else 0,
+            # Whose console this call is ringing on now, if any.
+            "ringing": names.get(ringing[call.id], "an agent") if call.id in ringing else None,
         })
     return {"waiting": waiting, "total": len(queue), "available_agents": presence.available_agents(),
-            "at": now.isoformat()}
+            "agents": agents, "at": now.isoformat()}
+
+
+FLOOR_LIMIT = 200
+
+
+def floor(session: Session, presence: Presence, ringing: dict[int, int] | None = None) -> list[dict]:
+    """Every agent with a known state: name, state, reason and since when, longest in their state first."""
+    states = presence.states()
+    if not states:
+        return []
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(list(states)[:FLOOR_LIMIT])))}
+    rows = []
+    for agent_id, (state, reason, since) in states.items():
+        user = users.get(agent_id)
+        if user is None:
+            continue
+        rows.append({"id": agent_id, "name": user.name, "state": state, "reason": reason,
+                     "since": datetime.fromtimestamp(since, UTC).isoformat()})
+    rows.sort(key=lambda r: r["since"])
+    return rows
+
+
+def offer_view(session: Session, offer: Offer, now: datetime) -> dict:
+    """What rings on the agent's console: practice, reason, urgency, how long the caller has waited."""
+    call = session.get(Call, offer.call_id)
+    task = desk.keep_place_callback(session, call) if call is not None else None
+    return {
+        "offer_id": offer.id,
+        "call_id": offer.call_id,
+        "practice": call.practice.name if call is not None and call.practice else None,
+        "reason": call.reason if call is not None else None,
+        "urgent": bool(call is not None and call.priority > 0),
+        "language": call.language if call is not None else "en",
+        "callback": task is not None and call.state == "callback_waiting",
+        "waiting_seconds": int((now - call.queued_at).total_seconds()) if call is not None and call.queued_at else 0,
+        "expires_at": datetime.fromtimestamp(offer.expires, UTC).isoformat(),
+        # Just made: it rings for its whole time; seen again later (a snapshot): for what is left of it.
+        "ring_seconds": round(offer.ring_seconds) if offer.ring_seconds is not None
+        else max(0, round(offer.expires - now.timestamp())),
+        "assigned": offer.directed,
+    }
+
+
+def away_notice(name: str, reason: str) -> str:
+    if reason == "missed_offers":
+        return f"{name} missed three offered calls in a row and has been set away."
+    if reason == "offline":
+        return f"{name}'s console went offline; they have been set away."
+    return f"{name} is away ({away_reason_label(reason)})."
 
 
 def caller_history(session: Session, call: Call, limit: int = HISTORY_LIMIT) -> list[dict]:
@@ -152,14 +208,36 @@ def recent_pages(session: Session, limit: int = PAGES_LIMIT) -> list[dict]:
             for page, name in rows]
 
 
-def agent_status(presence: Presence, agent: User, call: Call | None) -> dict:
-    """Whether the agent is available, away or on a call (and whether they return to available after it)."""
+def agent_status(presence: Presence, agent: User, call: Call | None, offer: Offer | None = None,
+                 now: datetime | None = None) -> dict:
+    """The agent's state (available, ringing, on a call, wrap-up, away with a reason), since when, and
+    whether they return to available after their call."""
+    now = now or datetime.now(UTC)
     available = presence.is_available(agent.id)
+    noted = presence.state_of(agent.id)
+    reason = None
+    if call is not None:
+        state = "wrap_up" if call.state == "completed" else "on_call"
+    elif offer is not None:
+        state = "ringing"
+    elif available:
+        state = "available"
+    else:
+        state = "away"
+        reason = noted[1] if noted is not None and noted[0] == "away" else None
+    since = noted[2] if noted is not None and noted[0] == state else now.timestamp()
+    # `status` is the coarse word older consoles and the simulator read: on_call covers wrap-up too.
     status = "on_call" if call is not None else ("available" if available else "away")
-    return {"id": agent.id, "name": agent.name, "role": agent.role, "status": status,
+    return {"id": agent.id, "name": agent.name, "role": agent.role, "status": status, "state": state,
+            "reason": reason, "since": datetime.fromtimestamp(since, UTC).isoformat(),
             "available": available or (call is not None and presence.resumes(agent.id))}
 
 
-def desk_view(session: Session, presence: Presence, agent: User, call: Call | None) -> dict:
-    """What is one agent's own on their console: their status and the call on their desk."""
-    return {"me": agent_status(presence, agent, call), "call": call_view(session, call) if call else None}
+def desk_view(session: Session, presence: Presence, offers: Offers, agent: User, call: Call | None,
+              now: datetime | None = None) -> dict:
+    """What is one agent's own on their console: their state, the call ringing, the call on their desk."""
+    now = now or datetime.now(UTC)
+    offer = offers.of_agent(agent.id) if call is None else None
+    return {"me": agent_status(presence, agent, call, offer, now),
+            "offer": offer_view(session, offer, now) if offer is not None else None,
+            "call": call_view(session, call) if call else None}

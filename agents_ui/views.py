@@ -3,9 +3,10 @@
 from flask import abort, jsonify, render_template
 from flask_login import current_user, login_required
 
+from callcenter.acd import AWAY_REASONS
 from callcenter.calls import DISPOSITIONS
 from callcenter.extensions import csrf
-from callcenter.labels import CONSOLE_WORDS, disposition_label
+from callcenter.labels import CONSOLE_WORDS, away_reason_label, disposition_label
 
 from . import bp, sessions
 
@@ -19,7 +20,9 @@ def console():
     dispositions = [(value, disposition_label(value)) for value in DISPOSITIONS]
     # The words the scripts show (reasons, page statuses, dispositions) come with the page.
     words = {**CONSOLE_WORDS, "dispositions": dict(dispositions)}
-    return render_template("console.html", dispositions=dispositions, words=words)
+    # An agent picks why they step away; the service alone sets "missed offers" and "offline".
+    away_reasons = [(r, away_reason_label(r)) for r in AWAY_REASONS if r not in ("missed_offers", "offline")]
+    return render_template("console.html", dispositions=dispositions, words=words, away_reasons=away_reasons)
 
 
 # Exempt from CSRF: it changes nothing but a "last active" time, and a page whose session has

@@ -64,6 +64,12 @@ def from_environment(instance_path: str) -> dict:
         "SOCKETIO_CHANNEL": env.get("SOCKETIO_CHANNEL") or None,
         # Callers waiting at once across all practices; a practice may hold fewer (practice configure).
         "QUEUE_CAPACITY": int(env.get("QUEUE_CAPACITY") or DEFAULT_CAPACITY),
+        # How long an offered call rings an agent's console before it moves on to the next agent.
+        "OFFER_RING_SECONDS": int(env.get("OFFER_RING_SECONDS") or 15),
+        # Agents' browser audio (Twilio Voice SDK): unset, agents use the emulator's device or their phone.
+        "TWILIO_API_KEY": env.get("TWILIO_API_KEY") or "",
+        "TWILIO_API_SECRET": env.get("TWILIO_API_SECRET") or "",
+        "TWILIO_TWIML_APP_SID": env.get("TWILIO_TWIML_APP_SID") or "",
         "TWILIO_ACCOUNT_SID": account_sid,
         "TWILIO_AUTH_TOKEN": auth_token,
         "TWILIO_EMULATED": emulated,

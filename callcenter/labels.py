@@ -57,11 +57,31 @@ PAGE_STATUS_LABELS: dict[str, str] = {
     "failed": "Not sent",
 }
 
+# An agent's state, and why they are away, as the console and the floor show them.
+AGENT_STATE_LABELS: dict[str, str] = {
+    "available": "Available",
+    "ringing": "Ringing",
+    "on_call": "On a call",
+    "wrap_up": "Wrap-up",
+    "away": "Away",
+}
+AWAY_REASON_LABELS: dict[str, str] = {
+    "break": "Break",
+    "lunch": "Lunch",
+    "training": "Training",
+    "meeting": "Meeting",
+    "missed_offers": "Missed offers",
+    "offline": "Offline",
+    "other": "Other",
+}
+
 # Everything the console's scripts need, under the names they read it by.
 CONSOLE_WORDS: dict[str, dict[str, str]] = {
     "dispositions": DISPOSITION_LABELS,
     "reasons": REASON_LABELS,
     "page_statuses": PAGE_STATUS_LABELS,
+    "agent_states": AGENT_STATE_LABELS,
+    "away_reasons": AWAY_REASON_LABELS,
 }
 
 
@@ -76,3 +96,7 @@ def label(value: str | None) -> str:
 def disposition_label(value: str) -> str:
     """A disposition as the console's wrap-up offers it."""
     return DISPOSITION_LABELS.get(value) or value.replace("_", " ").capitalize()
+
+
+def away_reason_label(value: str | None) -> str:
+    return AWAY_REASON_LABELS.get(value or "", "Away")

@@ -135,13 +135,20 @@ def record(
 
     One INSERT, no savepoint: a retried webhook's duplicate is skipped by the database itself.
     """
-    inserted = session.execute(
-        _event_insert(session.get_bind().dialect.name),
-        {"call_id": call.id, "kind": kind, "data": data or {}, "actor_id": actor_id, "dedupe_key": dedupe_key,
-         "at": at or now()},
-    ).first()  # the new event's id; nothing when the dedupe key was seen
+    inserted = record_for(session, call.id, kind, data, actor_id=actor_id, dedupe_key=dedupe_key, at=at)
     if "events" in call.__dict__:  # a list already loaded in this session is read again when next used
         session.expire(call, ["events"])
+    return inserted
+
+
+def record_for(session: Session, call_id: int, kind: str, data: dict | None = None, *,
+               actor_id: int | None = None, dedupe_key: str | None = None, at: datetime | None = None) -> bool | None:
+    """`record` for a call known by its id only (the offer loop's events)."""
+    inserted = session.execute(
+        _event_insert(session.get_bind().dialect.name),
+        {"call_id": call_id, "kind": kind, "data": data or {}, "actor_id": actor_id, "dedupe_key": dedupe_key,
+         "at": at or now()},
+    ).first()  # the new event's id; nothing when the dedupe key was seen
     return True if inserted is not None else None
 
 

@@ -122,6 +122,10 @@ class User(UserMixin, db.Model):
     practice_id: Mapped[int | None] = mapped_column(ForeignKey("practices.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Skills, for agents: the languages they take calls in (None: English only), and the practices
+    # they are trained for (None: every practice). Calls go first to agents who have the skills.
+    languages: Mapped[list | None] = mapped_column(JSON)
+    trained_practices: Mapped[list | None] = mapped_column(JSON)
     practice: Mapped[Practice | None] = relationship()
 
     @property
@@ -239,6 +243,18 @@ class CallbackTask(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     call: Mapped[Call | None] = relationship()
+
+
+class AgentStateChange(db.Model):
+    """An agent's state from `at` on: available, ringing, on_call, wrap_up, or away with a reason."""
+
+    __tablename__ = "agent_state_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    call_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class AuditEntry(db.Model):

@@ -3,7 +3,9 @@
 - who is available, longest idle first (a sorted set scored by when they became available);
 - who goes back to available once the call on their desk is done (agent -> call id);
 - when each staff member was last seen active on a console (their socket lives while this is fresh);
-- which console sockets each staff member has open, on any web process (so a logout closes them all).
+- which console sockets each staff member has open, on any web process (so a logout closes them all);
+- each agent's state (available, ringing, on a call, wrap-up, away with a reason) and since when;
+- each console's last heartbeat: a console that stops sending them is offline within OFFLINE_AFTER.
 
 Nothing else reads or writes these keys. Presence is a fast path: an agent who finds it wrong
 sets it again from the console, and losing it loses no caller.
@@ -14,6 +16,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from redis import Redis
+
+# A console that has sent no heartbeat for this long is offline: its agent is set away (offline).
+OFFLINE_AFTER = 30.0
+# Only when the state or its reason changes is it written: the time it started is kept.
+_NOTE_STATE = """
+local now = redis.call('HGET', KEYS[1], ARGV[1])
+if now and string.sub(now, 1, string.len(ARGV[2]) + 1) == ARGV[2] .. '|' then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
+return 1
+"""
 
 
 class Presence:
@@ -26,9 +38,12 @@ class Presence:
     # The newest sockets kept per staff member: a few tabs and their reconnects. A socket dropped from
     # the list still closes at its next event, when it finds the session gone.
     max_sockets = 20
+    state_key = "cc:agents:state"  # agent -> "state|reason|since (epoch seconds)"
+    heartbeat_key = "cc:agents:heartbeat"  # agent -> their console's last heartbeat (epoch seconds)
 
     def __init__(self, redis: Redis):
         self.redis = redis
+        self._note_state = redis.register_script(_NOTE_STATE)
 
     # Available or away: the ones available are offered calls, longest idle first.
     def set_available(self, agent_id: int, since: datetime) -> None:
@@ -66,6 +81,35 @@ class Presence:
         call_id, _ = pipe.execute()
         return int(call_id) if call_id is not None else None
 
+    # The agent's state as the console shows it, and since when (the ledger keeps each change too).
+    def note_state(self, agent_id: int, state: str, reason: str | None, at: datetime) -> bool:
+        """Record the agent's state; True when it changed (the same state and reason keep their start)."""
+        return self._note_state(keys=[self.state_key],
+                                args=[str(agent_id), f"{state}|{reason or ''}", f"{at.timestamp():.3f}"]) == 1
+
+    def state_of(self, agent_id: int) -> tuple[str, str | None, float] | None:
+        """(state, reason, since) as last noted, or None."""
+        value = self.redis.hget(self.state_key, str(agent_id))
+        return _parse_state(value) if value is not None else None
+
+    def states(self) -> dict[int, tuple[str, str | None, float]]:
+        return {int(a): _parse_state(v) for a, v in self.redis.hgetall(self.state_key).items()}
+
+    # Liveness: each open console sends a heartbeat; one that stops is offline.
+    def heartbeat(self, agent_id: int, at: float) -> None:
+        self.redis.zadd(self.heartbeat_key, {str(agent_id): at})
+
+    def silent_since(self, before: float) -> list[int]:
+        """Agents whose consoles have sent no heartbeat since `before`."""
+        return [int(a) for a in self.redis.zrangebyscore(self.heartbeat_key, "-inf", repr(before))]
+
+    def alive(self, since: float) -> list[int]:
+        """Agents whose consoles have sent a heartbeat since `since`."""
+        return [int(a) for a in self.redis.zrangebyscore(self.heartbeat_key, repr(since), "+inf")]
+
+    def forget_heartbeat(self, agent_id: int) -> None:
+        self.redis.zrem(self.heartbeat_key, str(agent_id))
+
     # Console sessions: when each staff member was last active (see agents_ui.sessions).
     def mark_seen(self, user_id: int, at: float, ttl_seconds: int) -> None:
         self.redis.set(self.seen_key.format(user_id), repr(at), ex=ttl_seconds)
@@ -101,4 +145,11 @@ class Presence:
         pipe = self.redis.pipeline()
         pipe.delete(self.seen_key.format(user_id))
         pipe.zrem(self.available_key, str(user_id))
+        pipe.zrem(self.heartbeat_key, str(user_id))
         pipe.execute()
+
+
+def _parse_state(value: bytes | str) -> tuple[str, str | None, float]:
+    text = value.decode() if isinstance(value, bytes) else value
+    state, reason, since = text.split("|")
+    return state, reason or None, float(since)

@@ -30,7 +30,8 @@ QUEUE_FULL = -1
 NO_LIMIT = 2**31 - 1
 
 # One round trip each. KEYS: the queue, the practice's own set, call -> practice.
-# Enqueue: already waiting -> its position; the service or the practice full -> -1; else add.
+# Enqueue: already waiting -> its position; the service or the practice full -> -1; else add, and push
+# to the wake list (ARGV[6], when given) that the offer loop waits on: a new caller may ring an agent.
 _ENQUEUE = """
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
 if rank then return rank + 1 end
@@ -39,6 +40,10 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('LPUSH', ARGV[6], '1')
+  redis.call('LTRIM', ARGV[6], 0, 0)
+end
 return redis.call('ZRANK', KEYS[1], ARGV[1]) + 1
 """
 # Remove (or take): 1 for exactly one caller of any number at once; the practice's set follows.
@@ -82,9 +87,10 @@ class CallQueue:
     heartbeat_key = "cc:queue:heartbeat"  # call id -> when its hold loop last asked for music
     handle_times_key = "cc:handle_times"
 
-    def __init__(self, redis: Redis, capacity: int = DEFAULT_CAPACITY):
+    def __init__(self, redis: Redis, capacity: int = DEFAULT_CAPACITY, wake_key: str = ""):
         self.redis = redis
         self.capacity = capacity
+        self.wake_key = wake_key  # pushed to when a caller joins (see callcenter.offers.Offers.wake_key)
         self._enqueue = redis.register_script(_ENQUEUE)
         self._remove = redis.register_script(_REMOVE)
         self._pop = redis.register_script(_POP)
@@ -97,7 +103,7 @@ class CallQueue:
         practice = str(practice_id) if practice_id is not None else "none"
         return int(self._enqueue(keys=[self.key, self.practice_key + practice, self.practice_of_key],
                                  args=[str(call_id), repr(score), self.capacity, practice_capacity or NO_LIMIT,
-                                       practice]))
+                                       practice, self.wake_key]))
 
     def take(self, call_id: int) -> bool:
         """Remove a call from the queue; True for exactly one of any concurrent takers."""

@@ -1,4 +1,5 @@
-"""The RQ worker process: jobs, RQ's scheduler for delayed jobs, and a ticker for recurring ones."""
+"""The RQ worker process: jobs, RQ's scheduler for delayed jobs, a ticker for recurring ones, and the
+offer loop that rings agents for waiting callers (`ops.offer_loop`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 
 from flask import Flask
 from rq import SimpleWorker
+
+from . import offer_loop
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY = 30  # seconds
@@ -27,11 +30,15 @@ def _ticker(app: Flask, stop: threading.Event) -> None:
 def run_worker(app: Flask, burst: bool = False) -> None:
     """Work the queue in this process (SimpleWorker: jobs share the app context and its pools)."""
     stop = threading.Event()
+    offers_stop = None
     if not burst:
         threading.Thread(target=_ticker, args=(app, stop), daemon=True, name="ticker").start()
+        _, offers_stop = offer_loop.start(app)
     with app.app_context():
         worker = SimpleWorker([app.task_queue], connection=app.redis)
         try:
             worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
         finally:
             stop.set()
+            if offers_stop is not None:
+                offers_stop.set()

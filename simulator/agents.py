@@ -1,9 +1,10 @@
 """Simulated agents: each logs in like a browser and works the live console over Socket.IO.
 
-An agent goes available, takes the caller at the front of the queue (another agent may win: the
-ack says so), talks for a lognormal handling time, hangs up, wraps up, and is available again.
-When nobody is waiting it calls back patients who hung up and reviews voicemails. Queue pushes
-are hints: the agent also asks for a snapshot every few seconds.
+An agent goes available and waits for the service to offer a call (the `offer` push, or the offer
+in a snapshot), accepts it, talks for a lognormal handling time, hangs up, wraps up, and is
+available again. When nothing rings it calls back patients who hung up and reviews voicemails.
+Pushes are hints: the agent also asks for a snapshot every few seconds, and sends the console's
+heartbeat so that the service counts it as on duty. A paused agent (`--hold`) declines offers.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ USER_AGENT = "answering-service-simulator/1.0"
 ACK_TIMEOUT = 15
 SNAPSHOT_EVERY = 2.0  # real seconds
 KEEPALIVE_EVERY = 300.0  # real seconds; sessions expire after 30 idle minutes
-TAKE_ATTEMPTS = 3
+HEARTBEAT_EVERY = 10.0  # real seconds, as the console page sends them
 
 
 class LoginFailed(RuntimeError):
@@ -73,11 +74,13 @@ class SimAgent:
         self.callbacks: list[dict] = []
         self.voicemails: list[dict] = []
         self.me: dict = {}
+        self.offer: dict | None = None  # the call ringing on this console
         self.error: str | None = None
         self._lock = threading.Lock()
         self._skip: dict[str, float] = {}  # "call:ID"/"cb:ID"/"vm:ID" -> until when not to try it again
         self._last_snapshot = 0.0
         self._last_keepalive = time.monotonic()
+        self._last_heartbeat = 0.0
         self.session: requests.Session | None = None
         self.sio: socketio.Client | None = None
         self.thread = threading.Thread(target=self._run, name=f"sim-agent-{index}", daemon=True)
@@ -92,6 +95,8 @@ class SimAgent:
         sio = socketio.Client(http_session=self.session, reconnection=True, reconnection_delay=0.5)
         sio.on("queue", self._on_queue, namespace=NAMESPACE)
         sio.on("snapshot", self._on_snapshot, namespace=NAMESPACE)
+        sio.on("offer", self._on_offer, namespace=NAMESPACE)
+        sio.on("offer_ended", self._on_offer_ended, namespace=NAMESPACE)
         sio.on("callbacks", lambda data: self._set("callbacks", data.get("callbacks")), namespace=NAMESPACE)
         sio.on("voicemails", lambda data: self._set("voicemails", data.get("voicemails")), namespace=NAMESPACE)
         sio.connect(self.app_url, namespaces=[NAMESPACE], headers={"User-Agent": USER_AGENT}, wait_timeout=15)
@@ -121,11 +126,25 @@ class SimAgent:
         if isinstance(data, dict):
             self._set("waiting", data.get("waiting"))
 
+    def _on_offer(self, data) -> None:
+        if isinstance(data, dict) and data.get("call_id"):
+            with self._lock:
+                self.offer = data
+            self.tally.add("agent_offers")
+            self.wake.set()
+
+    def _on_offer_ended(self, data) -> None:
+        with self._lock:
+            if isinstance(data, dict) and self.offer and self.offer.get("call_id") == data.get("call_id"):
+                self.offer = None
+
     def _on_snapshot(self, data) -> None:
         if not isinstance(data, dict):
             return
         with self._lock:
             self.me = data.get("me") or self.me
+            if "offer" in data:
+                self.offer = data.get("offer")
             for name in ("callbacks", "voicemails"):
                 if isinstance(data.get(name), list):
                     setattr(self, name, data[name])
@@ -201,36 +220,35 @@ class SimAgent:
         if now - self._last_keepalive > KEEPALIVE_EVERY:
             self.session.post(f"{self.app_url}/console/keepalive", timeout=10)
             self._last_keepalive = now
+        if now - self._last_heartbeat > HEARTBEAT_EVERY:
+            self.emit("heartbeat")
+            self._last_heartbeat = now
+        if self._answer_offer():
+            return
         if self.paused.is_set():
             return
-        if self._take_next():
-            return
         with self._lock:
-            someone_waiting = any(self._fresh(f"call:{w.get('id')}") for w in self.waiting)
-        if not someone_waiting:
+            ringing = self.offer is not None
+        if not ringing:
             self._back_office()
 
-    def _take_next(self) -> bool:
+    def _answer_offer(self) -> bool:
+        """Accept the call ringing on this console (a paused agent declines it); True if one was handled."""
         with self._lock:
-            waiting = [w for w in self.waiting if self._fresh(f"call:{w.get('id')}")]
-        # Every console sees the same list. Agent k reaches first for the k-th caller among the first few,
-        # so that colleagues do not all click the same line at once (the order barely changes).
-        if len(waiting) > 1:
-            first = (self.index - 1) % min(len(waiting), self.colleagues)
-            waiting = [waiting[first]] + waiting[:first] + waiting[first + 1:]
-        for entry in waiting[:TAKE_ATTEMPTS]:
-            answer = self.emit("take", {"call_id": entry["id"]})
-            if answer.get("ok"):
-                self.tally.add("agent_takes")
-                self._handle(answer.get("call") or {"id": entry["id"]})
-                return True
-            self.tally.add("agent_take_lost")
-            # A caller whose line cannot be reached is put back in the queue: leave them to others a while.
-            unreachable = "Could not reach" in (answer.get("error") or "")
-            self._skip[f"call:{entry['id']}"] = time.monotonic() + (60.0 if unreachable else 5.0)
-        if waiting:
-            self.snapshot()
-        return False
+            offer, self.offer = self.offer, None
+        if not offer:
+            return False
+        if self.paused.is_set():
+            self.emit("decline", {"call_id": offer["call_id"]})
+            self.tally.add("agent_declines")
+            return False
+        answer = self.emit("accept", {"call_id": offer["call_id"]})
+        if not answer.get("ok"):
+            self.tally.add("agent_take_lost")  # the offer moved on, or the caller hung up as it rang
+            return False
+        self.tally.add("agent_takes")
+        self._handle(answer.get("call") or {"id": offer["call_id"]})
+        return True
 
     def _handle(self, call: dict) -> None:
         """Talk, hang up, wrap up."""

@@ -239,8 +239,15 @@ class PhoneSystem:
         self.emulator_url = emulator_server.url
         self.phone = PhoneClient(self.emulator_url)
         self._servers = (app_server, emulator_server)
+        # `make run`'s worker rings agents for waiting callers: so does the phone system's.
+        from ops import offer_loop
+
+        self._offer_loop = offer_loop.start(app, every=0.1)
 
     def stop(self):
+        thread, stop = self._offer_loop
+        stop.set()
+        thread.join(5)
         self.phone.close()
         for server in self._servers:
             server.stop()

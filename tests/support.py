@@ -260,3 +260,22 @@ def eventually(check, timeout: float = 10.0):
             return value
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.05)
+
+
+# --- Offers ----------------------------------------------------------------------------------------------------
+
+def ring(app, io, call_id: int, ring_seconds: float = 15) -> int:
+    """The waiting call rings this console's agent (`io`, or an agent's id), as a supervisor's assignment
+    makes it ring: the offer, and its push to the agent's consoles. Returns the agent's id."""
+    agent_id = ask(io, "snapshot")["me"]["id"] if not isinstance(io, int) else io
+    offer = app.offers.make(call_id, agent_id, time.time() + ring_seconds, directed=True, ring_seconds=ring_seconds)
+    assert offer is not None, "the call could not be offered"
+    with app.app_context():
+        app.console.offer_rings(offer)
+    return agent_id
+
+
+def answer_call(app, io, call_id: int) -> dict:
+    """The call rings this console and the agent accepts it; the server's answer to the accept."""
+    ring(app, io, call_id)
+    return ask(io, "accept", {"call_id": call_id})

@@ -1,4 +1,4 @@
-"""In headless Chromium: a call placed on the softphone is taken in the console, wrapped up,
+"""In headless Chromium: a call placed on the softphone rings the console, is accepted, wrapped up,
 and then found by the practice in its portal."""
 
 import re
@@ -42,7 +42,11 @@ def test_a_softphone_call_is_taken_wrapped_up_and_seen_by_the_practice(phone_sys
     row = console.locator("#queue tr[data-call-id]")
     expect(row).to_have_count(1, timeout=10_000)
     expect(row).to_contain_text("Maple Street Family Medicine")
-    row.locator(".take").click()
+    offer = console.locator("#offer")  # the offer loop rings Alice's console: she is the one available
+    expect(offer).to_be_visible(timeout=10_000)
+    expect(offer).to_contain_text("Maple Street Family Medicine")
+    expect(row).to_contain_text("Ringing Alice")
+    offer.locator(".accept").click()
     expect(console.locator("#current-call")).to_contain_text("Dr. Rivera is on call.", timeout=10_000)
     expect(softphone.locator("#call-status")).to_contain_text("connected", timeout=15_000)
 

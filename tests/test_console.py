@@ -17,12 +17,14 @@ from tests.support import (
     MAPLE_NUMBER,
     PATIENT,
     SID,
+    answer_call,
     ask,
     connect_url,
     log_in,
     log_out,
     open_console,
     received,
+    ring,
     waiting_call,
 )
 
@@ -80,7 +82,7 @@ def test_it_refuses_a_presence_that_is_not_yes_or_no(alice):
 def test_it_gives_the_call_to_the_agent_who_takes_it(app, world, alice, twilio_http):
     call_id = waiting_call(app)
 
-    answer = ask(alice, "take", {"call_id": call_id})
+    answer = answer_call(app, alice, call_id)
 
     assert answer["ok"] is True
     assert answer["call"]["practice"] == {"id": world["maple"], "name": "Maple Street Family Medicine",
@@ -98,14 +100,16 @@ def test_it_gives_the_call_to_the_agent_who_takes_it(app, world, alice, twilio_h
     assert ask(alice, "snapshot")["me"]["status"] == "on_call"
 
 
-def test_it_lets_only_one_agent_take_a_call(app, world, alice, bob, twilio_http):
+def test_only_the_agent_the_call_rings_for_can_accept_it(app, world, alice, bob, twilio_http):
     call_id = waiting_call(app)
-    bob.get_received(NAMESPACE)
+    ring(app, alice, call_id)
 
-    assert ask(alice, "take", {"call_id": call_id})["ok"] is True
-    answer = ask(bob, "take", {"call_id": call_id})
+    answer = ask(bob, "accept", {"call_id": call_id})
 
-    assert answer == {"ok": False, "error": "Another agent has already taken this call."}
+    assert answer == {"ok": False, "error": "This call is no longer ringing for you."}
+    assert twilio_http.requests == []
+    assert ask(alice, "accept", {"call_id": call_id})["ok"] is True
+    assert ask(alice, "accept", {"call_id": call_id})["error"] == "Finish your current call before taking another."
     assert len(twilio_http.requests) == 1
     with app.app_context():
         assert db.session.get(Call, call_id).agent_id == world["alice"]
@@ -117,7 +121,7 @@ def test_it_tells_every_console_when_a_call_is_taken(app, world, alice, bob):
     bob.get_received(NAMESPACE)
     assert [w["id"] for w in ask(bob, "snapshot")["queue"]["waiting"]] == [taken, other]
 
-    ask(alice, "take", {"call_id": taken})
+    answer_call(app, alice, taken)
 
     queue = received(bob, "queue")[-1]
     assert [w["id"] for w in queue["waiting"]] == [other]
@@ -126,9 +130,9 @@ def test_it_tells_every_console_when_a_call_is_taken(app, world, alice, bob):
 def test_it_will_not_give_an_agent_a_second_call(app, alice):
     first = waiting_call(app)
     second = waiting_call(app, call_sid="CA" + "b" * 32)
-    ask(alice, "take", {"call_id": first})
+    answer_call(app, alice, first)
 
-    answer = ask(alice, "take", {"call_id": second})
+    answer = answer_call(app, alice, second)
 
     assert answer == {"ok": False, "error": "Finish your current call before taking another."}
     assert app.call_queue.position(second) == 1
@@ -140,7 +144,7 @@ def test_it_puts_the_caller_back_when_twilio_refuses(app, world, alice, bob, twi
     twilio_http.fail_with = 400
     bob.get_received(NAMESPACE)
 
-    answer = ask(alice, "take", {"call_id": call_id})
+    answer = answer_call(app, alice, call_id)
 
     assert answer == {"ok": False, "error": "Could not reach the caller's line; they are back in the queue."}
     assert app.call_queue.position(call_id) == 1
@@ -166,7 +170,7 @@ def test_it_shows_the_callers_earlier_calls_to_this_practice(app, world, alice):
         earlier_id = earlier.id
     call_id = waiting_call(app)
 
-    call = ask(alice, "take", {"call_id": call_id})["call"]
+    call = answer_call(app, alice, call_id)["call"]
 
     [past] = call["history"]
     assert past["id"] == earlier_id
@@ -177,7 +181,7 @@ def test_it_shows_the_callers_earlier_calls_to_this_practice(app, world, alice):
 
 def test_it_hangs_up_by_sending_the_caller_to_goodbye(app, world, alice, twilio_http):
     call_id = waiting_call(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
     with app.app_context():
         calls.connected(db.session, db.session.get(Call, call_id))
         db.session.commit()
@@ -191,7 +195,7 @@ def test_it_hangs_up_by_sending_the_caller_to_goodbye(app, world, alice, twilio_
 
 def test_it_explains_when_the_hang_up_fails(app, alice, twilio_http):
     call_id = waiting_call(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
     with app.app_context():
         calls.connected(db.session, db.session.get(Call, call_id))
         db.session.commit()
@@ -205,7 +209,7 @@ def test_it_explains_when_the_hang_up_fails(app, alice, twilio_http):
 
 def test_it_does_not_hang_up_someone_elses_call(app, alice, bob, twilio_http):
     call_id = waiting_call(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
 
     assert ask(bob, "hangup", {"call_id": call_id}) == {"ok": False, "error": "This is not your call."}
     assert len(twilio_http.requests) == 1
@@ -214,7 +218,7 @@ def test_it_does_not_hang_up_someone_elses_call(app, alice, bob, twilio_http):
 def test_it_saves_the_wrap_up_and_the_message_for_the_practice(app, world, alice, bob):
     call_id = waiting_call(app)
     ask(alice, "available", {"available": True})
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
     assert not app.presence.is_available(world["alice"])  # no offers during the call
     bob.get_received(NAMESPACE)
 
@@ -242,7 +246,7 @@ def test_it_saves_the_wrap_up_and_the_message_for_the_practice(app, world, alice
 
 def test_it_leaves_an_agent_away_after_wrap_up_if_they_were_away(app, world, alice):
     call_id = waiting_call(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
 
     answer = ask(alice, "wrap_up", {"call_id": call_id, "disposition": "answered_question", "notes": ""})
 
@@ -256,10 +260,11 @@ def test_it_leaves_an_agent_away_after_wrap_up_if_they_were_away(app, world, ali
 def test_it_lets_an_agent_choose_to_step_away_after_the_call(app, world, alice):
     call_id = waiting_call(app)
     ask(alice, "available", {"available": True})
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
 
-    assert ask(alice, "available", {"available": False})["me"] == {
-        "id": world["alice"], "name": "Alice", "role": "agent", "status": "on_call", "available": False}
+    me = ask(alice, "available", {"available": False})["me"]
+    assert me == {"id": world["alice"], "name": "Alice", "role": "agent", "status": "on_call", "state": "on_call",
+                  "reason": None, "since": me["since"], "available": False}
     ask(alice, "wrap_up", {"call_id": call_id, "disposition": "other"})
 
     assert not app.presence.is_available(world["alice"])
@@ -274,7 +279,7 @@ def test_it_lets_an_agent_choose_to_step_away_after_the_call(app, world, alice):
 ])
 def test_it_explains_what_is_wrong_with_a_wrap_up(app, alice, form, error):
     call_id = waiting_call(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
 
     answer = ask(alice, "wrap_up", {"call_id": call_id, **form})
 
@@ -287,7 +292,7 @@ def test_it_explains_what_is_wrong_with_a_wrap_up(app, alice, form, error):
 
 def test_it_keeps_an_agent_out_of_another_agents_wrap_up(app, alice, bob):
     call_id = waiting_call(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
 
     answer = ask(bob, "wrap_up", {"call_id": call_id, "disposition": "other"})
 
@@ -371,7 +376,7 @@ def test_it_keeps_the_socket_while_the_agent_is_active(app, world):
 
 def test_it_records_who_took_and_wrapped_up_the_call(app, world, alice):
     call_id = waiting_call(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
     ask(alice, "wrap_up", {"call_id": call_id, "disposition": "appointment"})
 
     with app.app_context():

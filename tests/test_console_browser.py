@@ -9,7 +9,7 @@ from playwright import sync_api as playwright_sync
 from callcenter import ledger
 from callcenter.extensions import db
 from callcenter.models import OnCallPage
-from tests.support import RECORDING, kept_place, left_voicemail, log_in_browser, outbound_status, task_of
+from tests.support import RECORDING, kept_place, left_voicemail, log_in_browser, outbound_status, ring, task_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -30,7 +30,6 @@ def test_an_agent_sees_a_callback_calls_the_patient_and_is_freed_when_nobody_ans
     row = page.locator(f"#queue tr[data-call-id='{call_id}']")
     expect(row).to_contain_text("Callback")
     expect(row.locator("td.caller")).to_have_text("Callback •••0188")
-    expect(row.locator("button.take")).to_have_text("Call back")
 
     voicemail = page.locator(f"#voicemails li[data-message-id='{voicemail_id}']")
     expect(voicemail).to_contain_text("Urgent")
@@ -43,7 +42,10 @@ def test_an_agent_sees_a_callback_calls_the_patient_and_is_freed_when_nobody_ans
     expect(voicemail).to_have_count(0)
     expect(page.locator("#voicemails")).to_contain_text("No voicemails to review.")
 
-    row.locator("button.take").click()
+    ring(app, world["alice"], call_id)
+    offer = page.locator("#offer")
+    expect(offer).to_contain_text("Callback")
+    offer.locator(".accept").click()
     expect(page.locator("#current-call .line-state")).to_have_text("Calling the patient back…")
     expect(page.locator("#current-call .callback-number")).to_have_text("(617) 555-0188")
     expect(page.locator("#wrapup-submit")).to_be_disabled()

@@ -15,6 +15,7 @@ from tests.support import (
     ASKED_NUMBER,
     MAPLE_NUMBER,
     PATIENT,
+    answer_call,
     ask,
     connect_url,
     console_for,
@@ -45,7 +46,7 @@ def test_it_calls_the_patient_back_when_an_agent_takes_a_callback(app, world, al
     call_id = kept_place(app)
     bob.get_received(NAMESPACE)
 
-    answer = ask(alice, "take", {"call_id": call_id})
+    answer = answer_call(app, alice, call_id)
 
     assert answer["ok"] is True
     assert answer["call"]["state"] == "connecting"
@@ -65,7 +66,7 @@ def test_it_calls_the_patient_back_when_an_agent_takes_a_callback(app, world, al
 
 def test_it_does_not_wrap_up_a_callback_while_the_patients_phone_rings(app, alice):
     call_id = kept_place(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
 
     answer = ask(alice, "wrap_up", {"call_id": call_id, "disposition": "other", "notes": "No answer yet"})
 
@@ -77,7 +78,7 @@ def test_it_does_not_wrap_up_a_callback_while_the_patients_phone_rings(app, alic
 def test_it_frees_the_agent_when_the_patient_does_not_answer(app, world, alice, twilio, twilio_http):
     call_id = kept_place(app)
     ask(alice, "available", {"available": True})
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
     outbound_sid = task_of(app, call_id).outbound_call_sid
 
     assert outbound_status(twilio, outbound_sid, "ringing", 1).status_code == 204
@@ -108,18 +109,18 @@ def test_it_frees_the_agent_when_the_patient_does_not_answer(app, world, alice, 
 
 def test_it_lets_the_agent_take_the_next_caller_after_an_unanswered_callback(app, alice, twilio):
     call_id = kept_place(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
     outbound_status(twilio, task_of(app, call_id).outbound_call_sid, "busy", 1)
     next_caller = waiting_call(app, call_sid="CA" + "n" * 32)
 
-    answer = ask(alice, "take", {"call_id": next_caller})
+    answer = answer_call(app, alice, next_caller)
 
     assert answer["ok"] is True and answer["call"]["id"] == next_caller
 
 
 def test_it_does_not_take_a_message_from_a_patient_nobody_reached(app, alice, twilio):
     call_id = kept_place(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
     outbound_status(twilio, task_of(app, call_id).outbound_call_sid, "no-answer", 1)
 
     answer = ask(alice, "wrap_up", {"call_id": call_id, "disposition": "message_taken", "message": "Call back"})
@@ -130,7 +131,7 @@ def test_it_does_not_take_a_message_from_a_patient_nobody_reached(app, alice, tw
 
 def test_it_completes_the_callback_when_the_patient_answered(app, alice, twilio):
     call_id = kept_place(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
     outbound_sid = task_of(app, call_id).outbound_call_sid
     # The patient answers: Twilio fetches the connect URL for our leg, then the bridge ends.
     connect = twilio.post(f"/ivr/connect/{call_id}", {"CallSid": outbound_sid, "AccountSid": ACCOUNT_SID,
@@ -192,7 +193,7 @@ def test_a_caller_keeps_their_place_and_is_called_back_from_the_console(phone_sy
     [row] = ask(alice, "snapshot")["queue"]["waiting"]
     assert (row["id"], row["callback"], row["callback_number"]) == (call_id, True, "•••0123")
 
-    taken = ask(alice, "take", {"call_id": call_id})
+    taken = answer_call(app, alice, call_id)
     assert taken["ok"] is True, taken
     assert taken["call"]["callback"]["number"] == PATIENT
 

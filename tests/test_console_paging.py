@@ -10,7 +10,17 @@ from agents_ui.broadcast import NAMESPACE
 from callcenter.extensions import db
 from callcenter.models import CallEvent, OnCallPage
 from ops.jobs import page_on_call
-from tests.support import ACCOUNT_SID, MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, SID, ask, received, waiting_call
+from tests.support import (
+    ACCOUNT_SID,
+    MAPLE_NUMBER,
+    ON_CALL_NUMBER,
+    PATIENT,
+    SID,
+    answer_call,
+    ask,
+    received,
+    waiting_call,
+)
 
 MESSAGE = "Chest tightness since this morning, worse on stairs."
 SMS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
@@ -20,7 +30,7 @@ def wrapped_up_urgent(app, alice, call_sid: str = SID, callback_number: str = PA
                       urgency: str = "urgent") -> tuple[int, int]:
     """Alice takes a caller and wraps up with a message of this urgency; returns (call id, message id)."""
     call_id = waiting_call(app, call_sid=call_sid)
-    assert ask(alice, "take", {"call_id": call_id})["ok"] is True
+    assert answer_call(app, alice, call_id)["ok"] is True
     answer = ask(alice, "wrap_up", {"call_id": call_id, "disposition": "message_taken", "message": MESSAGE,
                                     "caller_name": "Pat Doe", "callback_number": callback_number,
                                     "urgency": urgency})

@@ -10,7 +10,7 @@ from agents_ui.events import UNEXPECTED
 from callcenter import calls
 from callcenter.extensions import db
 from callcenter.models import Call
-from tests.support import PATIENT, ask, waiting_call
+from tests.support import PATIENT, answer_call, ask, waiting_call
 from tests.twilio_recorder import RecordingHttpClient
 
 
@@ -32,11 +32,11 @@ def twilio_http() -> BrokenTransport:
 
 def test_it_logs_a_failure_without_the_patients_data(app, alice, twilio_http, caplog):
     call_id = waiting_call(app)
-    ask(alice, "take", {"call_id": call_id})
+    answer_call(app, alice, call_id)
     ask(alice, "wrap_up", {"call_id": call_id, "disposition": "message_taken", "message": "Chest pain since noon.",
                            "caller_name": "Pat Doe", "callback_number": PATIENT})
     second = waiting_call(app, call_sid="CA" + "c" * 32)
-    ask(alice, "take", {"call_id": second})
+    answer_call(app, alice, second)
     with app.app_context():
         calls.connected(db.session, db.session.get(Call, second))
         db.session.commit()

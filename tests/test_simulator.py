@@ -53,7 +53,9 @@ def quiet_servers():
 @pytest.mark.timeout(240)
 @contextmanager
 def running_reconciler(app, every: float = 2.0):
-    """The worker's recurring job, in a thread: replays status callbacks the database refused under load."""
+    """The worker's recurring job, in a thread: replays status callbacks the database refused under load;
+    and the worker's offer loop, which rings the agents' consoles."""
+    from ops import offer_loop
     from ops.jobs import reconcile
 
     stop = threading.Event()
@@ -68,11 +70,14 @@ def running_reconciler(app, every: float = 2.0):
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
+    offers_thread, offers_stop = offer_loop.start(app)
     try:
         yield
     finally:
         stop.set()
+        offers_stop.set()
         thread.join(timeout=30)
+        offers_thread.join(timeout=30)
 
 
 def test_it_plays_a_day_where_every_call_gets_an_owned_outcome(phone_system, world, quiet_servers, tmp_path):

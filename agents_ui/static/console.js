@@ -5,6 +5,7 @@
 import { callPanel } from "./console/call.js";
 import { callbacksPanel } from "./console/callbacks.js";
 import { feedback, showConnection } from "./console/feedback.js";
+import { offerPanel } from "./console/offer.js";
 import { pagesPanel } from "./console/pages.js";
 import { queuePanel } from "./console/queue.js";
 import { connect } from "./console/socket.js";
@@ -32,16 +33,22 @@ const call = callPanel({
   connection: connection,
   feedback: notices
 });
-const status = statusPanel(byId("available-toggle"), byId("my-status"), connection);
+const status = statusPanel(byId("available-toggle"), byId("away-reason"), byId("my-status"), connection);
+const offer = offerPanel({
+  banner: byId("offer"),
+  connection: connection,
+  feedback: notices,
+  onAccepted: function (taken) {
+    call.render(taken);
+    connection.requestSnapshot();
+  }
+});
 const queue = queuePanel({
   body: document.querySelector("#queue tbody"),
   count: byId("queue-count"),
   connection: connection,
-  onCall: call.onCall,
-  onTaken: function (taken) {
-    call.render(taken);
-    connection.requestSnapshot();
-  }
+  supervisor: root.getAttribute("data-supervisor") === "true",
+  feedback: notices
 });
 const callbacks = callbacksPanel({ list: byId("callbacks"), count: byId("callbacks-count"),
                                    connection: connection, feedback: notices });
@@ -49,10 +56,10 @@ const voicemails = voicemailsPanel({ list: byId("voicemails"), count: byId("voic
                                      connection: connection, feedback: notices });
 const pages = pagesPanel(byId("pages"));
 
-// The call first: the queue's Take buttons depend on whether the agent is on one.
 function renderSnapshot(snapshot) {
   call.update(snapshot.call);
   status.render(snapshot.me);
+  offer.fromSnapshot(snapshot.offer || null);
   queue.render(snapshot.queue);
   callbacks.render(snapshot.callbacks || []);
   voicemails.render(snapshot.voicemails || []);
@@ -63,3 +70,6 @@ connection.on("queue", queue.render);
 connection.on("callbacks", function (data) { callbacks.render(data.callbacks || []); });
 connection.on("voicemails", function (data) { voicemails.render(data.voicemails || []); });
 connection.on("pages", function (data) { pages.render(data.pages || []); });
+connection.on("offer", offer.show);
+connection.on("offer_ended", offer.ended);
+connection.on("supervisor_notice", function (data) { notices.showNotice(data.text); });

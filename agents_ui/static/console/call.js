@@ -124,6 +124,18 @@ export function callPanel(options) {
   });
 
   setInterval(function () { if (callingBack()) connection.requestSnapshot(); }, CALLING_EVERY);
+  // Keyboard: Alt+H hangs up, Ctrl+Enter (or Cmd+Enter) saves the wrap-up.
+  document.addEventListener("keydown", function (event) {
+    if (!call) return;
+    if (event.altKey && event.key.toLowerCase() === "h" && !hangup.disabled) {
+      event.preventDefault();
+      hangup.click();
+    }
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter" && !submit.disabled) {
+      event.preventDefault();
+      wrapup.requestSubmit();
+    }
+  });
 
   return {
     render: render,

@@ -30,3 +30,12 @@ export function dispositionLabel(value) {
 export function pageStatusLabel(status) {
   return lookup("page_statuses", status) || status;
 }
+
+// An agent's state ("Available", "On a call", …) and why they are away.
+export function agentStateLabel(state) {
+  return lookup("agent_states", state) || (state || "").replace(/_/g, " ");
+}
+
+export function awayReasonLabel(reason) {
+  return lookup("away_reasons", reason) || (reason || "").replace(/_/g, " ");
+}

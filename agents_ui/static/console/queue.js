@@ -1,28 +1,30 @@
-// Waiting callers (and kept-place callbacks) with a Take / Call back button on each row, and a
-// waiting time that ticks between snapshots.
+// Waiting callers (and kept-place callbacks) in the order they will be offered, whose console each
+// one rings on, and a waiting time that ticks between snapshots. Agents see the list; calls come to
+// them as offers. Supervisors can send a caller to a chosen agent (an offer to that agent).
 
 import { duration, node, text } from "./dom.js";
 import { reasonLabel } from "./labels.js";
 
 const TICK_EVERY = 1000;
 
-// options: body (the table's tbody), count, connection, onCall() (is the agent on a call?),
-// onTaken(call) (the server gave the agent the call).
+// options: body (the table's tbody), count, connection, supervisor (may assign callers), feedback.
 export function queuePanel(options) {
   const body = options.body;
   let receivedAt = Date.now();
+  let agents = [];
 
-  function takeLabel(callback) {
-    return callback ? "Call back" : "Take";
+  function action(item) {
+    if (item.ringing) return node("span", { className: "ringing", text: "Ringing " + item.ringing });
+    if (!options.supervisor) return null;
+    const free = agents.filter(function (a) { return a.state === "available"; });
+    if (!free.length) return null;
+    const select = node("select", { className: "assign", "aria-label": "Send this caller to an agent" }, [
+      node("option", { value: "", text: "Send to…" })
+    ].concat(free.map(function (a) { return node("option", { value: String(a.id), text: a.name }); })));
+    return select;
   }
 
-  function row(item, onCall) {
-    const take = node("button", { type: "button", className: "take primary", text: takeLabel(item.callback) });
-    if (item.callback) take.title = "Taking this calls the patient at the number they gave";
-    if (onCall) {
-      take.disabled = true;
-      take.title = "Finish your current call first";
-    }
+  function row(item) {
     const reason = node("td", { className: "reason" }, [
       item.urgent ? node("span", { className: "badge urgent", text: "Urgent" }) : null,
       item.urgent && item.reason === "urgent" ? null : text(" " + reasonLabel(item.reason))
@@ -43,21 +45,21 @@ export function queuePanel(options) {
       caller,
       node("td", { className: "waiting", "data-base": String(item.waiting_seconds),
                    text: duration(item.waiting_seconds) }),
-      node("td", { className: "action" }, [take])
+      node("td", { className: "action" }, [action(item)])
     ]);
   }
 
   function render(snapshot) {
     const waiting = snapshot.waiting || [];
     receivedAt = Date.now();
-    const onCall = options.onCall();
+    agents = snapshot.agents || [];
     body.textContent = "";
     if (!waiting.length) {
       body.appendChild(node("tr", { className: "empty" }, [
         node("td", { colspan: "6", text: "No one is waiting." })
       ]));
     }
-    waiting.forEach(function (item) { body.appendChild(row(item, onCall)); });
+    waiting.forEach(function (item) { body.appendChild(row(item)); });
     const n = snapshot.total || waiting.length;
     const shown = n > waiting.length ? " (first " + waiting.length + " shown)" : "";
     options.count.textContent = n ? n + (n === 1 ? " caller" : " callers") + shown : "";
@@ -70,18 +72,15 @@ export function queuePanel(options) {
     });
   }
 
-  body.addEventListener("click", function (event) {
-    const button = event.target.closest("button.take");
-    if (!button) return;
-    const tr = button.closest("tr[data-call-id]");
-    button.disabled = true;
-    button.textContent = "Taking…";
-    options.connection.send("take", { call_id: Number(tr.getAttribute("data-call-id")) }, function (answer) {
-      options.onTaken(answer.call);
-    }, function () {
-      button.disabled = false;
-      button.textContent = takeLabel(tr.getAttribute("data-kind") === "callback");
-    });
+  body.addEventListener("change", function (event) {
+    const select = event.target.closest("select.assign");
+    if (!select || !select.value) return;
+    const tr = select.closest("tr[data-call-id]");
+    select.disabled = true;
+    options.connection.send("assign", { call_id: Number(tr.getAttribute("data-call-id")),
+                                        agent_id: Number(select.value) }, function () {
+      options.feedback.showNotice("The call is ringing on that agent's console.");
+    }, function () { select.disabled = false; });
   });
 
   setInterval(tick, TICK_EVERY);

@@ -1,11 +1,13 @@
 // The Socket.IO connection to the console's namespace. Server pushes are hints; a full snapshot
-// is asked for on every (re)connect and every SNAPSHOT_EVERY ms, so a lost message never leaves
-// the page wrong for long. Activity on the page keeps the login session (and with it the socket)
+// is asked for on every (re)connect, whenever a push's sequence number shows one was missed, and
+// every SNAPSHOT_EVERY ms as a slow safety net. A heartbeat every HEARTBEAT_EVERY ms tells the
+// server this console is open: one silent for 30 s is offline and its agent is offered no calls. Activity on the page keeps the login session (and with it the socket)
 // alive; when the server refuses the socket, the page goes to the login or tries again.
 //
 // Needs the vendored Socket.IO client, loaded before this module as a classic script (`io`).
 
-const SNAPSHOT_EVERY = 15000;
+const SNAPSHOT_EVERY = 60000;
+const HEARTBEAT_EVERY = 10000;
 const ACK_TIMEOUT = 10000;
 const KEEPALIVE_EVERY = 60000;
 // When the agent logged out in another tab, that tab's response (which clears the cookie) must
@@ -115,11 +117,15 @@ export function connect(options) {
     }
   }, KEEPALIVE_EVERY);
   setInterval(requestSnapshot, SNAPSHOT_EVERY);
+  setInterval(function () {
+    if (socket.connected) socket.timeout(ACK_TIMEOUT).emit("heartbeat", {}, function () {});
+  }, HEARTBEAT_EVERY);
 
   return {
     send: send,
     requestSnapshot: requestSnapshot,
-    // A server push other than the snapshot: queue, callbacks, voicemails, pages (in order only).
+    // A server push other than the snapshot: queue, callbacks, voicemails, pages (in order only),
+    // offer, offer_ended, supervisor_notice.
     on: function (event, handler) {
       socket.on(event, function (data) { if (inOrder(event, data)) handler(data); });
     }

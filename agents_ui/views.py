@@ -1,8 +1,9 @@
 """The console page and the keepalive that holds the agent's session open while they work."""
 
-from flask import abort, jsonify, render_template
+from flask import abort, current_app, jsonify, render_template
 from flask_login import current_user, login_required
 
+from callcenter import voice_tokens
 from callcenter.acd import AWAY_REASONS
 from callcenter.calls import DISPOSITIONS
 from callcenter.extensions import csrf
@@ -23,6 +24,20 @@ def console():
     # An agent picks why they step away; the service alone sets "missed offers" and "offline".
     away_reasons = [(r, away_reason_label(r)) for r in AWAY_REASONS if r not in ("missed_offers", "offline")]
     return render_template("console.html", dispositions=dispositions, words=words, away_reasons=away_reasons)
+
+
+@bp.get("/voice-token")
+@login_required
+def voice_token():
+    """An access token for this agent's browser audio, and which device to register it with."""
+    if not current_user.is_staff:
+        abort(403)
+    setup = voice_tokens.setup_from_config(current_app.config)
+    if setup.kind is None:
+        return jsonify(kind=None, error="Browser audio is not set up on this service: calls ring your phone.")
+    return jsonify(kind=setup.kind, token=voice_tokens.access_token(setup, current_user.id),
+                   identity=voice_tokens.agent_identity(current_user.id), ttl_seconds=voice_tokens.TTL_SECONDS,
+                   device_api=setup.device_api or None)
 
 
 # Exempt from CSRF: it changes nothing but a "last active" time, and a page whose session has

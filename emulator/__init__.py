@@ -25,7 +25,7 @@ def create_emulator(account_sid: str, auth_token: str, voice_url: str | None = N
                     status_url: str | None = None, sms_url: str | None = None,
                     numbers: list[str] | None = None, speed: float = 1.0) -> Flask:
     """Build the emulator's Flask app; its state is at `app.extensions["twilio_emulator"]`."""
-    from . import phone, rest
+    from . import devices, phone, rest
 
     app = Flask(__name__)
     state = EmulatorState(account_sid, auth_token, voice_url, status_url, sms_url, numbers, speed)
@@ -37,6 +37,7 @@ def create_emulator(account_sid: str, auth_token: str, voice_url: str | None = N
 
     app.register_blueprint(rest.bp)
     app.register_blueprint(phone.bp)
+    app.register_blueprint(devices.bp)
     return app
 
 
@@ -51,7 +52,7 @@ _UNSET = object()
 
 
 def configure(app_or_state: Flask | EmulatorState, *, voice_url=_UNSET, status_url=_UNSET, sms_url=_UNSET,
-              numbers=_UNSET, speed=_UNSET) -> EmulatorState:
+              numbers=_UNSET, speed=_UNSET, auto_answer_clients=_UNSET) -> EmulatorState:
     """Change where webhooks go (and the demo numbers, speed) after the emulator was created."""
     state = state_of(app_or_state)
     with state.lock:
@@ -65,4 +66,6 @@ def configure(app_or_state: Flask | EmulatorState, *, voice_url=_UNSET, status_u
             state.numbers = list(numbers or [])
         if speed is not _UNSET:
             state.speed = float(speed)
+        if auto_answer_clients is not _UNSET:
+            state.auto_answer_clients = bool(auto_answer_clients)
     return state

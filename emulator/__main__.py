@@ -36,6 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--numbers", default=env.get("EMULATOR_NUMBERS", ""),
                         help="comma-separated numbers the softphone suggests")
     parser.add_argument("--speed", type=float, default=float(env.get("EMULATOR_SPEED", "1")))
+    parser.add_argument("--auto-answer-clients", action="store_true",
+                        default=env.get("EMULATOR_AUTO_ANSWER_CLIENTS", "") not in ("", "0"),
+                        help="answer <Dial><Client> legs that have no registered browser device by itself "
+                             "(for load generators that stand in for agents' browsers)")
     parser.add_argument("--chaos", default=env.get("EMULATOR_CHAOS", ""),
                         help="status callbacks misbehave: duplicate,reorder,delay=SECONDS (any of them)")
     args = parser.parse_args(argv)
@@ -54,6 +58,7 @@ def build_app(args: argparse.Namespace):
     app = create_emulator(args.account_sid, args.auth_token, args.voice_url, args.status_url, args.sms_url,
                           numbers, args.speed)
     state_of(app).callback_chaos = args.chaos
+    state_of(app).auto_answer_clients = args.auto_answer_clients
     return app
 
 

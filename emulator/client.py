@@ -156,3 +156,59 @@ class PhoneClient:
                                      json={"from": from_, "to": to, "body": body}, timeout=10)
         response.raise_for_status()
         return response.json()["sid"]
+
+
+class DeviceClient:
+    """An agent's browser audio device, over the emulator's /device/api, as the console's device drives it.
+
+        device = DeviceClient("http://127.0.0.1:5001", access_token)
+        device.register()
+        device.answer(call_id)   # accept the leg the app dialled for that call
+    """
+
+    def __init__(self, base_url: str, token: str):
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.identity: str | None = None
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
+        response = self.session.request(method, f"{self.base_url}/device/api/{path}", json=payload, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def register(self) -> str:
+        self.identity = self._call("POST", "register", {})["identity"]
+        return self.identity
+
+    def unregister(self) -> None:
+        self._call("POST", "unregister", {})
+
+    def incoming(self) -> list[dict]:
+        """Legs ringing this device, not yet answered."""
+        return self._call("GET", "incoming")["calls"]
+
+    def leg(self, sid: str) -> dict:
+        return self._call("GET", f"calls/{sid}")
+
+    def accept(self, sid: str) -> dict:
+        return self._call("POST", f"calls/{sid}/accept", {})
+
+    def reject(self, sid: str) -> dict:
+        return self._call("POST", f"calls/{sid}/reject", {})
+
+    def disconnect(self, sid: str) -> dict:
+        return self._call("POST", f"calls/{sid}/disconnect", {})
+
+    def answer(self, call_id: int, timeout: float = 10, stop=None) -> dict | None:
+        """Wait for the leg carrying the app's `call_id` and accept it; None if it did not ring in time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+            for leg in self.incoming():
+                if leg["parameters"].get("call_id") == str(call_id):
+                    return self.accept(leg["sid"])
+            time.sleep(POLL_SECONDS * 4)
+        return None

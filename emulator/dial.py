@@ -1,5 +1,7 @@
 """<Dial>: ring browser clients and numbers and bridge the one who answers, or take the next queued caller.
 
+A browser client is answered by its registered device (emulator/devices.py), as on Twilio.
+
 <Dial><Conference> is in emulator/conference.py, with the rooms it joins.
 """
 
@@ -38,16 +40,20 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
     legs = []
     with state.changed:
         for noun in nouns:
+            parameters = {}
             if noun.name == "Client":
                 identity = noun.text or next((c.text for c in noun.children if c.name == "Identity"), "")
                 to = f"client:{identity}"
+                parameters = {c.attr("name"): c.attr("value") for c in noun.children
+                              if c.name == "Parameter" and c.attr("name")}
             elif noun.name in {"Number", "Sip", "Sim"}:
                 to = noun.text
             else:
                 logger.warning("<Dial><%s> is not emulated; the dial fails", noun.name)
                 continue
             leg = Call(sid=new_sid("CA"), account_sid=call.account_sid, from_=caller_id, to=to,
-                       direction="outbound-dial", status="ringing", parent_sid=call.sid)
+                       direction="outbound-dial", status="ringing", parent_sid=call.sid,
+                       client_parameters=parameters)
             state.calls[leg.sid] = leg
             legs.append(leg)
         call.connected_to = None
@@ -56,9 +62,7 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
     ring_for = state.scaled(state.client_ring_seconds)
 
     def auto_answer_due(leg: Call) -> bool:
-        identity = leg.to.removeprefix("client:")
-        return (leg.to.startswith("client:") and identity not in state.unreachable_clients
-                and time.monotonic() - ring_started >= ring_for)
+        return state.answers_by_itself(leg.to) and time.monotonic() - ring_started >= ring_for
 
     def settled() -> bool:
         for leg in legs:
@@ -81,9 +85,8 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            # Wake up in time to auto-answer browser clients.
-            if any(leg.to.startswith("client:") and leg.to[7:] not in state.unreachable_clients
-                   for leg in legs) and time.monotonic() - ring_started < ring_for:
+            # Wake up in time to answer clients the emulator answers by itself.
+            if any(state.answers_by_itself(leg.to) for leg in legs) and time.monotonic() - ring_started < ring_for:
                 remaining = min(remaining, ring_for - (time.monotonic() - ring_started) + 0.001)
             live.wait_real(remaining, until=settled)
             with state.lock:

@@ -46,7 +46,7 @@ def _ring_then_run(state: EmulatorState, call: Call, start: dict, ring_timeout: 
     state.status_callbacks.emit(call, "ringing")
     started = time.monotonic()
     ring_for = state.scaled(state.client_ring_seconds)
-    is_client = call.to.startswith("client:") and call.to[7:] not in state.unreachable_clients
+    is_client = state.answers_by_itself(call.to)
 
     def picked_up() -> bool:
         if is_client and time.monotonic() - started >= ring_for:

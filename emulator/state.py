@@ -65,6 +65,8 @@ class Call:
     redirect: dict | None = None  # {"url", "method"} or {"twiml"}
     answer_requested: bool = False
     decline_requested: bool = False
+    muted: bool = False  # a browser device muted its microphone on this leg
+    client_parameters: dict = field(default_factory=dict)  # <Client><Parameter>s, handed to the device
     # For REST-created calls.
     status_callback: str | None = None
     status_callback_method: str = "POST"
@@ -222,8 +224,13 @@ class EmulatorState:
         # Real seconds (not scaled): Twilio's limits for a webhook answer.
         self.connect_timeout = 5.0
         self.read_timeout = 15.0
-        self.client_ring_seconds = 2.0  # how long an agent's browser rings before it answers
-        self.unreachable_clients: set[str] = set()  # identities whose browser is not registered
+        # Client legs (<Dial><Client>) ring the identity's registered browser device until it accepts
+        # (emulator/devices.py). Load generators that stand in for a thousand browsers may have the
+        # emulator answer them by itself after client_ring_seconds instead.
+        self.auto_answer_clients = False
+        self.client_ring_seconds = 2.0
+        self.unreachable_clients: set[str] = set()  # identities never auto-answered
+        self.devices: dict[str, float] = {}  # identity -> until when its registration holds (epoch)
         self.callback_chaos = CallbackChaos()
         self.base_url = "http://127.0.0.1"  # learned from the first request; used for RecordingUrl
         self.lock = threading.Lock()
@@ -236,6 +243,14 @@ class EmulatorState:
         self.status_callbacks = None  # StatusCallbacks (emulator/status_callbacks.py), attached by create_emulator
         self.closing = False
         self.threads: list[threading.Thread] = []
+
+    def answers_by_itself(self, to: str) -> bool:
+        """Whether a leg to `to` is answered by the emulator itself (a client with no device, when
+        auto_answer_clients is on), rather than by a person or a registered device."""
+        if not to.startswith("client:") or not self.auto_answer_clients:
+            return False
+        identity = to[7:]
+        return identity not in self.unreachable_clients and self.devices.get(identity, 0.0) < time.time()
 
     # Time -------------------------------------------------------------------------------------
 

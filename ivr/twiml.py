@@ -9,6 +9,8 @@ from __future__ import annotations
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
+from callcenter import voice_tokens
+
 from .prompts import EN, prompts
 
 MENU_TIMEOUT = 6
@@ -146,7 +148,10 @@ def connect_to_agent(language: str, call_id: int, client_identity: str, greeting
     r = VoiceResponse()
     _say(r, greeting or p["connecting"], p)
     dial = Dial(action=f"/ivr/dial-done/{call_id}", method="POST", timeout=RING_TIMEOUT)
-    dial.client(client_identity)
+    client = dial.client()
+    client.identity(client_identity)
+    # The agent's browser answers the leg that carries the call it accepted (and no other).
+    client.parameter(name="call_id", value=str(call_id))
     r.append(dial)
     return str(r)
 
@@ -223,5 +228,5 @@ def sms_reply(text: str | None) -> str:
 
 
 def agent_identity(agent_id: int) -> str:
-    """The Twilio Client identity an agent's console registers as."""
-    return f"agent-{agent_id}"
+    """The Twilio Client identity an agent's console registers as (see callcenter.voice_tokens)."""
+    return voice_tokens.agent_identity(agent_id)

@@ -18,6 +18,8 @@ import time
 import requests
 import socketio
 
+from emulator.client import DeviceClient
+
 from .behaviour import Behaviour, wrap_up_for
 from .callers import Tally
 from .clock import SimClock
@@ -82,6 +84,7 @@ class SimAgent:
         self._last_keepalive = time.monotonic()
         self._last_heartbeat = 0.0
         self.session: requests.Session | None = None
+        self.device: DeviceClient | None = None  # the agent's browser audio, on the emulator
         self.sio: socketio.Client | None = None
         self.thread = threading.Thread(target=self._run, name=f"sim-agent-{index}", daemon=True)
 
@@ -101,6 +104,11 @@ class SimAgent:
         sio.on("voicemails", lambda data: self._set("voicemails", data.get("voicemails")), namespace=NAMESPACE)
         sio.connect(self.app_url, namespaces=[NAMESPACE], headers={"User-Agent": USER_AGENT}, wait_timeout=15)
         self.sio = sio
+        # The console's audio device, as the page registers it: with the emulator, its device API.
+        voice = self.session.get(f"{self.app_url}/console/voice-token", timeout=15).json()
+        if voice.get("kind") == "emulator":
+            self.device = DeviceClient(voice["device_api"], voice["token"])
+            self.device.register()
 
     def emit(self, event: str, data: dict | None = None) -> dict:
         """Send a console event and return its ack ({"ok": False, "error": ...} when none came)."""
@@ -173,6 +181,12 @@ class SimAgent:
                 self.set_available(False)
             finally:
                 self.sio.disconnect()
+        if self.device is not None:
+            try:
+                self.device.unregister()
+            except requests.RequestException:
+                pass
+            self.device.close()
         if self.session is not None:
             try:
                 page = self.session.get(f"{self.app_url}/login", timeout=10)
@@ -247,6 +261,11 @@ class SimAgent:
             self.tally.add("agent_take_lost")  # the offer moved on, or the caller hung up as it rang
             return False
         self.tally.add("agent_takes")
+        if self.device is not None:
+            # The app bridges the caller (or, for a callback, the patient once they pick up) to this
+            # agent's device: answer that leg, as the console page does.
+            leg = self.device.answer(offer["call_id"], timeout=self.clock.real(90.0) + 5, stop=self.stop)
+            self.tally.add("agent_audio_answered" if leg else "agent_audio_never_rang")
         self._handle(answer.get("call") or {"id": offer["call_id"]})
         return True
 

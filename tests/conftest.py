@@ -260,7 +260,8 @@ def phone_system(app):
 
     emulator = create_emulator(ACCOUNT_SID, AUTH_TOKEN, numbers=[MAPLE_NUMBER, HARBOR_NUMBER], speed=20.0)
     emulator_server = LiveServer(emulator).start()
-    live = create_app({**app.config, "TWILIO_HTTP_CLIENT": None, "TWILIO_API_BASE": emulator_server.url})
+    live = create_app({**app.config, "TWILIO_HTTP_CLIENT": None, "TWILIO_API_BASE": emulator_server.url,
+                       "TWILIO_EMULATED": True})
     app_server = LiveServer(live).start()
     configure(emulator, voice_url=f"{app_server.url}/ivr/voice", status_url=f"{app_server.url}/ivr/status",
               sms_url=f"{app_server.url}/sms/inbound")

@@ -269,7 +269,9 @@ def ring(app, io, call_id: int, ring_seconds: float = 15) -> int:
     makes it ring: the offer, and its push to the agent's consoles. Returns the agent's id."""
     agent_id = ask(io, "snapshot")["me"]["id"] if not isinstance(io, int) else io
     offer = app.offers.make(call_id, agent_id, time.time() + ring_seconds, directed=True, ring_seconds=ring_seconds)
-    assert offer is not None, "the call could not be offered"
+    if offer is None:  # the offer loop of a running phone system may have rung this agent already
+        offer = app.offers.of_call(call_id)
+        assert offer is not None and offer.agent_id == agent_id, "the call could not be offered"
     with app.app_context():
         app.console.offer_rings(offer)
     return agent_id
@@ -279,3 +281,14 @@ def answer_call(app, io, call_id: int) -> dict:
     """The call rings this console and the agent accepts it; the server's answer to the accept."""
     ring(app, io, call_id)
     return ask(io, "accept", {"call_id": call_id})
+
+
+def agent_device(phone_system, agent_id: int):
+    """The agent's browser audio device, registered with the phone system's emulator (see emulator.client)."""
+    from callcenter import voice_tokens
+    from emulator.client import DeviceClient
+
+    setup = voice_tokens.setup_from_config(phone_system.app.config)
+    device = DeviceClient(phone_system.emulator_url, voice_tokens.access_token(setup, agent_id))
+    device.register()
+    return device

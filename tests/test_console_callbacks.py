@@ -15,6 +15,7 @@ from tests.support import (
     ASKED_NUMBER,
     MAPLE_NUMBER,
     PATIENT,
+    agent_device,
     answer_call,
     ask,
     connect_url,
@@ -197,9 +198,11 @@ def test_a_caller_keeps_their_place_and_is_called_back_from_the_console(phone_sy
     assert taken["ok"] is True, taken
     assert taken["call"]["callback"]["number"] == PATIENT
 
+    device = agent_device(phone_system, world["alice"])  # Alice's browser audio
     ringing = phone_system.phone.incoming(PATIENT)  # the app called the patient back
     ringing.answer()
     ringing.wait_for("returning your call")
+    assert device.answer(call_id) is not None
     ringing.wait_until(lambda s: s["connected_to"] == f"client:agent-{world['alice']}")
     eventually(lambda: the_call().state == "connected", timeout=15)
     assert ask(alice, "snapshot")["call"]["state"] == "connected"

@@ -239,7 +239,9 @@ def test_taking_a_kept_place_calls_the_patient_back_through_twilio(app, twilio, 
     # The patient answers: Twilio fetches the connect URL for the new leg.
     answered = parse(twilio.post(f"/ivr/connect/{call_id}", incoming(sid=outbound_sid, Direction="outbound-api")))
     assert "returning your call" in spoken(answered)
-    assert answered.find("Dial").find("Client").text == f"agent-{world['alice']}"
+    client = answered.find("Dial").find("Client")
+    assert client.find("Identity").text == f"agent-{world['alice']}"
+    assert client.find("Parameter").attrib == {"name": "call_id", "value": str(call_id)}
 
 
 def test_an_abandoned_caller_gets_an_sms_saying_when_we_will_call_back(app, twilio, twilio_http, agent_on_duty):

@@ -10,6 +10,7 @@ import { pagesPanel } from "./console/pages.js";
 import { queuePanel } from "./console/queue.js";
 import { connect } from "./console/socket.js";
 import { statusPanel } from "./console/status.js";
+import { voiceDevice } from "./console/voice.js";
 import { voicemailsPanel } from "./console/voicemails.js";
 
 const byId = document.getElementById.bind(document);
@@ -25,7 +26,15 @@ const connection = connect({
   onSnapshot: renderSnapshot
 });
 
+const voice = voiceDevice({
+  tokenUrl: root.getAttribute("data-voice-token-url"),
+  sdkUrl: root.getAttribute("data-voice-sdk-url"),
+  indicator: byId("audio"),
+  mute: byId("mute"),
+  onChange: function (audio) { call.audioChanged(audio); }
+});
 const call = callPanel({
+  voice: voice,
   panel: byId("current-call"),
   hangup: byId("hangup"),
   wrapup: byId("wrapup"),

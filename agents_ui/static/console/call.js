@@ -18,9 +18,14 @@ export function callPanel(options) {
     return !!call && !!call.callback && call.state === "connecting";
   }
 
+  // "Connected" only once the agent can hear the patient: with browser audio, once its leg is open.
   function lineState(c) {
+    const audio = options.voice.audio;
     if (c.state === "connecting" && c.callback) return "Calling the patient back…";
     if (c.state === "connecting") return "Connecting you to the caller…";
+    if (c.state === "connected" && audio.kind && !(audio.connected && audio.callId === c.id)) {
+      return "Connecting your audio…";
+    }
     if (c.state === "connected") return "Connected";
     return "The caller has hung up. Please finish the wrap-up.";
   }
@@ -54,6 +59,7 @@ export function callPanel(options) {
   function render(next) {
     const previous = call;
     call = next;
+    options.voice.deskCall(call);
     panel.querySelector(".idle").hidden = !!call;
     body.hidden = !call;
     wrapup.hidden = !call;
@@ -140,6 +146,9 @@ export function callPanel(options) {
   return {
     render: render,
     update: update,
+    audioChanged: function () {
+      if (call) body.querySelector(".line-state").textContent = lineState(call);
+    },
     onCall: function () { return !!call; }
   };
 }

@@ -80,7 +80,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                                health_check_interval=30)
     app.call_queue = CallQueue(app.redis, capacity=app.config["QUEUE_CAPACITY"], wake_key=Offers.wake_key)
     app.presence = Presence(app.redis)
-    app.acd = acd.Settings(ring_seconds=app.config["OFFER_RING_SECONDS"])
+    app.acd = acd.Settings(ring_seconds=app.config["OFFER_RING_SECONDS"],
+                           offline_after=app.config["AGENT_OFFLINE_AFTER"])
     app.offers = Offers(app.redis, pass_seconds=app.acd.ring_seconds)
     app.practices = PracticeDirectory()
     app.task_queue = Queue("answering", connection=app.redis)

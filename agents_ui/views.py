@@ -23,7 +23,10 @@ def console():
     words = {**CONSOLE_WORDS, "dispositions": dict(dispositions)}
     # An agent picks why they step away; the service alone sets "missed offers" and "offline".
     away_reasons = [(r, away_reason_label(r)) for r in AWAY_REASONS if r not in ("missed_offers", "offline")]
-    return render_template("console.html", dispositions=dispositions, words=words, away_reasons=away_reasons)
+    # Three heartbeats fit in the time after which a silent console is offline.
+    heartbeat_ms = int(min(10.0, current_app.acd.offline_after / 3) * 1000)
+    return render_template("console.html", dispositions=dispositions, words=words, away_reasons=away_reasons,
+                           heartbeat_ms=heartbeat_ms)
 
 
 @bp.get("/voice-token")

@@ -66,6 +66,8 @@ def from_environment(instance_path: str) -> dict:
         "QUEUE_CAPACITY": int(env.get("QUEUE_CAPACITY") or DEFAULT_CAPACITY),
         # How long an offered call rings an agent's console before it moves on to the next agent.
         "OFFER_RING_SECONDS": int(env.get("OFFER_RING_SECONDS") or 15),
+        # A console silent this long (tab closed, laptop asleep, network gone) is offline: its agent away.
+        "AGENT_OFFLINE_AFTER": float(env.get("AGENT_OFFLINE_AFTER") or 30),
         # Agents' browser audio (Twilio Voice SDK): unset, agents use the emulator's device or their phone.
         "TWILIO_API_KEY": env.get("TWILIO_API_KEY") or "",
         "TWILIO_API_SECRET": env.get("TWILIO_API_SECRET") or "",

@@ -20,6 +20,7 @@ const notices = feedback(byId("console-error"), byId("console-notice"));
 const connection = connect({
   namespace: "/console",
   keepaliveUrl: root.getAttribute("data-keepalive-url"),
+  heartbeatEvery: Number(root.getAttribute("data-heartbeat-ms")) || undefined,
   loginUrl: root.getAttribute("data-login-url"),
   feedback: notices,
   onConnection: function (live) { showConnection(byId("connection"), live); },

@@ -10,15 +10,17 @@ import time
 
 import pytest
 from flask import Flask, Response, request
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from werkzeug.serving import make_server
 
 from emulator import create_emulator, state_of
-from emulator.client import PhoneClient
+from emulator.client import DeviceClient, PhoneClient
 
 ACCOUNT_SID = "AC" + "2" * 32
-AUTH_TOKEN = "emulator-test-token-0123456789"
+AUTH_TOKEN = "emulator-test-token-0123456789abcdef"  # 32 bytes or more: it also signs device tokens
 PRACTICE_NUMBER = "+14155550101"
 PATIENT = "+15555550123"
 SPEED = 10.0
@@ -105,6 +107,35 @@ class Emulator:
         self.server = server
         self.url = server.url
         self.phone = PhoneClient(server.url)
+        self._answering: list[tuple[DeviceClient, threading.Event, threading.Thread]] = []
+
+    def device(self, identity: str) -> DeviceClient:
+        """A browser device registered as `identity` (a Voice access token signed for this account)."""
+        token = AccessToken(ACCOUNT_SID, "SK" + "2" * 32, AUTH_TOKEN, identity=identity, ttl=600)
+        token.add_grant(VoiceGrant(incoming_allow=True))
+        device = DeviceClient(self.url, token.to_jwt())
+        device.register()
+        return device
+
+    def answering(self, identity: str) -> DeviceClient:
+        """A browser device for `identity` whose person accepts every call that rings it, at once."""
+        device, stop = self.device(identity), threading.Event()
+
+        def accept_all():
+            while not stop.wait(0.02):
+                for leg in device.incoming():
+                    device.accept(leg["sid"])
+
+        thread = threading.Thread(target=accept_all, daemon=True)
+        thread.start()
+        self._answering.append((device, stop, thread))
+        return device
+
+    def close_devices(self) -> None:
+        for device, stop, thread in self._answering:
+            stop.set()
+            thread.join(2)
+            device.close()
 
 
 @pytest.fixture
@@ -115,6 +146,7 @@ def emulator(twiml_app):
     server = Server(app)
     emulator = Emulator(app, server)
     yield emulator
+    emulator.close_devices()
     emulator.state.shutdown()
     emulator.phone.close()
     server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Response
 
@@ -254,7 +255,12 @@ def test_it_orders_callers_in_a_queue(emulator, twiml_app):
 
 def test_it_bridges_dial_client_and_reports_the_dial_to_the_action(emulator, twiml_app):
     twiml_app.route("/voice", '<Response><Dial action="/dialed"><Client>alice</Client></Dial></Response>')
+    alice = emulator.device("alice")  # Alice's browser, registered
     call = emulator.phone.dial(PATIENT, PRACTICE_NUMBER)
+    [ringing] = _rings(alice)
+    assert (ringing["from"], ringing["to"]) == (PATIENT, "client:alice")
+    assert call.status()["display"] == "ringing" or not call.status()["connected_to"]  # nobody answered yet
+    alice.accept(ringing["sid"])
     state = call.wait_for_status("connected to agent")
     assert state["connected_to"] == "client:alice"
 
@@ -271,6 +277,7 @@ def test_it_bridges_dial_client_and_reports_the_dial_to_the_action(emulator, twi
 def test_it_continues_with_the_dial_action_when_the_agent_hangs_up(emulator, twiml_app, twilio_client):
     twiml_app.route("/voice", '<Response><Dial action="/dialed"><Client>alice</Client></Dial></Response>')
     twiml_app.route("/dialed", lambda f: say(f"The agent call was {f['DialCallStatus']}."))
+    emulator.answering("alice")
     call = emulator.phone.dial(PATIENT, PRACTICE_NUMBER)
     call.wait_for_status("connected to agent")
     [leg] = twilio_client.api.v2010.accounts(ACCOUNT_SID).calls.list(parent_call_sid=call.sid)
@@ -279,6 +286,39 @@ def test_it_continues_with_the_dial_action_when_the_agent_hangs_up(emulator, twi
     twilio_client.api.v2010.accounts(ACCOUNT_SID).calls(leg.sid).update(status="completed")
 
     call.wait_for("The agent call was completed.")
+
+
+def _rings(device, timeout: float = 5) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        legs = device.incoming()
+        if legs:
+            return legs
+        time.sleep(0.02)
+    raise AssertionError("nothing rang the device")
+
+
+def test_a_client_with_no_registered_device_rings_until_the_dial_times_out(emulator, twiml_app):
+    twiml_app.route("/voice", '<Response><Dial action="/dialed" timeout="2"><Client>nobody</Client></Dial>'
+                              "</Response>")
+    twiml_app.route("/dialed", lambda f: say(f"Dial {f['DialCallStatus']}."))
+    call = emulator.phone.dial(PATIENT, PRACTICE_NUMBER)
+
+    call.wait_for("Dial no-answer.")
+
+
+def test_a_device_that_rejects_the_call_makes_the_dial_busy(emulator, twiml_app):
+    twiml_app.route("/voice", '<Response><Dial action="/dialed"><Client><Identity>bob</Identity>'
+                              '<Parameter name="call_id" value="42"/></Client></Dial></Response>')
+    twiml_app.route("/dialed", lambda f: say(f"Dial {f['DialCallStatus']}."))
+    bob = emulator.device("bob")
+    call = emulator.phone.dial(PATIENT, PRACTICE_NUMBER)
+    [ringing] = _rings(bob)
+    assert ringing["parameters"]["call_id"] == "42"  # the device is told which call this leg carries
+
+    bob.reject(ringing["sid"])
+
+    call.wait_for("Dial busy.")
 
 
 def test_it_rings_a_softphone_for_dial_number(emulator, twiml_app):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import ACCOUNT_SID, PATIENT, PRACTICE_NUMBER, say
 
 DOCTOR = "client:dr-lee"
@@ -9,6 +11,12 @@ DOCTOR = "client:dr-lee"
 
 def account(client):
     return client.api.v2010.accounts(ACCOUNT_SID)
+
+
+@pytest.fixture(autouse=True)
+def doctors_browser(emulator):
+    """Dr. Lee's browser is registered, and she picks up whatever rings it."""
+    return emulator.answering(DOCTOR.removeprefix("client:"))
 
 
 def join_as_doctor(client, room: str, **attributes) -> str:

@@ -27,6 +27,7 @@ def test_it_reports_the_end_of_an_inbound_call_to_the_status_url(emulator, twiml
 def test_it_duplicates_delays_and_reorders_status_callbacks_on_request(emulator, twiml_app, twilio_client):
     chaos = emulator.state.callback_chaos
     chaos.duplicate, chaos.reorder, chaos.delay = True, True, 0.01
+    emulator.answering("bob")  # Bob's browser picks up
     twilio_client.api.v2010.accounts(ACCOUNT_SID).calls.create(
         to="client:bob", from_=PRACTICE_NUMBER, twiml="<Response><Say>Hi Bob.</Say></Response>",
         status_callback=twiml_app.url + "/events", status_callback_event=["initiated", "ringing", "answered",
@@ -42,6 +43,7 @@ def test_it_duplicates_delays_and_reorders_status_callbacks_on_request(emulator,
 
 def test_a_receiver_can_restore_the_order_of_chaotic_callbacks(emulator, twiml_app, twilio_client):
     emulator.state.callback_chaos = CallbackChaos.parse("duplicate,reorder,delay=0.01")
+    emulator.answering("bob")  # Bob's browser picks up
     call = twilio_client.api.v2010.accounts(ACCOUNT_SID).calls.create(
         to="client:bob", from_=PRACTICE_NUMBER, twiml="<Response><Say>Hi Bob.</Say></Response>",
         status_callback=twiml_app.url + "/events", status_callback_event=["initiated", "ringing", "answered",

@@ -7,7 +7,7 @@
 // Needs the vendored Socket.IO client, loaded before this module as a classic script (`io`).
 
 const SNAPSHOT_EVERY = 60000;
-const HEARTBEAT_EVERY = 10000;
+const HEARTBEAT_EVERY = 10000;  // unless the page says otherwise (options.heartbeatEvery)
 const ACK_TIMEOUT = 10000;
 const KEEPALIVE_EVERY = 60000;
 // When the agent logged out in another tab, that tab's response (which clears the cookie) must
@@ -119,7 +119,7 @@ export function connect(options) {
   setInterval(requestSnapshot, SNAPSHOT_EVERY);
   setInterval(function () {
     if (socket.connected) socket.timeout(ACK_TIMEOUT).emit("heartbeat", {}, function () {});
-  }, HEARTBEAT_EVERY);
+  }, options.heartbeatEvery || HEARTBEAT_EVERY);
 
   return {
     send: send,

@@ -57,6 +57,7 @@ class ConsoleBroadcaster:
         self.socketio = socketio
         self.interval = interval  # 0: push at once, from the caller (tests that read pushes in step)
         self._dirty: set[str] = set()
+        self._dirty_desks: set[int] = set()  # agents whose call changed in a webhook or a job
         self._latest: dict[str, tuple[float, dict]] = {}  # kind -> (built at, view)
         self._lock = threading.Lock()
         self._wake = None
@@ -91,6 +92,18 @@ class ConsoleBroadcaster:
         agent = db.session.get(User, agent_id)
         if agent is not None:
             self.desk_changed(agent)
+
+    def call_changed_for(self, agent_id: int | None) -> None:
+        """The call on this agent's desk changed outside their console (the caller hung up, the bridge
+        ended): their consoles get their snapshot from the background task, not from the webhook."""
+        if agent_id is None:
+            return
+        if self.interval <= 0:
+            self.desk_changed_for(agent_id)
+            return
+        with self._lock:
+            self._dirty_desks.add(agent_id)
+        self._changed(None)
 
     # Offers: they ring one agent's consoles, at once (not coalesced: a ring is worth its push).
 
@@ -135,13 +148,15 @@ class ConsoleBroadcaster:
 
     # How it is sent
 
-    def _changed(self, kind: str) -> None:
-        self._latest.pop(kind, None)
-        if self.interval <= 0:
-            self._push(kind)
-            return
+    def _changed(self, kind: str | None) -> None:
+        if kind is not None:
+            self._latest.pop(kind, None)
+            if self.interval <= 0:
+                self._push(kind)
+                return
         with self._lock:
-            self._dirty.add(kind)
+            if kind is not None:
+                self._dirty.add(kind)
             if self._wake is None:
                 self._wake = self.socketio.server.eio.create_event() if self.socketio.server else threading.Event()
                 self.socketio.start_background_task(self._send_changes)
@@ -154,11 +169,14 @@ class ConsoleBroadcaster:
             self._wake.clear()
             with self._lock:
                 kinds, self._dirty = self._dirty, set()
+                desks, self._dirty_desks = self._dirty_desks, set()
             try:
                 with self.app.app_context():
                     for kind in KINDS:
                         if kind in kinds:
                             self._push(kind)
+                    for agent_id in desks:
+                        self.desk_changed_for(agent_id)
                     db.session.remove()
             except Exception as exc:  # this task is the process's only sender: it must outlive any fault
                 log.warning("console pushes failed: %s", type(exc).__name__)

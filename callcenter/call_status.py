@@ -25,6 +25,7 @@ class Applied:
     """What one status callback changed that others should hear about."""
 
     abandoned: bool = False  # a waiting caller hung up: the queue changed, a callback is owed
+    agent_id: int | None = None  # the agent whose call this ended: their console must show the wrap-up
 
 
 def _int(value) -> int | None:
@@ -55,15 +56,16 @@ def apply(session: Session, queue: CallQueue, followups: FollowUps, fields: dict
         # Its first webhook failed (the caller heard the safe fallback): the call still gets its row,
         # and hanging up makes it abandoned with a callback like any other.
         call, _ = calls.enter_ivr(session, call_sid, fields.get("To"), fields.get("From"))
+    was = call.state
     result = calls.line_ended(session, queue, call, call_status, _int(fields.get("SequenceNumber")),
                               _int(fields.get("CallDuration")))
     session.commit()
     if result != "abandoned":
-        return Applied()
+        return Applied(agent_id=call.agent_id if call.state != was else None)
     task = calls.keep_place_task(session, call)
     if task is not None:  # if this launch fails, the reconciler finds the task whose SMS was never sent
         followups.send_callback_sms(task.id)
-    return Applied(abandoned=True)
+    return Applied(abandoned=True, agent_id=call.agent_id)
 
 
 class PendingStatuses:

@@ -177,8 +177,14 @@ def find_by_leg(session: Session, call_sid: str) -> Call | None:
     return call
 
 
+def bridging(session: Session, call: Call) -> None:
+    """Twilio fetched the connect TwiML: the agent's leg rings (the call is connected once it answers)."""
+    ledger.record(session, call, "bridging", {"agent": call.agent_id}, actor_id=call.agent_id,
+                  dedupe_key=f"bridging:{call.agent_id}")
+
+
 def connected(session: Session, call: Call) -> None:
-    """Twilio fetched the connect TwiML: the caller is being bridged to the agent."""
+    """The agent's leg answered (or the bridge reported a conversation): caller and agent are talking."""
     if ledger.advance(call, "connected"):
         call.answered_at = ledger.now()
         ledger.record(session, call, "connected", {"agent": call.agent_id}, actor_id=call.agent_id,
@@ -191,6 +197,7 @@ def dial_finished(session: Session, queue: CallQueue, call: Call, dial_status: s
     event = ledger.record(session, call, "dial_finished", {"status": dial_status, "duration": dial_duration},
                           dedupe_key=f"dial_finished:{dial_status}:{call.agent_id}")
     if dial_status in ("completed", "answered"):
+        connected(session, call)  # the agent answered, even if their leg's own report was lost
         ledger.advance(call, "completed")
         if event is not None and dial_duration:
             queue.record_handle_time(dial_duration)

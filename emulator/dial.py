@@ -54,6 +54,12 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
             leg = Call(sid=new_sid("CA"), account_sid=call.account_sid, from_=caller_id, to=to,
                        direction="outbound-dial", status="ringing", parent_sid=call.sid,
                        client_parameters=parameters)
+            # The noun's own status callback reports this leg (answered, completed), as on Twilio.
+            if noun.attr("statusCallback"):
+                leg.status_callback = resolve(document.url, noun.attr("statusCallback"))
+                leg.status_callback_method = noun.attr("statusCallbackMethod", "POST").upper()
+                leg.status_callback_events = frozenset(
+                    (noun.attr("statusCallbackEvent") or "completed").replace(",", " ").split())
             state.calls[leg.sid] = leg
             legs.append(leg)
         call.connected_to = None
@@ -117,6 +123,7 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
         call.say(f"[connected to {answered.to}]", who="system")
         answered.say(f"[connected to {call.from_}]", who="system")
         state.changed.notify_all()
+    state.status_callbacks.emit(answered, "answered")
     try:
         live.wait(time_limit, until=lambda: answered.hangup_requested)
     except (CallerGone, Redirected):

@@ -212,6 +212,11 @@ def _check_attributes(verb: Verb) -> None:
         keys = verb.attrs.get("finishOnKey")
         if keys and set(keys) - DIGIT_KEYS:
             raise TwimlError(f"<Record> finishOnKey={keys!r} may hold only 0-9, #, *")
+    if name in {"Client", "Number", "Sip"}:
+        events = verb.attrs.get("statusCallbackEvent", "").replace(",", " ").split()
+        if set(events) - {"initiated", "ringing", "answered", "completed"}:
+            raise TwimlError(f"<{name}> statusCallbackEvent={verb.attrs['statusCallbackEvent']!r} "
+                             "may hold only initiated, ringing, answered, completed")
     if name in {"Client", "Number", "Queue", "Conference", "Sip"} and not (
         verb.text or any(child.name == "Identity" for child in verb.children)
     ):

@@ -49,11 +49,25 @@ def connect(call_id: int):
         position = calls.queue_call(db.session, current_app.call_queue, call)
         return twiml_response(twiml.enqueue(call.language, queue_name(call), position, call.priority > 0,
                                             _wait_minutes(position)))
-    calls.connected(db.session, call)
+    calls.bridging(db.session, call)
     db.session.commit()
     greeting = prompts(call.language)["callback_greeting"].format(practice=call.practice.name) if is_callback else None
     return twiml_response(twiml.connect_to_agent(call.language, call.id, twiml.agent_identity(call.agent_id),
                                                  greeting))
+
+
+@bp.post("/agent-leg/<int:call_id>")
+@twilio_webhook(lambda: Response(status=204))
+def agent_leg(call_id: int):
+    """The agent's leg of the bridge was answered (its <Client> status callback): the caller is connected."""
+    call = db.session.get(Call, call_id)
+    form = request.form
+    if call is not None and form.get("CallStatus") == "in-progress" and form.get("ParentCallSid") in (
+            call.call_sid, calls.live_leg(db.session, call)):
+        calls.connected(db.session, call)
+        db.session.commit()
+        current_app.console.call_changed_for(call.agent_id)
+    return Response(status=204)
 
 
 @bp.post("/dial-done/<int:call_id>")
@@ -64,9 +78,11 @@ def dial_done(call_id: int):
     if call is None:
         return _safe()
     form = request.form
+    agent_id = call.agent_id
     hold_again = calls.dial_finished(db.session, current_app.call_queue, call, form.get("DialCallStatus", ""),
                                      form_int("DialCallDuration"))
     db.session.commit()
+    current_app.console.call_changed_for(agent_id)
     if not hold_again:
         return twiml_response(twiml.goodbye(call.language))
     current_app.console.queue_changed()

@@ -148,7 +148,10 @@ def connect_to_agent(language: str, call_id: int, client_identity: str, greeting
     r = VoiceResponse()
     _say(r, greeting or p["connecting"], p)
     dial = Dial(action=f"/ivr/dial-done/{call_id}", method="POST", timeout=RING_TIMEOUT)
-    client = dial.client()
+    # The agent's leg reports when it is answered: only then is the caller connected (a caller who hangs
+    # up while it rings has abandoned the call; the agent missed nothing).
+    client = dial.client(status_callback=f"/ivr/agent-leg/{call_id}", status_callback_event="answered",
+                         status_callback_method="POST")
     client.identity(client_identity)
     # The agent's browser answers the leg that carries the call it accepted (and no other).
     client.parameter(name="call_id", value=str(call_id))

@@ -134,6 +134,7 @@ def status():
     applied = call_status.apply(db.session, app.call_queue, app.followups, request.form.to_dict())
     if applied.abandoned:
         app.console.queue_changed()
+    app.console.call_changed_for(applied.agent_id)
     return Response(status=204)
 
 

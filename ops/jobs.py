@@ -27,6 +27,8 @@ def reconcile() -> dict:
         log.warning("reconciler: applied %d status callbacks that had failed when they arrived", len(replayed))
     if any(applied.abandoned for applied in replayed) or report.gone_while_waiting or report.stuck_connecting:
         app.console.queue_changed()
+    for applied in replayed:  # a hang-up kept while the database was busy: the agent's console hears now
+        app.console.call_changed_for(applied.agent_id)
     if report.gone_while_waiting:
         log.warning("reconciler: %d waiting callers had hung up unseen (Twilio says so); now abandoned",
                     len(report.gone_while_waiting))

@@ -143,6 +143,13 @@ def outbound_status(twilio, sid: str, status: str, sequence: int):
                                        "SequenceNumber": str(sequence), "ApiVersion": "2010-04-01"})
 
 
+def agent_answers(twilio, call_id: int, parent_sid: str, agent_id: int):
+    """Twilio reports the agent's leg of the bridge answered (the <Client> noun's status callback)."""
+    return twilio.post(f"/ivr/agent-leg/{call_id}", {"CallSid": "CA" + "d" * 32, "ParentCallSid": parent_sid,
+                                                     "AccountSid": ACCOUNT_SID, "CallStatus": "in-progress",
+                                                     "To": f"client:agent-{agent_id}", "Direction": "outbound-dial"})
+
+
 def connect_url(call_id: int) -> str:
     return f"http://localhost/ivr/connect/{call_id}"
 

@@ -17,6 +17,7 @@ from tests.support import (
     MAPLE_NUMBER,
     PATIENT,
     SID,
+    agent_answers,
     answer_call,
     ask,
     connect_url,
@@ -383,3 +384,35 @@ def test_it_records_who_took_and_wrapped_up_the_call(app, world, alice):
         kinds = {e.kind: e.actor_id for e in db.session.scalars(select(CallEvent).where(CallEvent.call_id == call_id))}
     assert kinds["taken"] == world["alice"]
     assert kinds["wrapped_up"] == world["alice"]
+
+
+def test_a_caller_who_hangs_up_while_the_agents_leg_rings_has_abandoned_the_call(app, world, alice, twilio):
+    call_id = waiting_call(app)
+    answer_call(app, alice, call_id)
+    twilio.post(f"/ivr/connect/{call_id}", {"CallSid": SID, "To": MAPLE_NUMBER, "From": PATIENT})
+
+    twilio.post("/ivr/status", {"CallSid": SID, "CallStatus": "completed", "SequenceNumber": "4", "CallDuration": "30",
+                                "To": MAPLE_NUMBER, "From": PATIENT, "Direction": "inbound"})
+
+    with app.app_context():
+        call = db.session.get(Call, call_id)
+        assert (call.state, call.answered_at) == ("abandoned", None)
+        assert db.session.scalar(select(CallbackTask).where(CallbackTask.call_id == call_id)) is not None
+    pushed = received(alice, "snapshot")[-1]
+    assert pushed["call"] is None  # nothing to wrap up: the agent never spoke to them
+    assert app.offers.missed_in_a_row(world["alice"]) == 0
+
+
+def test_the_agent_hears_at_once_when_the_caller_hangs_up(app, world, alice, twilio):
+    call_id = waiting_call(app)
+    answer_call(app, alice, call_id)
+    twilio.post(f"/ivr/connect/{call_id}", {"CallSid": SID, "To": MAPLE_NUMBER, "From": PATIENT})
+    agent_answers(twilio, call_id, SID, world["alice"])
+    assert received(alice, "snapshot")[-1]["call"]["state"] == "connected"
+
+    twilio.post("/ivr/status", {"CallSid": SID, "CallStatus": "completed", "SequenceNumber": "4", "CallDuration": "95",
+                                "To": MAPLE_NUMBER, "From": PATIENT, "Direction": "inbound"})
+
+    [pushed] = received(alice, "snapshot")  # pushed from the webhook's change, not asked for
+    assert (pushed["call"]["id"], pushed["call"]["state"]) == (call_id, "completed")
+    assert pushed["me"]["state"] == "wrap_up"

@@ -15,6 +15,7 @@ from tests.support import (
     ASKED_NUMBER,
     MAPLE_NUMBER,
     PATIENT,
+    agent_answers,
     agent_device,
     answer_call,
     ask,
@@ -139,6 +140,8 @@ def test_it_completes_the_callback_when_the_patient_answered(app, alice, twilio)
                                                       "From": MAPLE_NUMBER, "To": ASKED_NUMBER,
                                                       "CallStatus": "in-progress", "Direction": "outbound-api"})
     assert b"returning your call" in connect.data
+    assert ask(alice, "snapshot")["call"]["state"] == "connecting"  # Alice's browser is still ringing
+    agent_answers(twilio, call_id, outbound_sid, ask(alice, "snapshot")["me"]["id"])
     assert ask(alice, "snapshot")["call"]["state"] == "connected"
     twilio.post(f"/ivr/dial-done/{call_id}", {"CallSid": outbound_sid, "AccountSid": ACCOUNT_SID,
                                               "DialCallStatus": "completed", "DialCallDuration": "95"})

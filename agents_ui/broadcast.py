@@ -31,7 +31,7 @@ from . import read_model
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/console"
-KINDS = ("queue", "callbacks", "voicemails", "pages")
+KINDS = ("queue", "callbacks", "voicemails", "pages", "worklist")
 DEFAULT_INTERVAL = 0.25  # seconds between two pushes of one kind from one process
 # A view every console shares (the queue, callbacks, voicemails, pages) is built once and reused by
 # the snapshots of this process for this long, unless it changed here: a thousand consoles asking
@@ -67,6 +67,7 @@ class ConsoleBroadcaster:
             "callbacks": lambda: {"callbacks": read_model.open_callbacks(db.session, ledger.now())},
             "voicemails": lambda: {"voicemails": read_model.voicemails_to_review(db.session)},
             "pages": lambda: {"pages": read_model.recent_pages(db.session)},
+            "worklist": lambda: {"worklist": read_model.worklist(db.session)},
         }
 
     # What changed
@@ -83,6 +84,10 @@ class ConsoleBroadcaster:
 
     def pages_changed(self) -> None:
         self._changed("pages")
+
+    def worklist_changed(self) -> None:
+        """Something a supervisor must own was added to the worklist, or taken from it."""
+        self._changed("worklist")
 
     def desk_changed(self, agent: User) -> None:
         """The agent's own state or call changed: every console they have open gets their snapshot, now."""
@@ -124,6 +129,11 @@ class ConsoleBroadcaster:
         name = agent.name if agent is not None else f"Agent {agent_id}"
         self.tell_supervisors(read_model.away_notice(name, reason))
 
+    def wrap_up_overdue(self, call_id: int) -> None:
+        """An agent has not wrapped up a call within the after-call work limit: the supervisors hear."""
+        self.tell_supervisors(read_model.overdue_notice(db.session, call_id))
+        self.worklist_changed()
+
     def tell_supervisors(self, text: str) -> None:
         self._emit("supervisor_notice", lambda: {"text": text, "at": ledger.now().isoformat()}, to=SUPERVISORS_ROOM)
 
@@ -134,7 +144,7 @@ class ConsoleBroadcaster:
         call = desk.settle_if_free(db.session, self.app.presence, agent, now)
         snapshot = read_model.desk_view(db.session, self.app.presence, self.app.offers, agent, call, now)
         snapshot.update(queue=self._view("queue"), at=now.isoformat(), seq=self._sequence_numbers(),
-                        **{kind: self._view(kind)[kind] for kind in ("callbacks", "voicemails", "pages")})
+                        **{kind: self._view(kind)[kind] for kind in ("callbacks", "voicemails", "pages", "worklist")})
         return snapshot
 
     def _view(self, kind: str) -> dict:

@@ -195,11 +195,12 @@ class ConsoleNamespace(Namespace):
 
     @console_event
     def on_wrap_up(self, data):
-        """`{call_id, disposition, notes, message, caller_name, callback_number, urgency}`."""
+        """`{call_id, disposition, notes, message, caller_name, callback_number, callback_confirmed, urgency}`."""
         call_id = _id(data, "call_id", "your call")
         fields = {key: data.get(key) if isinstance(data.get(key), str) else ""
                   for key in ("disposition", "notes", "message", "caller_name", "callback_number", "urgency")}
         fields["urgency"] = fields["urgency"] or "routine"
+        fields["callback_confirmed"] = data.get("callback_confirmed") is True
         saved = desk.finish_call(db.session, current_app.presence, call_id, _agent(), ledger.now(), **fields)
         db.session.commit()
         if saved is not None and saved.urgency == "urgent":
@@ -208,6 +209,16 @@ class ConsoleNamespace(Namespace):
         current_app.console.queue_changed()
         current_app.console.desk_changed(_agent())
         return {"message_id": saved.id if saved else None}
+
+    @console_event
+    def on_take_over(self, data):
+        """`{call_id}` (supervisors): a wrap-up past its limit moves to this supervisor's desk."""
+        call_id = _id(data, "call_id", "a call from the worklist")
+        call = desk.take_over_wrap_up(db.session, call_id, _agent())
+        db.session.commit()
+        current_app.console.desk_changed(_agent())
+        current_app.console.worklist_changed()
+        return {"call": read_model.call_view(db.session, call)}
 
     @console_event
     def on_complete_callback(self, data):

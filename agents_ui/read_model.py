@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from callcenter import desk
+from callcenter import cases, desk
 from callcenter.calls import waiting_calls
 from callcenter.labels import away_reason_label
 from callcenter.models import Call, CallbackTask, Message, OnCallPage, Practice, User
@@ -112,6 +112,9 @@ def offer_view(session: Session, offer: Offer, now: datetime) -> dict:
         "ring_seconds": round(offer.ring_seconds) if offer.ring_seconds is not None
         else max(0, round(offer.expires - now.timestamp())),
         "assigned": offer.directed,
+        "repeat_caller": bool(call is not None and call.repeat_caller),
+        "open_case": cases.open_case(session, call.practice_id, call.from_number, call.id) if call is not None
+        else None,
     }
 
 
@@ -162,6 +165,10 @@ def call_view(session: Session, call: Call) -> dict:
         "urgent": call.priority > 0,
         "queued_at": _iso(call.queued_at),
         "answered_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
+        # What is still owed to this number (a callback, a voicemail to review): this call may settle it.
+        "open_case": cases.open_case(session, call.practice_id, call.from_number, call.id),
+        "repeat_caller": call.repeat_caller,
         "history": caller_history(session, call),
     }
 
@@ -241,3 +248,32 @@ def desk_view(session: Session, presence: Presence, offers: Offers, agent: User,
     return {"me": agent_status(presence, agent, call, offer, now),
             "offer": offer_view(session, offer, now) if offer is not None else None,
             "call": call_view(session, call) if call else None}
+
+
+WORKLIST_LIMIT = 100
+
+
+def worklist(session: Session) -> list[dict]:
+    """Calls a supervisor must own: wrap-ups past the after-call work limit (raised by the reconciler)."""
+    from callcenter.models import CallEvent
+
+    rows = session.execute(
+        select(Call, Practice.name, User)
+        .join(CallEvent, (CallEvent.call_id == Call.id) & (CallEvent.kind == "wrap_up_overdue"))
+        .join(Practice, Practice.id == Call.practice_id)
+        .join(User, User.id == Call.agent_id)
+        .where(Call.outcome.is_(None))
+        .order_by(Call.ended_at).limit(WORKLIST_LIMIT)
+    ).all()
+    return [{"call_id": call.id, "practice": name, "agent": agent.name, "agent_id": agent.id,
+             "reason": call.reason, "ended_at": _iso(call.ended_at), "kind": "wrap_up_overdue"}
+            for call, name, agent in rows]
+
+
+def overdue_notice(session: Session, call_id: int) -> str:
+    call = session.get(Call, call_id)
+    if call is None:
+        return "A call is waiting for its wrap-up."
+    who = call.agent.name if call.agent is not None else "An agent"
+    where = call.practice.name if call.practice is not None else "a practice"
+    return f"{who} has not wrapped up a call for {where} within the after-call work limit. It is on the worklist."

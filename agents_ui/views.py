@@ -26,7 +26,7 @@ def console():
     # Three heartbeats fit in the time after which a silent console is offline.
     heartbeat_ms = int(min(10.0, current_app.acd.offline_after / 3) * 1000)
     return render_template("console.html", dispositions=dispositions, words=words, away_reasons=away_reasons,
-                           heartbeat_ms=heartbeat_ms)
+                           heartbeat_ms=heartbeat_ms, after_call_limit=current_app.config["AFTER_CALL_WORK_LIMIT"])
 
 
 @bp.get("/voice-token")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import ledger, menu
+from . import cases, ledger, menu
 from .accounts import practice_for_number
 from .gateway import GatewayError, TwilioGateway
 from .models import Call, CallbackTask, Message, Practice, User
@@ -94,6 +94,7 @@ def queue_call(session: Session, queue: CallQueue, call: Call) -> int:
     for a call the ledger never heard of.
     """
     if call.state == "ivr":
+        cases.note_repeat_caller(session, call)
         call.queued_at = ledger.now()
         ledger.advance(call, "queued")
         ledger.record(session, call, "queued", {"reason": call.reason, "priority": call.priority},
@@ -102,7 +103,8 @@ def queue_call(session: Session, queue: CallQueue, call: Call) -> int:
     if call.state not in WAITING_STATES:
         return 0
     position = queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id,
-                             call.practice.queue_capacity if call.practice is not None else None)
+                             call.practice.queue_capacity if call.practice is not None else None,
+                             repeat=call.repeat_caller)
     if position == QUEUE_FULL:
         ledger.record(session, call, "queue_full", {})
         call.state = "ivr" if call.state == "queued" else call.state
@@ -151,7 +153,7 @@ def take(session: Session, queue: CallQueue, presence: Presence, gateway: Twilio
         # Nothing reached the patient: put them back exactly where they were.
         ledger.requeue(session, call, "gateway_failed", to_state=was)
         session.commit()
-        queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id)
+        queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id, repeat=call.repeat_caller)
         raise Refused("Could not reach the caller's line; they are back in the queue.") from None
     return call
 
@@ -208,7 +210,7 @@ def dial_finished(session: Session, queue: CallQueue, call: Call, dial_status: s
     ledger.requeue(session, call, f"agent_{dial_status}")
     ledger.record(session, call, "agent_missed", {"agent": agent_id})
     session.commit()
-    queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id)
+    queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id, repeat=call.repeat_caller)
     return True
 
 
@@ -265,6 +267,8 @@ def wrap_up(session: Session, call: Call, agent: User, disposition: str, notes: 
         task.status, task.completed_at, task.completed_by_id = "done", ledger.now(), agent.id
         ledger.set_outcome(session, call, "callback_completed", actor_id=agent.id)
     ledger.set_outcome(session, call, "message_taken" if saved else "handled", actor_id=agent.id)
+    if call.answered_at is not None:  # the patient was served on this call: what was owed them is closed
+        cases.close_served(session, call, agent, ledger.now())
     return saved
 
 
@@ -280,9 +284,11 @@ def waiting_calls(session: Session, queue: CallQueue, limit: int | None = None) 
 def rebuild_queue(session: Session, queue: CallQueue) -> int:
     """Put every call the ledger says is waiting back in Redis, in its original order."""
     rows = session.execute(
-        select(Call.id, Call.queued_at, Call.priority, Call.practice_id).where(Call.state.in_(WAITING_STATES))
+        select(Call.id, Call.queued_at, Call.priority, Call.practice_id, Call.repeat_caller)
+        .where(Call.state.in_(WAITING_STATES))
     ).all()
-    return queue.rebuild([(r.id, r.queued_at, r.priority, r.practice_id) for r in rows if r.queued_at is not None])
+    return queue.rebuild([(r.id, r.queued_at, r.priority, r.practice_id, bool(r.repeat_caller)) for r in rows
+                          if r.queued_at is not None])
 
 
 def waited_seconds(call: Call, at: datetime) -> float:

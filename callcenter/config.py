@@ -68,6 +68,8 @@ def from_environment(instance_path: str) -> dict:
         "OFFER_RING_SECONDS": int(env.get("OFFER_RING_SECONDS") or 15),
         # A console silent this long (tab closed, laptop asleep, network gone) is offline: its agent away.
         "AGENT_OFFLINE_AFTER": float(env.get("AGENT_OFFLINE_AFTER") or 30),
+        # After-call work: seconds an agent has to wrap up after the caller is gone, then a supervisor is told.
+        "AFTER_CALL_WORK_LIMIT": int(env.get("AFTER_CALL_WORK_LIMIT") or 120),
         # Agents' browser audio (Twilio Voice SDK): unset, agents use the emulator's device or their phone.
         "TWILIO_API_KEY": env.get("TWILIO_API_KEY") or "",
         "TWILIO_API_SECRET": env.get("TWILIO_API_SECRET") or "",

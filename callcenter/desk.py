@@ -24,6 +24,13 @@ from .queue import CallQueue
 ON_DESK = ("connecting", "connected", "completed")
 # A keep-my-place callback whose call is in one of these is in the queue or with an agent, not on the list.
 IN_LINE = (*calls.WAITING_STATES, *ON_DESK)
+# What each disposition cannot be saved without: the practice must be able to act on it.
+REQUIRED = {"message_taken": ("message", "callback_number"), "appointment": ("callback_number",)}
+MISSING = {
+    "message": "Write the message for the practice, or choose another disposition.",
+    "callback_number": "Add the number the practice should call back, or choose another disposition.",
+}
+NOT_READ_BACK = "Read the callback number back to the caller, then tick that they confirmed it."
 
 
 # Queries
@@ -138,7 +145,8 @@ def hang_up(session: Session, gateway: TwilioGateway, call_id: int, agent: User,
 
 def finish_call(session: Session, presence: Presence, call_id: int, agent: User, now: datetime, *,
                 disposition: str, notes: str = "", message: str = "", caller_name: str = "",
-                callback_number: str = "", urgency: str = "routine") -> Message | None:
+                callback_number: str = "", urgency: str = "routine",
+                callback_confirmed: bool = False) -> Message | None:
     """Wrap up the agent's call (see `calls.wrap_up`); the agent's presence is restored."""
     call = session.get(Call, call_id)
     if call is None:
@@ -152,9 +160,13 @@ def finish_call(session: Session, presence: Presence, call_id: int, agent: User,
             settle_presence(session, presence, agent, now)
         return None
     message = (message or "").strip()
-    if disposition == "message_taken" and not message:
-        raise Refused("Write the message for the practice, or choose another disposition.")
     number = (callback_number or "").strip()
+    given = {"message": message, "callback_number": number}
+    for field in REQUIRED.get(disposition, ()):
+        if not given[field]:
+            raise Refused(MISSING[field])
+    if number and disposition in REQUIRED and not callback_confirmed:
+        raise Refused(NOT_READ_BACK)
     if number:
         try:
             number = normalize_number(number)
@@ -182,6 +194,24 @@ def _note_unreached_callback(session: Session, call: Call, agent: User, disposit
     call.notes = (notes or "").strip()[:5000] or call.notes
     ledger.record(session, call, "wrapped_up", {"disposition": disposition, "message": False, "reached": False},
                   actor_id=agent.id)
+
+
+def take_over_wrap_up(session: Session, call_id: int, supervisor: User) -> Call:
+    """A supervisor owns a call whose agent never wrapped it up: it moves to the supervisor's desk."""
+    if supervisor.role not in ("supervisor", "admin"):
+        raise Refused("Only a supervisor can take over a wrap-up.")
+    call = session.get(Call, call_id)
+    if call is None:
+        raise Refused("This call no longer exists.")
+    if call.state != "completed" or call.outcome is not None:
+        raise Refused("This call has been wrapped up already.")
+    if current_call(session, supervisor) is not None:
+        raise Refused("Finish your current call before taking over another.")
+    ledger.record(session, call, "wrap_up_taken_over", {"from": call.agent_id, "to": supervisor.id},
+                  actor_id=supervisor.id)
+    call.agent_id = supervisor.id
+    session.add(AuditEntry(user_id=supervisor.id, action="view", object_type="call", object_id=call.id))
+    return call
 
 
 def complete_callback(session: Session, task_id: int, agent: User, now: datetime) -> CallbackTask:

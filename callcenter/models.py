@@ -168,6 +168,8 @@ class Call(db.Model):
     language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
     after_hours: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     emergency_words: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Called again while an earlier case was open (a callback owed, a voicemail not yet reviewed): served sooner.
+    repeat_caller: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     telephony_status: Mapped[str | None] = mapped_column(String(20))
     last_sequence: Mapped[int] = mapped_column(Integer, default=-1)

@@ -19,6 +19,9 @@ from datetime import datetime
 from redis import Redis
 
 URGENT_HEAD_START = 600.0
+# A repeat caller (one whose earlier case is still open, see callcenter.cases) goes ahead of routine
+# callers who arrived up to five minutes before them.
+REPEAT_HEAD_START = 300.0
 PRIORITY_ROUTINE = 0
 PRIORITY_URGENT = 1
 
@@ -68,8 +71,9 @@ return popped[1]
 """
 
 
-def score_for(queued_at: datetime, priority: int) -> float:
-    return queued_at.timestamp() - (URGENT_HEAD_START if priority >= PRIORITY_URGENT else 0.0)
+def score_for(queued_at: datetime, priority: int, repeat: bool = False) -> float:
+    return (queued_at.timestamp() - (URGENT_HEAD_START if priority >= PRIORITY_URGENT else 0.0)
+            - (REPEAT_HEAD_START if repeat else 0.0))
 
 
 @dataclass(frozen=True)
@@ -96,10 +100,10 @@ class CallQueue:
         self._pop = redis.register_script(_POP)
 
     def enqueue(self, call_id: int, queued_at: datetime, priority: int, practice_id: int | None = None,
-                practice_capacity: int | None = None) -> int:
+                practice_capacity: int | None = None, repeat: bool = False) -> int:
         """Add a waiting call (idempotent) and return its 1-based position, or QUEUE_FULL when the service
         or the practice (`practice_capacity`, if it has one) has as many callers waiting as it holds."""
-        score = score_for(queued_at, priority)
+        score = score_for(queued_at, priority, repeat)
         practice = str(practice_id) if practice_id is not None else "none"
         return int(self._enqueue(keys=[self.key, self.practice_key + practice, self.practice_of_key],
                                  args=[str(call_id), repr(score), self.capacity, practice_capacity or NO_LIMIT,
@@ -133,16 +137,17 @@ class CallQueue:
     def __len__(self) -> int:
         return int(self.redis.zcard(self.key))
 
-    def rebuild(self, entries: list[tuple[int, datetime, int, int | None]]) -> int:
-        """Restore the queue from the ledger's waiting calls (call id, queued at, priority, practice id);
-        return how many were missing."""
+    def rebuild(self, entries: list[tuple]) -> int:
+        """Restore the queue from the ledger's waiting calls (call id, queued at, priority, practice id
+        [, repeat caller]); return how many were missing."""
         if not entries:
             return 0
+        entries = [(*e, False) if len(e) == 4 else tuple(e) for e in entries]
         pipe = self.redis.pipeline()
-        pipe.zadd(self.key, {str(cid): score_for(at, prio) for cid, at, prio, _ in entries}, nx=True)
-        for cid, at, prio, practice_id in entries:
+        pipe.zadd(self.key, {str(cid): score_for(at, prio, rep) for cid, at, prio, _, rep in entries}, nx=True)
+        for cid, at, prio, practice_id, rep in entries:
             if practice_id is not None:
-                pipe.zadd(self.practice_key + str(practice_id), {str(cid): score_for(at, prio)}, nx=True)
+                pipe.zadd(self.practice_key + str(practice_id), {str(cid): score_for(at, prio, rep)}, nx=True)
                 pipe.hset(self.practice_of_key, str(cid), str(practice_id))
         return int(pipe.execute()[0])
 

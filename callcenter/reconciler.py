@@ -22,6 +22,8 @@ OUTCOME_DEADLINE = timedelta(hours=1)
 # A caller handed to an agent whose line never fetched the connect TwiML is stuck; after this, re-queue.
 CONNECT_DEADLINE = timedelta(minutes=2)
 SMS_GRACE = timedelta(minutes=2)
+# An agent has this long after the caller is gone to wrap up; then the call is a supervisor's to own.
+AFTER_CALL_WORK_LIMIT = timedelta(minutes=2)
 # A caller on hold asks for the wait document about once a minute; silence this long means the line
 # may have ended without the status callback reaching us, so Twilio is asked.
 HOLD_SILENCE = timedelta(minutes=3)
@@ -35,9 +37,11 @@ class ReconcileReport:
     stuck_connecting: list[int] = field(default_factory=list)
     gone_while_waiting: list[int] = field(default_factory=list)
     sms_not_sent: list[int] = field(default_factory=list)
+    wrap_up_overdue: list[int] = field(default_factory=list)  # newly raised to the supervisors
 
 
-def reconcile(session: Session, queue: CallQueue, gateway: TwilioGateway | None = None) -> ReconcileReport:
+def reconcile(session: Session, queue: CallQueue, gateway: TwilioGateway | None = None,
+              after_call_limit: timedelta = AFTER_CALL_WORK_LIMIT) -> ReconcileReport:
     """Make Redis agree with the ledger (and the ledger with Twilio), and list calls without an owned outcome."""
     report = ReconcileReport()
     if gateway is not None:
@@ -61,17 +65,36 @@ def reconcile(session: Session, queue: CallQueue, gateway: TwilioGateway | None 
             else:
                 ledger.requeue(session, call, "connect_never_fetched")
             session.commit()
-            queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id)
+            queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id, repeat=call.repeat_caller)
             report.stuck_connecting.append(call.id)
     report.sms_not_sent = list(session.scalars(
         select(CallbackTask.id).where(CallbackTask.reason == "abandoned", CallbackTask.status == "open",
                                       CallbackTask.sms_sid.is_(None), CallbackTask.created_at < now - SMS_GRACE)
     ))
+    report.wrap_up_overdue = _raise_overdue_wrap_ups(session, now - after_call_limit)
     cutoff = now - OUTCOME_DEADLINE
     report.without_outcome = list(session.scalars(
         select(Call.id).where(Call.outcome.is_(None), Call.ended_at.is_not(None), Call.ended_at < cutoff)
     ))
     return report
+
+
+def overdue_wrap_ups(session: Session, ended_before) -> list[Call]:
+    """Calls an agent talked on, whose caller left before `ended_before`, still without a wrap-up."""
+    return list(session.scalars(
+        select(Call).where(Call.state == "completed", Call.agent_id.is_not(None), Call.outcome.is_(None),
+                           Call.answered_at.is_not(None), Call.ended_at.is_not(None), Call.ended_at < ended_before)
+        .order_by(Call.ended_at).limit(200)))
+
+
+def _raise_overdue_wrap_ups(session: Session, ended_before) -> list[int]:
+    """The after-call work limit passed: each such call is raised once (a ledger event) for the supervisors."""
+    raised = []
+    for call in overdue_wrap_ups(session, ended_before):
+        if ledger.record(session, call, "wrap_up_overdue", {"agent": call.agent_id}, dedupe_key="wrap_up_overdue"):
+            raised.append(call.id)
+    session.commit()
+    return raised
 
 
 def _ask_twilio_about_silent_waiters(session: Session, queue: CallQueue, gateway: TwilioGateway) -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import current_app
 
@@ -21,7 +22,8 @@ def reconcile() -> dict:
     """Scheduled every RECONCILE_EVERY seconds: replay kept status callbacks, then mend drift."""
     app = current_app
     replayed = call_status.replay_pending(db.session, app.call_queue, app.followups, PendingStatuses(app.redis))
-    report = reconcile_ledger(db.session, app.call_queue, app.gateway)
+    report = reconcile_ledger(db.session, app.call_queue, app.gateway,
+                              after_call_limit=timedelta(seconds=app.config["AFTER_CALL_WORK_LIMIT"]))
     db.session.commit()
     if replayed:
         log.warning("reconciler: applied %d status callbacks that had failed when they arrived", len(replayed))
@@ -40,13 +42,15 @@ def reconcile() -> dict:
                     len(report.stuck_connecting))
     for task_id in report.sms_not_sent:  # job ids make this idempotent with the webhook's own attempt
         app.followups.send_callback_sms(task_id, again=True)
+    for call_id in report.wrap_up_overdue:  # the agent has gone quiet on it: a supervisor owns it now
+        app.console.wrap_up_overdue(call_id)
     if report.without_outcome:
         log.error("reconciler: %d ended calls have no owned outcome past their deadline (ids %s)",
                   len(report.without_outcome), report.without_outcome[:20])
     return {"restored": report.restored_to_queue, "removed": report.removed_from_queue,
             "without_outcome": report.without_outcome, "stuck_connecting": report.stuck_connecting,
             "sms_not_sent": report.sms_not_sent, "replayed": len(replayed),
-            "gone_while_waiting": report.gone_while_waiting}
+            "gone_while_waiting": report.gone_while_waiting, "wrap_up_overdue": report.wrap_up_overdue}
 
 
 def send_callback_sms(task_id: int) -> str | None:

@@ -298,7 +298,8 @@ class SimAgent:
             answer = self.emit("wrap_up", {
                 "call_id": call_id, "disposition": disposition, "notes": "Simulated call.",
                 "message": message, "caller_name": f"Sim Patient {call_id}" if message else "",
-                "callback_number": (call.get("caller") or "") if message else "",
+                # The simulated agent reads the caller's number back, and the caller confirms it.
+                "callback_number": call.get("caller") or "", "callback_confirmed": True,
                 "urgency": "urgent" if call.get("urgent") else "routine",
             })
             self.tally.add("agent_wrap_ups" if answer.get("ok") else "agent_wrap_up_refused")

@@ -49,5 +49,5 @@ def test_a_snapshot_says_which_push_of_each_kind_it_includes(app, world, bob):
 
     snapshot = ask(bob, "snapshot")
 
-    assert snapshot["seq"] == {"queue": 2, "callbacks": 0, "voicemails": 0, "pages": 1}
+    assert snapshot["seq"] == {"queue": 2, "callbacks": 0, "voicemails": 0, "pages": 1, "worklist": 0}
     assert [p["seq"] for p in received(bob, "queue")] == [1, 2]

@@ -59,7 +59,12 @@ def test_a_softphone_call_is_taken_wrapped_up_and_seen_by_the_practice(phone_sys
     wrapup.locator("input[name=caller_name]").fill("Pat Example")
     wrapup.locator("input[name=callback_number]").fill("+14155550123")
     wrapup.locator("textarea[name=message]").fill("Please call Pat about the lab results from Tuesday.")
+    # Pat asked to be called at another number than the one she rang from: the agent reads it back.
+    expect(wrapup.locator(".readback")).to_contain_text("415 · 555 · 0123 — not the number they called from")
     console.click("#wrapup-submit")
+    expect(console.locator("#console-error")).to_contain_text("Read the callback number back to the caller")
+    wrapup.locator("input[name=callback_confirmed]").check()
+    console.keyboard.press("Control+Enter")
     expect(wrapup).to_be_hidden(timeout=10_000)
 
     with phone_system.app.app_context():

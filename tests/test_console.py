@@ -21,6 +21,7 @@ from tests.support import (
     answer_call,
     ask,
     connect_url,
+    console_for,
     log_in,
     log_out,
     open_console,
@@ -226,7 +227,7 @@ def test_it_saves_the_wrap_up_and_the_message_for_the_practice(app, world, alice
     answer = ask(alice, "wrap_up", {
         "call_id": call_id, "disposition": "message_taken", "notes": "Calm, wants a call before noon.",
         "message": "Please call about lab results.", "caller_name": "Pat Doe",
-        "callback_number": "(415) 555-0123", "urgency": "routine",
+        "callback_number": "(415) 555-0123", "callback_confirmed": True, "urgency": "routine",
     })
 
     assert answer["ok"] is True
@@ -277,6 +278,10 @@ def test_it_lets_an_agent_choose_to_step_away_after_the_call(app, world, alice):
     ({"disposition": "other", "callback_number": "call me maybe"},
      "The callback number does not look like a phone number."),
     ({"disposition": "other", "urgency": "whenever"}, "Urgency is routine or urgent."),
+    ({"disposition": "message_taken", "message": "Refill please"}, "Add the number the practice should call back"),
+    ({"disposition": "appointment", "callback_number": "+14155550123"}, "Read the callback number back"),
+    ({"disposition": "message_taken", "message": "Refill", "callback_number": "+14155550123",
+      "callback_confirmed": "yes"}, "Read the callback number back"),
 ])
 def test_it_explains_what_is_wrong_with_a_wrap_up(app, alice, form, error):
     call_id = waiting_call(app)
@@ -378,7 +383,8 @@ def test_it_keeps_the_socket_while_the_agent_is_active(app, world):
 def test_it_records_who_took_and_wrapped_up_the_call(app, world, alice):
     call_id = waiting_call(app)
     answer_call(app, alice, call_id)
-    ask(alice, "wrap_up", {"call_id": call_id, "disposition": "appointment"})
+    assert ask(alice, "wrap_up", {"call_id": call_id, "disposition": "appointment", "callback_number": PATIENT,
+                                  "callback_confirmed": True})["ok"] is True
 
     with app.app_context():
         kinds = {e.kind: e.actor_id for e in db.session.scalars(select(CallEvent).where(CallEvent.call_id == call_id))}
@@ -416,3 +422,59 @@ def test_the_agent_hears_at_once_when_the_caller_hangs_up(app, world, alice, twi
     [pushed] = received(alice, "snapshot")  # pushed from the webhook's change, not asked for
     assert (pushed["call"]["id"], pushed["call"]["state"]) == (call_id, "completed")
     assert pushed["me"]["state"] == "wrap_up"
+
+
+def test_a_repeat_caller_is_served_sooner_shown_their_open_case_and_the_case_closes_with_the_call(
+        app, world, alice, twilio):
+    first = waiting_call(app)  # the patient hangs up while waiting: a callback is owed to them
+    twilio.post("/ivr/status", {"CallSid": SID, "CallStatus": "completed", "SequenceNumber": "2",
+                                "To": MAPLE_NUMBER, "From": PATIENT, "Direction": "inbound"})
+    earlier = waiting_call(app, call_sid="CA" + "e" * 32, caller="+14155550177")  # someone else, in line first
+    again = waiting_call(app, call_sid="CA" + "f" * 32)  # the same patient calls again
+
+    assert [w.call_id for w in app.call_queue.waiting()] == [again, earlier]  # served sooner
+    ring(app, alice, again)
+    offer = received(alice, "offer")[-1]
+    assert offer["repeat_caller"] is True
+    assert (offer["open_case"]["kind"], offer["open_case"]["call_id"]) == ("callback", first)
+
+    call = ask(alice, "accept", {"call_id": again})["call"]
+    assert call["open_case"]["kind"] == "callback"
+    twilio.post(f"/ivr/connect/{again}", {"CallSid": "CA" + "f" * 32, "To": MAPLE_NUMBER, "From": PATIENT})
+    agent_answers(twilio, again, "CA" + "f" * 32, world["alice"])
+    assert ask(alice, "wrap_up", {"call_id": again, "disposition": "answered_question"})["ok"] is True
+
+    with app.app_context():
+        task = db.session.scalar(select(CallbackTask).where(CallbackTask.call_id == first))
+        assert (task.status, task.completed_by_id) == ("done", world["alice"])
+        assert db.session.get(Call, first).outcome == "callback_completed"
+
+
+def test_a_wrap_up_past_the_after_call_limit_goes_to_the_supervisors_worklist(app, world, alice, twilio):
+    from ops.jobs import reconcile
+
+    sam = console_for(app, "sam@example.test")
+    call_id = waiting_call(app)
+    answer_call(app, alice, call_id)
+    twilio.post(f"/ivr/connect/{call_id}", {"CallSid": SID, "To": MAPLE_NUMBER, "From": PATIENT})
+    agent_answers(twilio, call_id, SID, world["alice"])
+    twilio.post("/ivr/status", {"CallSid": SID, "CallStatus": "completed", "SequenceNumber": "4", "CallDuration": "60",
+                                "To": MAPLE_NUMBER, "From": PATIENT, "Direction": "inbound"})
+    with app.app_context():  # Alice went quiet: the caller left three minutes ago
+        db.session.get(Call, call_id).ended_at = ledger.now() - timedelta(minutes=3)
+        db.session.commit()
+        report = reconcile()
+        again = reconcile()
+
+    assert report["wrap_up_overdue"] == [call_id] and again["wrap_up_overdue"] == []  # raised once
+    [notice] = received(sam, "supervisor_notice")
+    assert "Alice has not wrapped up a call for Maple Street Family Medicine" in notice["text"]
+    [item] = ask(sam, "snapshot")["worklist"]
+    assert (item["call_id"], item["agent"]) == (call_id, "Alice")
+    assert ask(alice, "take_over", {"call_id": call_id})["error"] == "Only a supervisor can take over a wrap-up."
+
+    assert ask(sam, "take_over", {"call_id": call_id})["ok"] is True
+    assert ask(sam, "wrap_up", {"call_id": call_id, "disposition": "other", "notes": "Agent left."})["ok"] is True
+    with app.app_context():
+        assert db.session.get(Call, call_id).outcome == "handled"
+    assert ask(sam, "snapshot")["worklist"] == []

@@ -33,7 +33,7 @@ def wrapped_up_urgent(app, alice, call_sid: str = SID, callback_number: str = PA
     assert answer_call(app, alice, call_id)["ok"] is True
     answer = ask(alice, "wrap_up", {"call_id": call_id, "disposition": "message_taken", "message": MESSAGE,
                                     "caller_name": "Pat Doe", "callback_number": callback_number,
-                                    "urgency": urgency})
+                                    "callback_confirmed": True, "urgency": urgency})
     assert answer["ok"] is True, answer
     return call_id, answer["message_id"]
 

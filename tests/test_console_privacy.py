@@ -34,7 +34,7 @@ def test_it_logs_a_failure_without_the_patients_data(app, alice, twilio_http, ca
     call_id = waiting_call(app)
     answer_call(app, alice, call_id)
     ask(alice, "wrap_up", {"call_id": call_id, "disposition": "message_taken", "message": "Chest pain since noon.",
-                           "caller_name": "Pat Doe", "callback_number": PATIENT})
+                           "caller_name": "Pat Doe", "callback_number": PATIENT, "callback_confirmed": True})
     second = waiting_call(app, call_sid="CA" + "c" * 32)
     answer_call(app, alice, second)
     with app.app_context():

@@ -11,6 +11,7 @@ import { queuePanel } from "./console/queue.js";
 import { connect } from "./console/socket.js";
 import { statusPanel } from "./console/status.js";
 import { voiceDevice } from "./console/voice.js";
+import { worklistPanel } from "./console/worklist.js";
 import { voicemailsPanel } from "./console/voicemails.js";
 
 const byId = document.getElementById.bind(document);
@@ -36,6 +37,7 @@ const voice = voiceDevice({
 });
 const call = callPanel({
   voice: voice,
+  afterCallLimit: root.getAttribute("data-after-call-limit"),
   panel: byId("current-call"),
   hangup: byId("hangup"),
   wrapup: byId("wrapup"),
@@ -65,6 +67,10 @@ const callbacks = callbacksPanel({ list: byId("callbacks"), count: byId("callbac
 const voicemails = voicemailsPanel({ list: byId("voicemails"), count: byId("voicemails-count"),
                                      connection: connection, feedback: notices });
 const pages = pagesPanel(byId("pages"));
+const worklist = worklistPanel({
+  list: byId("worklist"), count: byId("worklist-count"), connection: connection,
+  onTaken: function (taken) { call.render(taken); connection.requestSnapshot(); }
+});
 
 function renderSnapshot(snapshot) {
   call.update(snapshot.call);
@@ -74,12 +80,14 @@ function renderSnapshot(snapshot) {
   callbacks.render(snapshot.callbacks || []);
   voicemails.render(snapshot.voicemails || []);
   pages.render(snapshot.pages || []);
+  worklist.render(snapshot.worklist || []);
 }
 
 connection.on("queue", queue.render);
 connection.on("callbacks", function (data) { callbacks.render(data.callbacks || []); });
 connection.on("voicemails", function (data) { voicemails.render(data.voicemails || []); });
 connection.on("pages", function (data) { pages.render(data.pages || []); });
+connection.on("worklist", function (data) { worklist.render(data.worklist || []); });
 connection.on("offer", offer.show);
 connection.on("offer_ended", offer.ended);
 connection.on("supervisor_notice", function (data) { notices.showNotice(data.text); });

@@ -1,4 +1,4 @@
-"""agents' skills and the ledger of their states
+"""agents' skills and the ledger of their states; repeat callers
 
 Revision ID: 9d4f1b2c7e55
 Revises: 7c2e4a9d1f30
@@ -20,6 +20,8 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('languages', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('trained_practices', sa.JSON(), nullable=True))
+    with op.batch_alter_table('calls', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('repeat_caller', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.create_table(
         'agent_state_changes',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -41,6 +43,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_agent_state_changes_at'))
         batch_op.drop_index(batch_op.f('ix_agent_state_changes_agent_id'))
     op.drop_table('agent_state_changes')
+    with op.batch_alter_table('calls', schema=None) as batch_op:
+        batch_op.drop_column('repeat_caller')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('trained_practices')
         batch_op.drop_column('languages')

@@ -1,7 +1,7 @@
 // The agent's current call: who and why, the practice's instructions, earlier calls from the
 // number, Hang up, and the wrap-up form.
 
-import { node, phone, text, when } from "./dom.js";
+import { duration, node, phone, readAloud, sameNumber, text, when } from "./dom.js";
 import { dispositionLabel, reasonLabel } from "./labels.js";
 
 const CALLING_EVERY = 3000;  // while a callback rings, look more often: an unanswered call frees the desk
@@ -12,6 +12,7 @@ export function callPanel(options) {
   const panel = options.panel, hangup = options.hangup, wrapup = options.wrapup, submit = options.submit;
   const connection = options.connection;
   const body = panel.querySelector(".call-body");
+  const afterCallLimit = Number(options.afterCallLimit) || 120;
   let call = null;
 
   function callingBack() {
@@ -56,6 +57,50 @@ export function callPanel(options) {
     });
   }
 
+  // Talking since the caller was connected; after-call work since they left, against the site's limit.
+  function timer() {
+    const el = body.querySelector(".call-timer");
+    if (!call) return;
+    const since = function (iso) { return (Date.now() - new Date(iso).getTime()) / 1000; };
+    if (call.state === "connected" && call.answered_at) {
+      el.textContent = "Talking " + duration(since(call.answered_at));
+      el.classList.remove("over");
+    } else if (call.state === "completed" && call.ended_at) {
+      const acw = since(call.ended_at);
+      el.textContent = "After-call work " + duration(acw) + " of " + duration(afterCallLimit);
+      el.classList.toggle("over", acw > afterCallLimit);
+    } else {
+      el.textContent = "";
+    }
+  }
+
+  // The callback number as the agent reads it back, and whether it is the number the caller rang from.
+  function readback() {
+    const f = wrapup.elements;
+    const out = wrapup.querySelector(".readback");
+    const number = f.callback_number.value.trim();
+    out.textContent = "";
+    out.classList.remove("differs");
+    if (!number) return;
+    out.textContent = "Read back: " + readAloud(number);
+    if (call && call.caller && !sameNumber(number, call.caller)) {
+      out.textContent += " — not the number they called from (" + phone(call.caller) + ")";
+      out.classList.add("differs");
+    }
+  }
+
+  function renderCase(c) {
+    const box = body.querySelector(".open-case");
+    box.hidden = !c;
+    box.textContent = "";
+    if (!c) return;
+    const what = c.kind === "callback" ? "A callback is owed to this number (" + (c.reason || "callback").replace(/_/g, " ") + ")"
+      : "A voicemail from this number is waiting for review";
+    box.appendChild(node("strong", { text: "Repeat caller. " }));
+    box.appendChild(text(what + " since " + when(c.since) + "."));
+    if (c.kind === "callback") box.appendChild(text(" Serving this call closes it."));
+  }
+
   function render(next) {
     const previous = call;
     call = next;
@@ -82,11 +127,14 @@ export function callPanel(options) {
     submit.disabled = ringing;
     submit.title = ringing ? "Wait until the patient answers or the call ends" : "";
     renderHistory(body.querySelector(".history"), call.history || []);
+    renderCase(call.open_case);
+    timer();
     if (!previous || previous.id !== call.id) {
       // A new call: start a clean wrap-up with the number the caller rang from (or asked to be called at).
       wrapup.reset();
       wrapup.elements.callback_number.value = calling || call.caller || "";
       wrapup.elements.urgency.value = call.urgent ? "urgent" : "routine";
+      readback();
     }
   }
 
@@ -118,6 +166,7 @@ export function callPanel(options) {
       message: f.message.value,
       caller_name: f.caller_name.value,
       callback_number: f.callback_number.value,
+      callback_confirmed: f.callback_confirmed.checked,
       urgency: f.urgency.value
     };
     submit.disabled = true;
@@ -130,6 +179,11 @@ export function callPanel(options) {
   });
 
   setInterval(function () { if (callingBack()) connection.requestSnapshot(); }, CALLING_EVERY);
+  setInterval(timer, 1000);
+  wrapup.elements.callback_number.addEventListener("input", function () {
+    wrapup.elements.callback_confirmed.checked = false;  // a changed number must be read back again
+    readback();
+  });
   // Keyboard: Alt+H hangs up, Ctrl+Enter (or Cmd+Enter) saves the wrap-up.
   document.addEventListener("keydown", function (event) {
     if (!call) return;

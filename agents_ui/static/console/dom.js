@@ -41,3 +41,17 @@ export function duration(seconds) {
 export function minutesFrom(iso) {
   return Math.round((new Date(iso).getTime() - Date.now()) / 60000);
 }
+
+// A number grouped for reading aloud: "+14155550123" -> "415 · 555 · 0123" (other numbers digit groups of 3-4).
+export function readAloud(number) {
+  const digits = (number || "").replace(/\D/g, "");
+  const national = digits.length === 11 && digits[0] === "1" ? digits.slice(1) : digits;
+  if (national.length === 10) return national.slice(0, 3) + " · " + national.slice(3, 6) + " · " + national.slice(6);
+  return national.replace(/(\d{3,4})(?=\d)/g, "$1 · ");
+}
+
+// The digits that identify a number ("(415) 555-0123" and "+14155550123" are the same number).
+export function sameNumber(a, b) {
+  const norm = function (n) { const d = (n || "").replace(/\D/g, ""); return d.length === 11 && d[0] === "1" ? d.slice(1) : d; };
+  return norm(a) !== "" && norm(a) === norm(b);
+}

@@ -82,6 +82,13 @@ export function offerPanel(options) {
     facts.appendChild(node("span", { className: "muted offer-wait",
                                      text: " · waiting " + duration(offer.waiting_seconds || 0) }));
     if (offer.assigned) facts.appendChild(node("span", { className: "muted", text: " · sent to you by a supervisor" }));
+    if (offer.repeat_caller || offer.open_case) {
+      facts.appendChild(node("span", { className: "badge repeat", text: "Repeat caller" }));
+      if (offer.open_case) {
+        facts.appendChild(node("span", { className: "muted", text: offer.open_case.kind === "callback"
+          ? " · a callback is owed to them" : " · their voicemail awaits review" }));
+      }
+    }
     endsAt = Date.now() + (offer.ring_seconds || 0) * 1000;
     accept.disabled = decline.disabled = false;
     tick();

@@ -19,3 +19,12 @@ worker_connections = int(os.environ.get("WEB_CONNECTIONS", "3000"))
 # A worker whose loop is blocked this long (a runaway C call) is replaced; Twilio gives up at 15 s.
 timeout = 30
 graceful_timeout = 5
+
+
+def post_worker_init(worker):
+    """Each web process keeps a standby for the offer loop, in case every worker is down (ops/offer_loop.py)."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "offers"):
+        from ops import offer_loop
+
+        offer_loop.start_standby(app)

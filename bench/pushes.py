@@ -223,6 +223,9 @@ class Consoles:
         self._times: dict[int, float] = {}
         self._all = asyncio.Event()
         self.foreign = 0  # pushes listing another deployment's callers: they share the Redis channel
+        self.offers: dict[int, float] = {}  # call id -> when the first console rang for it (perf_counter)
+        self.offers_ended: dict[int, float] = {}
+        self._offer_seen = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self.clients)
@@ -240,6 +243,8 @@ class Consoles:
                 reconnection=False,
                 http_session=lambda: aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)))
             client.on("queue", lambda data, i=index: self._arrived(i, data), namespace=NAMESPACE)
+            client.on("offer", self._offered, namespace=NAMESPACE)
+            client.on("offer_ended", self._offer_ended, namespace=NAMESPACE)
             async with gate:
                 try:
                     await asyncio.wait_for(client.connect(
@@ -270,6 +275,28 @@ class Consoles:
             self._times[index] = time.perf_counter()
             if len(self._times) == len(self.clients):
                 self._all.set()
+
+    def _offered(self, data) -> None:
+        if isinstance(data, dict) and isinstance(data.get("call_id"), int):
+            self.offers.setdefault(data["call_id"], time.perf_counter())
+            self._offer_seen.set()
+
+    def _offer_ended(self, data) -> None:
+        if isinstance(data, dict) and isinstance(data.get("call_id"), int):
+            self.offers_ended.setdefault(data["call_id"], time.perf_counter())
+            self._offer_seen.set()
+
+    async def wait_offer(self, call_id: int, timeout: float, ended: bool = False) -> float | None:
+        """When the console rang for `call_id` (or, `ended`, stopped ringing); None if not within `timeout`."""
+        seen = self.offers_ended if ended else self.offers
+        deadline = time.monotonic() + timeout
+        while call_id not in seen and time.monotonic() < deadline:
+            self._offer_seen.clear()
+            try:
+                await asyncio.wait_for(self._offer_seen.wait(), max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+        return seen.get(call_id)
 
     def expect(self, want: Callable[[set[int]], bool]) -> None:
         """From now on, note the first push each console gets for which `want(waiting ids)` holds."""
@@ -346,11 +373,17 @@ async def _app_sample(phone: Phone, webhooks: str, consoles: Consoles, wait: flo
     status, body = await phone.post(webhooks, "/ivr/menu?attempt=1", _form(sid, Digits="2"))
     answered = time.perf_counter()
     arrived = await consoles.arrivals(wait) if status == 200 and "<Enqueue" in body else []
+    rang = await consoles.wait_offer(call_id, wait) if arrived else None
     consoles.expect(lambda ids: call_id not in ids)
     await phone.post(webhooks, "/ivr/status", _form(sid, CallStatus="completed", CallDuration="30",
                                                     SequenceNumber="3"))
     await consoles.arrivals(wait)
-    return _sample(sent, answered, arrived, len(consoles))
+    if rang is not None:  # the offer is withdrawn before the next caller can ring the same agent
+        await consoles.wait_offer(call_id, wait, ended=True)
+    sample = _sample(sent, answered, arrived, len(consoles))
+    if sample is not None:
+        sample["offer_ms"] = (rang - sent) * 1e3 if rang is not None else None
+    return sample
 
 
 async def _baseline_sample(http, base: str, n: int, consoles: Consoles, wait: float) -> dict | None:
@@ -386,7 +419,7 @@ async def _measure_pushes(a: WebProcess, b: WebProcess, baseline: WebProcess, co
     import aiohttp
 
     raw: dict[str, list[dict]] = {"app": [], "baseline": [], "two_process": [], "fanout_app": [],
-                                  "fanout_baseline": []}
+                                  "fanout_baseline": [], "offer": []}
     missed = dict.fromkeys(raw, 0)
     on_app, on_baseline = Consoles(a.url, cookie), Consoles(baseline.url, None)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -404,6 +437,11 @@ async def _measure_pushes(a: WebProcess, b: WebProcess, baseline: WebProcess, co
                     missed[kind] += 1
                 else:
                     raw[kind].append(sample)
+                    if kind in ("app", "two_process"):  # the same caller rang the agent's console
+                        if sample.get("offer_ms") is None:
+                            missed["offer"] += 1
+                        else:
+                            raw["offer"].append({"last_ms": sample["offer_ms"], "via": kind})
                 await asyncio.sleep(PAUSE)
 
             progress("pushes: warming up")
@@ -560,6 +598,7 @@ def run(redis_url: str, consoles: int = 1000, progress: Callable[[str], None] = 
     tmp = Path(tempfile.mkdtemp(prefix="bench-pushes-"))
     drop_database = None
     servers: list[WebProcess] = []
+    worker = None
     token = secrets.token_hex(16)
     try:
         if postgres_url:
@@ -576,6 +615,10 @@ def run(redis_url: str, consoles: int = 1000, progress: Callable[[str], None] = 
         servers.append(baseline)
         for server in servers:
             server.wait_ready(STARTUP)
+        # The worker, as the Procfile runs it: its offer loop rings the agent's console for each caller.
+        with (tmp / "worker.log").open("wb") as log:
+            worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
+                                      stdout=log, stderr=subprocess.STDOUT)
         database = "PostgreSQL" if postgres_url else "SQLite"
         progress(f"pushes: gunicorn --config gunicorn.conf.py (gevent, 1 worker each): app A on {a.port}, "
                  f"app B on {b.port}, raw Flask-SocketIO on {baseline.port}; {database}")
@@ -586,6 +629,12 @@ def run(redis_url: str, consoles: int = 1000, progress: Callable[[str], None] = 
     finally:
         for server in servers:
             server.stop()
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         if drop_database is not None:
             drop_database()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -608,6 +657,8 @@ def run(redis_url: str, consoles: int = 1000, progress: Callable[[str], None] = 
         "latency_ratio": ratio(latency["app"]["p50_ms"], latency["baseline"]["p50_ms"]),
         "two_process_ratio": ratio(latency["two_process"]["p50_ms"], latency["baseline"]["p50_ms"]),
         "fanout": fanout,
+        "offer": _stats(raw["offer"], "last_ms"),
+        "offer_ratio": ratio(_stats(raw["offer"], "last_ms")["p50_ms"], latency["baseline"]["p50_ms"]),
         "fanout_ratio": ratio(fanout["app"]["last"]["p50_ms"], fanout["baseline"]["last"]["p50_ms"]),
         "throughput": throughput,
         "missed": pushes["missed"],
@@ -618,7 +669,8 @@ def run(redis_url: str, consoles: int = 1000, progress: Callable[[str], None] = 
              f"(B->A) vs {latency['baseline']['p50_ms']:.1f} ms raw ({result['latency_ratio']:.2f}x); fan-out to "
              f"{consoles:,}: last at {fanout['app']['last']['p50_ms']:.0f} ms vs "
              f"{fanout['baseline']['last']['p50_ms']:.0f} ms raw ({result['fanout_ratio']:.2f}x); two processes "
-             f"{throughput['ratio']:.2f}x the /ivr/voice throughput of one")
+             f"{throughput['ratio']:.2f}x the /ivr/voice throughput of one; offer rings p50 "
+             f"{result['offer']['p50_ms']:.1f} ms ({result['offer_ratio']:.2f}x raw)")
     return result
 
 
@@ -629,6 +681,19 @@ GOALS = {"latency": 2.0, "fanout": 1.5, "throughput": 1.6}
 
 def _verdict(ok: bool) -> str:
     return "goal met" if ok else "**goal missed**"
+
+
+def _offer_rows(result: dict) -> list[str]:
+    """The offer's latency: the same caller, from the webhook that queued them to the agent's console ringing."""
+    offer = result.get("offer")
+    if not offer or not offer.get("n"):
+        return []
+    return [
+        f"| app: webhook → console rings (the `offer` push, by the worker's offer loop; {offer['n']} samples) "
+        f"| {offer['p50_ms']:.1f} | {offer['p90_ms']:.1f} | {offer['max_ms']:.1f} | | |",
+        f"| **ratio offer ÷ raw (p50)** | **{result['offer_ratio']:.2f}** | | | "
+        f"{_verdict(result['offer_ratio'] <= GOALS['latency'])} (≤ {GOALS['latency']:g}×) | |",
+    ]
 
 
 def section(result: dict) -> str:
@@ -667,6 +732,7 @@ def section(result: dict) -> str:
         f"| **ratio A→A ÷ raw (p50)** | **{result['latency_ratio']:.2f}** | | | "
         f"{_verdict(result['latency_ratio'] <= GOALS['latency'])} (≤ {GOALS['latency']:g}×) | |",
         f"| **ratio B→A ÷ raw (p50)** | **{result['two_process_ratio']:.2f}** | | | | |",
+        *_offer_rows(result),
         "",
         "HTTP answer: when the webhook's (or `/emit`'s) answer came back; push − answer: how long after it the",
         "push arrived (negative: before it). The app's webhook does its work (signature, ledger, queue) before",

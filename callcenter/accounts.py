@@ -127,3 +127,32 @@ def find_api_key(session: Session, plain: str) -> ApiKey | None:
     if key is None or key.revoked_at is not None:
         return None
     return key
+
+
+AGENT_LANGUAGES = ("en", "es")
+
+
+def set_agent_skills(session: Session, email: str, languages: str | None, practices: str | None) -> User:
+    """An agent's languages ("en,es") and the practices they are trained for ("1,4", or "all")."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.is_staff:
+        raise AccountError(f"No answering-service staff account {email!r}.")
+    if languages is not None:
+        chosen = [code.strip() for code in languages.split(",") if code.strip()]
+        unknown = [code for code in chosen if code not in AGENT_LANGUAGES]
+        if not chosen or unknown:
+            raise AccountError(f"Languages are a comma-separated list of {', '.join(AGENT_LANGUAGES)}.")
+        user.languages = chosen
+    if practices is not None:
+        if practices.strip().lower() == "all":
+            user.trained_practices = None
+        else:
+            try:
+                ids = sorted({int(p) for p in practices.split(",") if p.strip()})
+            except ValueError:
+                raise AccountError("Practices are a comma-separated list of practice ids, or 'all'.") from None
+            known = set(session.scalars(select(Practice.id).where(Practice.id.in_(ids))))
+            if not ids or set(ids) - known:
+                raise AccountError(f"No practice with id {sorted(set(ids) - known) or ids}.")
+            user.trained_practices = ids
+    return user

@@ -20,22 +20,14 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from twilio.jwt import Jwt, JwtDecodeError
 
+from .phone import _error, _state
 from .state import Call, EmulatorState
 
 bp = Blueprint("devices", __name__)
-
-
-def _state() -> EmulatorState:
-    return current_app.extensions["twilio_emulator"]
-
-
-def _error(status: int, message: str):
-    response = jsonify({"error": message})
-    response.status_code = status
-    return response
+NOT_AUTHORISED = "the access token is not valid for this account (or has expired)"
 
 
 @bp.after_request
@@ -99,7 +91,7 @@ def register():
     state = _state()
     identity = _device_identity()
     if identity is None:
-        return _error(401, "the access token is not valid for this account (or has expired)")
+        return _error(401, NOT_AUTHORISED)
     payload = Jwt.from_jwt(_token(), state.auth_token).payload
     with state.changed:
         state.devices[identity] = float(payload["exp"])
@@ -112,7 +104,7 @@ def unregister():
     state = _state()
     identity = _device_identity()
     if identity is None:
-        return _error(401, "the access token is not valid for this account (or has expired)")
+        return _error(401, NOT_AUTHORISED)
     with state.changed:
         state.devices.pop(identity, None)
         state.changed.notify_all()
@@ -124,7 +116,7 @@ def incoming():
     state = _state()
     identity = _device_identity()
     if identity is None:
-        return _error(401, "the access token is not valid for this account (or has expired)")
+        return _error(401, NOT_AUTHORISED)
     with state.lock:
         state.devices[identity] = max(state.devices.get(identity, 0.0), time.time())
         return jsonify({"identity": identity, "calls": [_leg_view(state, c) for c in _ringing_for(state, identity)]})
@@ -143,7 +135,7 @@ def _own_leg(sid: str) -> tuple[EmulatorState, Call | None, str | None]:
 def leg(sid):
     state, call, identity = _own_leg(sid)
     if identity is None:
-        return _error(401, "the access token is not valid for this account (or has expired)")
+        return _error(401, NOT_AUTHORISED)
     if call is None:
         return _error(404, "no such call for this device")
     with state.lock:
@@ -153,7 +145,7 @@ def leg(sid):
 def _act(sid: str, action: str):
     state, call, identity = _own_leg(sid)
     if identity is None:
-        return _error(401, "the access token is not valid for this account (or has expired)")
+        return _error(401, NOT_AUTHORISED)
     if call is None:
         return _error(404, "no such call for this device")
     with state.changed:

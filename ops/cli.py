@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from callcenter.accounts import AccountError, create_api_key, create_practice, create_user
+from callcenter.accounts import AccountError, create_api_key, create_practice, create_user, set_agent_skills
 from callcenter.extensions import db
 from callcenter.menu import DEFAULT_OPTIONS
 from callcenter.practice_settings import (
@@ -123,6 +123,21 @@ def user_create(email: str, role: str, practice_id: int | None, display_name: st
     except AccountError as exc:
         _fail(exc)
     click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@user_cli.command("skills")
+@click.option("--email", required=True)
+@click.option("--languages", default=None, help="Comma-separated: en, es.")
+@click.option("--practices", default=None, help="Practice ids the agent is trained for, comma-separated, or 'all'.")
+def user_skills(email: str, languages: str | None, practices: str | None) -> None:
+    """Set the languages an agent takes calls in and the practices they are trained for."""
+    try:
+        user = set_agent_skills(db.session, email, languages, practices)
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    trained = ", ".join(map(str, user.trained_practices)) if user.trained_practices else "all practices"
+    click.echo(f"{user.email}: languages {', '.join(user.languages or ['en'])}; trained for {trained}")
 
 
 @apikey_cli.command("create")

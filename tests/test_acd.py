@@ -262,3 +262,14 @@ def test_the_offer_loop_rings_a_console_within_its_round(app, world, alice):
         stop.set()
         thread.join(2)
     assert offer[0]["practice"] == "Maple Street Family Medicine"
+
+
+def test_a_web_process_rings_agents_itself_while_no_worker_runs_the_offer_loop(app, world, alice):
+    ask(alice, "available", {"available": True})
+    call_id = waiting_call(app)
+
+    assert offer_loop.standby_round(app) is True  # no round has run: every worker is down
+    assert received(alice, "offer")[-1]["call_id"] == call_id
+    assert offer_loop.standby_round(app) is True  # still no worker: the standby goes on
+    offer_loop.run_round(app)  # a worker is back
+    assert offer_loop.standby_round(app) is False  # and the standby stays quiet

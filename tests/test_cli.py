@@ -204,3 +204,20 @@ def test_the_simulator_brings_its_own_command(cli):
     result = cli.invoke(args=["simulate", "--help"])
     assert result.exit_code == 0, result.output
     assert "Play a day of callers and agents" in result.output
+
+
+def test_it_sets_an_agents_skills_and_explains_bad_ones(app, cli, world):
+    result = cli.invoke(args=["user", "skills", "--email", "bob@example.test", "--languages", "en,es",
+                              "--practices", str(world["maple"])])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"bob@example.test: languages en, es; trained for {world['maple']}"
+    with app.app_context():
+        bob = db.session.get(User, world["bob"])
+        assert (bob.languages, bob.trained_practices) == (["en", "es"], [world["maple"]])
+
+    assert "comma-separated list of en, es" in cli.invoke(
+        args=["user", "skills", "--email", "bob@example.test", "--languages", "fr"]).output
+    assert "No practice with id [999]" in cli.invoke(
+        args=["user", "skills", "--email", "bob@example.test", "--practices", "999"]).output
+    assert "No answering-service staff account" in cli.invoke(
+        args=["user", "skills", "--email", "desk@maple.test", "--languages", "en"]).output

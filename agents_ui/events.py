@@ -194,6 +194,16 @@ class ConsoleNamespace(Namespace):
         return {}
 
     @console_event
+    def on_transfer(self, data):
+        """`{call_id}`: put the caller through to the clinician on call now; then wrap up ("transferred")."""
+        call_id = _id(data, "call_id", "your call")
+        shift = desk.transfer_to_on_call(db.session, current_app.gateway, call_id, _agent(),
+                                         public_url(f"/ivr/transfer/{call_id}"), ledger.now())
+        db.session.commit()
+        current_app.console.desk_changed(_agent())
+        return {"clinician": shift.clinician_name}
+
+    @console_event
     def on_wrap_up(self, data):
         """`{call_id, disposition, notes, message, caller_name, callback_number, callback_confirmed, urgency}`."""
         call_id = _id(data, "call_id", "your call")

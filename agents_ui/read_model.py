@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from callcenter import cases, desk
+from callcenter import cases, desk, oncall
 from callcenter.calls import waiting_calls
 from callcenter.labels import away_reason_label
 from callcenter.models import Call, CallbackTask, Message, OnCallPage, Practice, User
@@ -169,8 +169,15 @@ def call_view(session: Session, call: Call) -> dict:
         # What is still owed to this number (a callback, a voicemail to review): this call may settle it.
         "open_case": cases.open_case(session, call.practice_id, call.from_number, call.id),
         "repeat_caller": call.repeat_caller,
+        "on_call_now": _on_call_now(session, call),
         "history": caller_history(session, call),
     }
+
+
+def _on_call_now(session: Session, call: Call) -> dict | None:
+    """The clinician on call for the call's practice now, by the schedule (not the free-text instructions)."""
+    shift = oncall.current_shift(session, call.practice_id, datetime.now(UTC)) if call.practice_id else None
+    return {"name": shift.clinician_name, "until": _iso(shift.ends_at)} if shift is not None else None
 
 
 def open_callbacks(session: Session, now: datetime) -> list[dict]:

@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from . import calls, ledger, voicemail
+from . import calls, ledger, oncall, voicemail
 from .accounts import AccountError, normalize_number
 from .calls import Refused
 from .gateway import GatewayError, TwilioGateway
-from .models import AuditEntry, Call, CallbackTask, Message, User
+from .models import AuditEntry, Call, CallbackTask, Message, OnCallShift, User
 from .presence import Presence
 from .queue import CallQueue
 
@@ -141,6 +141,28 @@ def hang_up(session: Session, gateway: TwilioGateway, call_id: int, agent: User,
         raise Refused("Could not end the call; the caller may already have hung up. Try again.") from None
     ledger.record(session, call, "agent_hung_up", {"agent": agent.id}, actor_id=agent.id)
     return call
+
+
+def transfer_to_on_call(session: Session, gateway: TwilioGateway, call_id: int, agent: User, transfer_url: str,
+                        now: datetime) -> OnCallShift:
+    """Cold transfer: the patient's line is put through to the clinician on call now (by the schedule);
+    the agent wraps up. An unanswered clinician leaves the patient an urgent voicemail, as the IVR does."""
+    call = session.get(Call, call_id)
+    if call is None or (call.agent_id != agent.id and agent.role == "agent"):
+        raise Refused("This is not your call.")
+    if call.state != "connected":
+        raise Refused("The caller is not connected, so there is nobody to transfer.")
+    shift = oncall.current_shift(session, call.practice_id, now) if call.practice_id is not None else None
+    if shift is None:
+        raise Refused("Nobody is on call for this practice now. Take an urgent message instead.")
+    try:
+        gateway.redirect_call(calls.live_leg(session, call), transfer_url)
+    except GatewayError:
+        raise Refused("Could not transfer the call; the caller may have hung up. Try again.") from None
+    ledger.record(session, call, "transferred_to_on_call",
+                  {"shift": shift.id, "clinician": shift.clinician_name, "by": agent.id, "mode": "cold"},
+                  actor_id=agent.id)
+    return shift
 
 
 def finish_call(session: Session, presence: Presence, call_id: int, agent: User, now: datetime, *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from callcenter import calls, patient_path, voicemail
+from callcenter import calls, ledger, patient_path, voicemail
 from callcenter.extensions import db
 from callcenter.models import Call
 
@@ -89,6 +89,16 @@ def dial_done(call_id: int):
     position = current_app.call_queue.position(call.id) or 1
     return twiml_response(twiml.enqueue(call.language, queue_name(call), position, call.priority > 0,
                                         _wait_minutes(position), prefix=prompts(call.language)["agent_missed"]))
+
+
+@bp.post("/transfer/<int:call_id>")
+@twilio_webhook(_safe)
+def transfer(call_id: int):
+    """The agent transferred the caller to the on-call clinician: dial them (unanswered: urgent voicemail)."""
+    call, _ = _leg(call_id)
+    if call is None:
+        return _safe()
+    return answer(patient_path.transferred_to_on_call(db.session, call, ledger.now()), call)
 
 
 @bp.post("/on-call-done/<int:call_id>")

@@ -478,3 +478,34 @@ def test_a_wrap_up_past_the_after_call_limit_goes_to_the_supervisors_worklist(ap
     with app.app_context():
         assert db.session.get(Call, call_id).outcome == "handled"
     assert ask(sam, "snapshot")["worklist"] == []
+
+
+def test_an_agent_transfers_the_caller_to_the_clinician_on_call_now(app, world, alice, twilio, twilio_http, on_call):
+    call_id = waiting_call(app)
+    answer_call(app, alice, call_id)
+    twilio.post(f"/ivr/connect/{call_id}", {"CallSid": SID, "To": MAPLE_NUMBER, "From": PATIENT})
+    agent_answers(twilio, call_id, SID, world["alice"])
+    assert ask(alice, "snapshot")["call"]["on_call_now"]["name"] == "Dr. Rivera"  # from the schedule
+
+    answer = ask(alice, "transfer", {"call_id": call_id})
+
+    assert answer == {"ok": True, "clinician": "Dr. Rivera"}
+    assert twilio_http.requests[-1]["data"] == {"Url": f"http://localhost/ivr/transfer/{call_id}", "Method": "POST"}
+    through = twilio.post(f"/ivr/transfer/{call_id}", {"CallSid": SID, "To": MAPLE_NUMBER, "From": PATIENT})
+    assert f"<Number>{on_call}</Number>" in through.get_data(as_text=True)
+    assert ask(alice, "wrap_up", {"call_id": call_id, "disposition": "transferred"})["ok"] is True
+    with app.app_context():
+        kinds = [e.kind for e in db.session.scalars(select(CallEvent).where(CallEvent.call_id == call_id))]
+    assert "transferred_to_on_call" in kinds and "put_through_to_on_call" in kinds
+
+
+def test_a_transfer_with_nobody_on_call_is_refused_in_plain_words(app, world, alice, twilio, twilio_http):
+    call_id = waiting_call(app)
+    answer_call(app, alice, call_id)
+    twilio.post(f"/ivr/connect/{call_id}", {"CallSid": SID, "To": MAPLE_NUMBER, "From": PATIENT})
+    agent_answers(twilio, call_id, SID, world["alice"])
+    sent = len(twilio_http.requests)
+
+    assert ask(alice, "transfer", {"call_id": call_id}) == {
+        "ok": False, "error": "Nobody is on call for this practice now. Take an urgent message instead."}
+    assert len(twilio_http.requests) == sent

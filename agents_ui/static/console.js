@@ -40,6 +40,7 @@ const call = callPanel({
   afterCallLimit: root.getAttribute("data-after-call-limit"),
   panel: byId("current-call"),
   hangup: byId("hangup"),
+  transfer: byId("transfer"),
   wrapup: byId("wrapup"),
   submit: byId("wrapup-submit"),
   connection: connection,

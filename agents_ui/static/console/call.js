@@ -10,6 +10,7 @@ const CALLING_EVERY = 3000;  // while a callback rings, look more often: an unan
 // feedback ({showNotice}).
 export function callPanel(options) {
   const panel = options.panel, hangup = options.hangup, wrapup = options.wrapup, submit = options.submit;
+  const transfer = options.transfer;
   const connection = options.connection;
   const body = panel.querySelector(".call-body");
   const afterCallLimit = Number(options.afterCallLimit) || 120;
@@ -122,6 +123,12 @@ export function callPanel(options) {
     body.querySelector(".callback-number").textContent = call.callback ? phone(calling) : "";
     body.querySelector(".call-reason").textContent = reasonLabel(call.reason);
     hangup.disabled = call.state !== "connected";
+    const onCall = call.on_call_now;
+    body.querySelector(".on-call-now").textContent = onCall ? onCall.name + " (until " + when(onCall.until) + ")"
+      : "Nobody on call now";
+    transfer.hidden = !onCall;
+    transfer.disabled = call.state !== "connected";
+    transfer.textContent = onCall ? "Transfer to " + onCall.name : "Transfer to on-call";
     // While we call the patient back nothing can be wrapped up yet: they may still answer.
     const ringing = callingBack();
     submit.disabled = ringing;
@@ -153,6 +160,16 @@ export function callPanel(options) {
     connection.send("hangup", { call_id: call.id }, function () {
       options.feedback.showNotice("Ending the call…");
     }, function () { hangup.disabled = !call || call.state !== "connected"; });
+  });
+
+  transfer.addEventListener("click", function () {
+    if (!call || !call.on_call_now) return;
+    if (!window.confirm("Transfer this caller to " + call.on_call_now.name + ", the clinician on call?")) return;
+    transfer.disabled = true;
+    connection.send("transfer", { call_id: call.id }, function (answer) {
+      options.feedback.showNotice("Putting the caller through to " + answer.clinician + ". Wrap up as Transferred.");
+      wrapup.elements.disposition.value = "transferred";
+    }, function () { transfer.disabled = !call || call.state !== "connected"; });
   });
 
   wrapup.addEventListener("submit", function (event) {

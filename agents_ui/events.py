@@ -212,10 +212,10 @@ class ConsoleNamespace(Namespace):
         fields["urgency"] = fields["urgency"] or "routine"
         fields["callback_confirmed"] = data.get("callback_confirmed") is True
         saved = desk.finish_call(db.session, current_app.presence, call_id, _agent(), ledger.now(), **fields)
+        acd.wrapped_up(db.session, current_app.presence, current_app.offers, _agent(), ledger.now())
         db.session.commit()
         if saved is not None and saved.urgency == "urgent":
             _page_on_call(saved)
-        current_app.offers.wake()  # the agent may be free for the next caller
         current_app.console.queue_changed()
         current_app.console.desk_changed(_agent())
         return {"message_id": saved.id if saved else None}

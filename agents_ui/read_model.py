@@ -239,12 +239,28 @@ def agent_status(presence: Presence, agent: User, call: Call | None, offer: Offe
     else:
         state = "away"
         reason = noted[1] if noted is not None and noted[0] == "away" else None
-    since = noted[2] if noted is not None and noted[0] == state else now.timestamp()
+    since = _since(presence, agent, state, noted, call, offer, now)
     # `status` is the coarse word older consoles and the simulator read: on_call covers wrap-up too.
     status = "on_call" if call is not None else ("available" if available else "away")
     return {"id": agent.id, "name": agent.name, "role": agent.role, "status": status, "state": state,
             "reason": reason, "since": datetime.fromtimestamp(since, UTC).isoformat(),
             "available": available or (call is not None and presence.resumes(agent.id))}
+
+
+def _since(presence: Presence, agent: User, state: str, noted, call: Call | None, offer: Offer | None,
+           now: datetime) -> float:
+    """When the agent's state began: from the facts that say so, else from when it was last noted."""
+    if state == "wrap_up" and call is not None and call.ended_at is not None:
+        return call.ended_at.timestamp()
+    if state == "available":
+        score = presence.redis.zscore(presence.available_key, str(agent.id))
+        if score is not None:
+            return float(score)
+    if state == "ringing" and offer is not None and offer.ring_seconds is None and noted and noted[0] == "ringing":
+        return noted[2]
+    if noted is not None and noted[0] == state:
+        return noted[2]
+    return now.timestamp()
 
 
 def desk_view(session: Session, presence: Presence, offers: Offers, agent: User, call: Call | None,

@@ -4,7 +4,7 @@ from flask import abort, current_app, jsonify, render_template
 from flask_login import current_user, login_required
 
 from callcenter import voice_tokens
-from callcenter.acd import AWAY_REASONS
+from callcenter.acd import AGENT_AWAY_REASONS
 from callcenter.calls import DISPOSITIONS
 from callcenter.extensions import csrf
 from callcenter.labels import CONSOLE_WORDS, away_reason_label, disposition_label
@@ -22,7 +22,7 @@ def console():
     # The words the scripts show (reasons, page statuses, dispositions) come with the page.
     words = {**CONSOLE_WORDS, "dispositions": dict(dispositions)}
     # An agent picks why they step away; the service alone sets "missed offers" and "offline".
-    away_reasons = [(r, away_reason_label(r)) for r in AWAY_REASONS if r not in ("missed_offers", "offline")]
+    away_reasons = [(r, away_reason_label(r)) for r in AGENT_AWAY_REASONS]
     # Three heartbeats fit in the time after which a silent console is offline.
     heartbeat_ms = int(min(10.0, current_app.acd.offline_after / 3) * 1000)
     return render_template("console.html", dispositions=dispositions, words=words, away_reasons=away_reasons,

@@ -33,6 +33,7 @@ MISSES_BEFORE_AWAY = 3
 SKILL_WAIT = 30.0
 MATCH_WINDOW = 50  # the first callers in line looked at in one round
 AWAY_REASONS = ("break", "lunch", "training", "meeting", "missed_offers", "offline", "other")
+AGENT_AWAY_REASONS = ("break", "lunch", "training", "meeting", "other")  # the rest the service sets
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ def enter_state(session: Session, presence: Presence, agent_id: int, state: str,
 def set_away(session: Session, presence: Presence, offers: Offers, agent: User, reason: str,
              now: datetime) -> None:
     """The agent steps away for `reason`: no more offers; a ringing offer moves on to someone else."""
-    if reason not in AWAY_REASONS:
-        raise Refused("Choose why you are stepping away: " + ", ".join(r.replace("_", " ") for r in AWAY_REASONS))
+    if reason not in AGENT_AWAY_REASONS:
+        raise Refused("Choose why you are stepping away: " + ", ".join(AGENT_AWAY_REASONS) + ".")
     desk.set_available(session, presence, agent, False, now)
     _ring_off(session, offers, agent.id, "declined")
     if desk.current_call(session, agent) is None:
@@ -84,6 +85,25 @@ def set_available(session: Session, presence: Presence, offers: Offers, agent: U
     if desk.current_call(session, agent) is None:
         enter_state(session, presence, agent.id, "available", now)
     offers.wake()
+
+
+def call_ended(session: Session, presence: Presence, agent_id: int | None, call_id: int, now: datetime) -> None:
+    """The agent's caller is gone (hung up, the bridge ended): after-call work starts."""
+    if agent_id is not None:
+        enter_state(session, presence, agent_id, "wrap_up", now, call_id=call_id)
+
+
+def wrapped_up(session: Session, presence: Presence, offers: Offers, agent: User, now: datetime) -> None:
+    """The wrap-up is saved: the agent is available again, or away if they said so during the call."""
+    if desk.current_call(session, agent) is not None:
+        return
+    if presence.is_available(agent.id):
+        enter_state(session, presence, agent.id, "available", now)
+        offers.wake()
+    else:
+        noted = presence.state_of(agent.id)
+        reason = noted[1] if noted is not None and noted[0] == "away" else "other"
+        enter_state(session, presence, agent.id, "away", now, reason)
 
 
 def _ring_off(session: Session, offers: Offers, agent_id: int, outcome: str) -> Settled | None:

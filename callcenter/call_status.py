@@ -25,7 +25,9 @@ class Applied:
     """What one status callback changed that others should hear about."""
 
     abandoned: bool = False  # a waiting caller hung up: the queue changed, a callback is owed
-    agent_id: int | None = None  # the agent whose call this ended: their console must show the wrap-up
+    agent_id: int | None = None  # the agent whose call this changed: their console must hear
+    call_id: int | None = None
+    call_state: str | None = None
 
 
 def _int(value) -> int | None:
@@ -61,11 +63,12 @@ def apply(session: Session, queue: CallQueue, followups: FollowUps, fields: dict
                               _int(fields.get("CallDuration")))
     session.commit()
     if result != "abandoned":
-        return Applied(agent_id=call.agent_id if call.state != was else None)
+        changed = call.state != was
+        return Applied(agent_id=call.agent_id if changed else None, call_id=call.id, call_state=call.state)
     task = calls.keep_place_task(session, call)
     if task is not None:  # if this launch fails, the reconciler finds the task whose SMS was never sent
         followups.send_callback_sms(task.id)
-    return Applied(abandoned=True, agent_id=call.agent_id)
+    return Applied(abandoned=True, agent_id=call.agent_id, call_id=call.id, call_state=call.state)
 
 
 class PendingStatuses:

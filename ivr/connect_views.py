@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from callcenter import calls, ledger, patient_path, voicemail
+from callcenter import acd, calls, ledger, patient_path, voicemail
 from callcenter.extensions import db
 from callcenter.models import Call
 
@@ -81,6 +81,8 @@ def dial_done(call_id: int):
     agent_id = call.agent_id
     hold_again = calls.dial_finished(db.session, current_app.call_queue, call, form.get("DialCallStatus", ""),
                                      form_int("DialCallDuration"))
+    if not hold_again and call.state == "completed":
+        acd.call_ended(db.session, current_app.presence, agent_id, call.id, ledger.now())
     db.session.commit()
     current_app.console.call_changed_for(agent_id)
     if not hold_again:

@@ -7,7 +7,7 @@ import logging
 
 from flask import Response, current_app, request
 
-from callcenter import call_status, calls, ledger, menu, patient_path
+from callcenter import acd, call_status, calls, ledger, menu, patient_path
 from callcenter.call_status import PendingStatuses
 from callcenter.extensions import csrf, db
 from callcenter.practice_directory import PracticeCard, card_of
@@ -134,6 +134,9 @@ def status():
     applied = call_status.apply(db.session, app.call_queue, app.followups, request.form.to_dict())
     if applied.abandoned:
         app.console.queue_changed()
+    elif applied.agent_id is not None and applied.call_state == "completed":
+        acd.call_ended(db.session, app.presence, applied.agent_id, applied.call_id, ledger.now())
+        db.session.commit()
     app.console.call_changed_for(applied.agent_id)
     return Response(status=204)
 

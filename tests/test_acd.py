@@ -273,3 +273,30 @@ def test_a_web_process_rings_agents_itself_while_no_worker_runs_the_offer_loop(a
     assert offer_loop.standby_round(app) is True  # still no worker: the standby goes on
     offer_loop.run_round(app)  # a worker is back
     assert offer_loop.standby_round(app) is False  # and the standby stays quiet
+
+
+def test_the_agents_states_through_a_call_agree_in_redis_the_ledger_and_the_console(app, world, alice, twilio):
+    from tests.support import MAPLE_NUMBER, PATIENT, agent_answers
+
+    ask(alice, "available", {"available": True})
+    call_id = waiting_call(app)
+    offer_loop.run_round(app)
+    assert ask(alice, "snapshot")["me"]["state"] == "ringing"
+    ask(alice, "accept", {"call_id": call_id})
+    twilio.post(f"/ivr/connect/{call_id}", {"CallSid": SID, "To": MAPLE_NUMBER, "From": PATIENT})
+    agent_answers(twilio, call_id, SID, world["alice"])
+    assert ask(alice, "snapshot")["me"]["state"] == "on_call"
+    twilio.post("/ivr/status", {"CallSid": SID, "CallStatus": "completed", "SequenceNumber": "4", "CallDuration": "60",
+                                "To": MAPLE_NUMBER, "From": PATIENT, "Direction": "inbound"})
+    me = ask(alice, "snapshot")["me"]
+    with app.app_context():
+        ended = db.session.get(Call, call_id).ended_at
+    assert (me["state"], me["since"]) == ("wrap_up", ended.isoformat())  # after-call work since the caller left
+    ask(alice, "wrap_up", {"call_id": call_id, "disposition": "answered_question"})
+
+    assert ask(alice, "snapshot")["me"]["state"] == "available"
+    with app.app_context():
+        states = [s.state for s in db.session.scalars(
+            select(AgentStateChange).where(AgentStateChange.agent_id == world["alice"]).order_by(AgentStateChange.id))]
+    assert states == ["available", "ringing", "on_call", "wrap_up", "available"]
+    assert app.presence.state_of(world["alice"])[0] == "available"

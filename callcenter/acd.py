@@ -261,7 +261,8 @@ def _match(session, queue, presence, offers, now, settings, result) -> None:
     if not available:
         return
     ringing = offers.ringing()
-    free = [a for a in available if a not in set(ringing.values())]
+    ringing_agents = set(ringing.values())
+    free = [a for a in available if a not in ringing_agents]
     if not free:
         return
     waiting = [w.call_id for w in queue.waiting(MATCH_WINDOW) if w.call_id not in ringing]

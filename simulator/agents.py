@@ -4,7 +4,7 @@ An agent goes available and waits for the service to offer a call (the `offer` p
 in a snapshot), accepts it, talks for a lognormal handling time, hangs up, wraps up, and is
 available again. When nothing rings it calls back patients who hung up and reviews voicemails.
 Pushes are hints: the agent also asks for a snapshot every few seconds, and sends the console's
-heartbeat so that the service counts it as on duty. A paused agent (`--hold`) declines offers.
+heartbeat so that the service counts it as on duty. A paused agent (`--hold`) lets offers ring out.
 """
 
 from __future__ import annotations
@@ -253,8 +253,10 @@ class SimAgent:
         if not offer:
             return False
         if self.paused.is_set():
-            self.emit("decline", {"call_id": offer["call_id"]})
-            self.tally.add("agent_declines")
+            # Holding callers for a load test: the offer rings out (declining would have the next one
+            # ring at once, a storm of offers); after three the service sets the agent away, and the
+            # snapshot check above makes them available again.
+            self.tally.add("agent_offers_left_ringing")
             return False
         answer = self.emit("accept", {"call_id": offer["call_id"]})
         if not answer.get("ok"):

@@ -2,7 +2,7 @@
 
 The app runs as in production (gunicorn --config gunicorn.conf.py: gevent workers) on a SQLite file in a
 temporary folder, or a PostgreSQL database of its own, and Redis at the URL given (that database is
-flushed before and after). Several practices open around the clock, agents available so that callers
+flushed before and after). Several practices open around the clock, agents all busy on calls so that callers
 are queued. Two processes of their own play the rest:
 
 - `bench.consoles`: the agents' consoles, logged in, connected by websocket, asking for a snapshot
@@ -90,15 +90,18 @@ def _empty_tables(engine) -> None:
                 conn.execute(text(f"DELETE FROM {name}"))
 
 
+BUSY_CALL_PREFIX = "CAbench-busy-"  # the agents' own long calls, not the benchmark's callers
+
+
 def _seed(env: dict[str, str], practices: int, users: int, max_wait_seconds: int) -> dict:
-    """Practices open around the clock, agents (one per console batch) available, in the app's own ways."""
+    """Practices open around the clock, agents (one per console batch) each on a long call, in the app's own ways."""
     from datetime import UTC, datetime
     from datetime import time as clock
 
     from app import create_app
     from callcenter.accounts import create_practice, create_user, hash_password
     from callcenter.extensions import db
-    from callcenter.models import BusinessHours
+    from callcenter.models import BusinessHours, Call
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "REDIS_URL": env["REDIS_URL"],
                       "SOCKETIO_MESSAGE_QUEUE": None, "SECRET_KEY": env["SECRET_KEY"],
@@ -107,16 +110,24 @@ def _seed(env: dict[str, str], practices: int, users: int, max_wait_seconds: int
     with app.app_context():
         _empty_tables(db.engine)
         numbers = PRACTICE_NUMBERS[:practices]
+        first = None
         for n, number in enumerate(numbers):
             practice = create_practice(db.session, f"Bench Practice {n + 1}", number, "America/New_York")
             practice.hours = [BusinessHours(weekday=d, opens=clock(0, 0), closes=clock.max) for d in range(7)]
             practice.max_wait_seconds = max_wait_seconds  # nobody is sent to voicemail for waiting long
+            first = first or practice
         hashed = hash_password(PASSWORD)
         agents = [create_user(db.session, f"agent{n + 1}@bench-hold.test", PASSWORD, "agent",
                               display_name=f"Agent {n + 1}", password_hash=hashed) for n in range(users)]
         db.session.commit()
-        for agent in agents:  # available: callers are queued, not sent to voicemail
-            app.presence.set_available(agent.id, datetime.now(UTC))
+        # Every agent is on a long call (the queue builds because everyone is busy): callers are queued,
+        # not sent to voicemail, and nobody is offered them. Agents left available would be rung by the
+        # offer loop, miss three offers and be set away within a minute, sending callers to voicemail.
+        for n, agent in enumerate(agents):
+            db.session.add(Call(call_sid=f"{BUSY_CALL_PREFIX}{n}", practice_id=first.id, from_number="+15550000000",
+                                to_number=numbers[0], state="connected", agent_id=agent.id,
+                                answered_at=datetime.now(UTC)))
+        db.session.commit()
         emails = [agent.email for agent in agents]
         db.session.remove()
         db.engine.dispose()
@@ -132,7 +143,8 @@ def _after_run(env: dict[str, str]) -> dict:
     engine = create_engine(env["DATABASE_URL"])
     try:
         with engine.connect() as conn:
-            states = dict(conn.execute(text("SELECT state, COUNT(*) FROM calls GROUP BY state")).all())
+            states = dict(conn.execute(text("SELECT state, COUNT(*) FROM calls WHERE call_sid NOT LIKE :busy "
+                                            "GROUP BY state"), {"busy": BUSY_CALL_PREFIX + "%"}).all())
             faults = {f"{kind} {path}": n for kind, path, n in conn.execute(text(
                 "SELECT kind, path, COUNT(*) FROM security_events GROUP BY kind, path")).all()}
             callbacks = conn.execute(text("SELECT COUNT(*) FROM callback_tasks")).scalar_one()
@@ -617,9 +629,10 @@ def section(results: dict | list[dict]) -> str:
         "",
         f"Callers as Twilio plays them (`bench/holdgen.py`: asyncio, one process) against the app under gunicorn "
         f"as the Procfile runs it (`gunicorn.conf.py`, gevent; {r0['database']}, Redis), on this machine with the "
-        f"load generators on it too. {r0['practices']} practices open around the clock, agents available. Each "
-        f"caller: `/ivr/voice`, the menu {r0['menu_delay'][0]:g}–{r0['menu_delay'][1]:g} s later (2: leave a message, "
-        f"queued), then the waitUrl (`/ivr/wait`) every {r0['wait_period'][0]:g}–{r0['wait_period'][1]:g} s; "
+        f"load generators on it too. {r0['practices']} practices open around the clock, agents all busy on long "
+        f"calls. Each caller: `/ivr/voice`, the menu {r0['menu_delay'][0]:g}–{r0['menu_delay'][1]:g} s later "
+        f"(2: leave a message, queued), then the waitUrl (`/ivr/wait`) every "
+        f"{r0['wait_period'][0]:g}–{r0['wait_period'][1]:g} s; "
         f"arrivals {r0['rate']:g}/s until the number holds, then a hold of {r0['hold_seconds']:g} s in which "
         "arrivals go on and the longest holder hangs up for each one queued, then everyone hangs up "
         "(`/ivr/queue-exit`, `/ivr/status`). The consoles (`bench/consoles.py`, one process) stay connected by "

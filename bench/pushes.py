@@ -430,6 +430,13 @@ async def _measure_pushes(a: WebProcess, b: WebProcess, baseline: WebProcess, co
             answer = await on_app.call("available", {"available": True})  # callers are queued, not sent on
             if not answer.get("ok"):
                 raise RuntimeError(f"the bench agent could not become available: {answer}")
+
+            async def heartbeats() -> None:  # as the page does: a silent console is offline within 30 s
+                while True:
+                    await asyncio.sleep(10)
+                    await on_app.call("heartbeat", {})
+
+            beating = asyncio.create_task(heartbeats())
             n = 10_000_000
 
             async def take(kind: str, sample: dict | None) -> None:
@@ -467,6 +474,7 @@ async def _measure_pushes(a: WebProcess, b: WebProcess, baseline: WebProcess, co
                 await take("fanout_baseline", await _baseline_sample(http, baseline.url, n, on_baseline, FANOUT_WAIT))
                 await take("fanout_app", await _app_sample(phone, a.url, on_app, FANOUT_WAIT))
             foreign = on_app.foreign + on_baseline.foreign
+            beating.cancel()
         finally:
             await on_app.close()
             await on_baseline.close()

@@ -2,7 +2,7 @@
 
 The app runs as in production (gunicorn --config gunicorn.conf.py: gevent workers) on a SQLite file in a
 temporary folder, or a PostgreSQL database of its own, and Redis at the URL given (that database is
-flushed before and after). Several practices open around the clock, agents all busy on calls so that callers
+flushed before and after). Several practices open around the clock, the agents all busy so that callers
 are queued. Two processes of their own play the rest:
 
 - `bench.consoles`: the agents' consoles, logged in, connected by websocket, asking for a snapshot
@@ -94,7 +94,7 @@ BUSY_CALL_PREFIX = "CAbench-busy-"  # the agents' own long calls, not the benchm
 
 
 def _seed(env: dict[str, str], practices: int, users: int, max_wait_seconds: int) -> dict:
-    """Practices open around the clock, agents (one per console batch) each on a long call, in the app's own ways."""
+    """Practices open around the clock, agents (one per console batch) away and one more on a long call."""
     from datetime import UTC, datetime
     from datetime import time as clock
 
@@ -120,13 +120,15 @@ def _seed(env: dict[str, str], practices: int, users: int, max_wait_seconds: int
         agents = [create_user(db.session, f"agent{n + 1}@bench-hold.test", PASSWORD, "agent",
                               display_name=f"Agent {n + 1}", password_hash=hashed) for n in range(users)]
         db.session.commit()
-        # Every agent is on a long call (the queue builds because everyone is busy): callers are queued,
-        # not sent to voicemail, and nobody is offered them. Agents left available would be rung by the
-        # offer loop, miss three offers and be set away within a minute, sending callers to voicemail.
-        for n, agent in enumerate(agents):
-            db.session.add(Call(call_sid=f"{BUSY_CALL_PREFIX}{n}", practice_id=first.id, from_number="+15550000000",
-                                to_number=numbers[0], state="connected", agent_id=agent.id,
-                                answered_at=datetime.now(UTC)))
+        # The agents on the floor are all busy (the queue builds because everyone is): one agent without
+        # a console is on a long call, so callers are queued, not sent to voicemail, and nobody is offered
+        # them; the consoles' agents are away. Agents left available would be rung by the offer loop, miss
+        # three offers and be set away within a minute, sending callers to voicemail.
+        busy = create_user(db.session, "busy@bench-hold.test", PASSWORD, "agent", display_name="Busy Agent",
+                           password_hash=hashed)
+        db.session.flush()
+        db.session.add(Call(call_sid=f"{BUSY_CALL_PREFIX}0", practice_id=first.id, from_number="+15550000000",
+                            to_number=numbers[0], state="connected", agent_id=busy.id, answered_at=datetime.now(UTC)))
         db.session.commit()
         emails = [agent.email for agent in agents]
         db.session.remove()
@@ -629,8 +631,9 @@ def section(results: dict | list[dict]) -> str:
         "",
         f"Callers as Twilio plays them (`bench/holdgen.py`: asyncio, one process) against the app under gunicorn "
         f"as the Procfile runs it (`gunicorn.conf.py`, gevent; {r0['database']}, Redis), on this machine with the "
-        f"load generators on it too. {r0['practices']} practices open around the clock, agents all busy on long "
-        f"calls. Each caller: `/ivr/voice`, the menu {r0['menu_delay'][0]:g}–{r0['menu_delay'][1]:g} s later "
+        f"load generators on it too. {r0['practices']} practices open around the clock, the agents all busy (one "
+        f"on a long call, the consoles' away). Each caller: `/ivr/voice`, the menu "
+        f"{r0['menu_delay'][0]:g}–{r0['menu_delay'][1]:g} s later "
         f"(2: leave a message, queued), then the waitUrl (`/ivr/wait`) every "
         f"{r0['wait_period'][0]:g}–{r0['wait_period'][1]:g} s; "
         f"arrivals {r0['rate']:g}/s until the number holds, then a hold of {r0['hold_seconds']:g} s in which "

@@ -33,7 +33,7 @@ def open_case(session: Session, practice_id: int | None, number: str | None,
                 "since": task.created_at.isoformat(), "due_at": task.due_at.isoformat()}
     voicemail = session.scalar(
         select(Message).join(Call, Call.id == Message.call_id)
-        .where(Message.practice_id == practice_id, Message.needs_review.is_(True), Call.from_number == number,
+        .where(Call.practice_id == practice_id, Call.from_number == number, Message.needs_review.is_(True),
                Call.id != (excluding_call_id or 0))
         .order_by(Message.created_at.desc()).limit(1))
     if voicemail is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, Time, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
@@ -156,6 +156,7 @@ class Call(db.Model):
     """One phone call, inbound or placed by us. Its state is derived from its events (see ledger)."""
 
     __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_practice_from", "practice_id", "from_number"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     practice_id: Mapped[int | None] = mapped_column(ForeignKey("practices.id"), index=True)
@@ -230,6 +231,7 @@ class CallbackTask(db.Model):
     """A promise to call a patient back, e.g. after they hung up while waiting."""
 
     __tablename__ = "callback_tasks"
+    __table_args__ = (Index("ix_callback_tasks_practice_number", "practice_id", "number"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), unique=True)

@@ -22,6 +22,10 @@ def upgrade():
         batch_op.add_column(sa.Column('trained_practices', sa.JSON(), nullable=True))
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.add_column(sa.Column('repeat_caller', sa.Boolean(), server_default=sa.false(), nullable=False))
+        # A caller's earlier calls and open cases are looked up by their number on every queued call.
+        batch_op.create_index('ix_calls_practice_from', ['practice_id', 'from_number'], unique=False)
+    with op.batch_alter_table('callback_tasks', schema=None) as batch_op:
+        batch_op.create_index('ix_callback_tasks_practice_number', ['practice_id', 'number'], unique=False)
     op.create_table(
         'agent_state_changes',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -43,7 +47,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_agent_state_changes_at'))
         batch_op.drop_index(batch_op.f('ix_agent_state_changes_agent_id'))
     op.drop_table('agent_state_changes')
+    with op.batch_alter_table('callback_tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_callback_tasks_practice_number')
     with op.batch_alter_table('calls', schema=None) as batch_op:
+        batch_op.drop_index('ix_calls_practice_from')
         batch_op.drop_column('repeat_caller')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('trained_practices')

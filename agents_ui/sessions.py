@@ -16,13 +16,19 @@ process does not hold is published on the Socket.IO message queue (python-socket
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Flask, current_app, request
 from flask_login import user_logged_out
 from itsdangerous import BadSignature
 
+from callcenter import acd, ledger
+from callcenter.extensions import db
+
 from .broadcast import NAMESPACE, staff_room
+
+log = logging.getLogger(__name__)
 
 
 def _lifetime(app: Flask) -> float:
@@ -86,6 +92,7 @@ def end_session(app: Flask, user_id: int) -> None:
     the list still closes at its next event or snapshot request (~15 s), finding the session gone.
     """
     app.presence.sign_out(user_id)
+    _ring_off(app, user_id)
     socketio = app.extensions.get("socketio")
     if socketio is None or socketio.server is None:
         return
@@ -94,6 +101,20 @@ def end_session(app: Flask, user_id: int) -> None:
     sids = dict.fromkeys(here + app.presence.forget_sockets(user_id))  # ordered, no repeats: local ones first
     for sid in sids:
         server.disconnect(sid, namespace=NAMESPACE)
+
+
+def _ring_off(app: Flask, user_id: int) -> None:
+    """A call ringing on the agent's console moves on at once; the agent shows away (offline)."""
+    try:
+        settled = acd.signed_out(db.session, app.presence, app.offers, user_id, ledger.now())
+        db.session.commit()
+    except Exception as exc:  # the logout itself must go through; the ring timeout still moves the offer on
+        db.session.rollback()
+        log.warning("could not end the offer of an agent who logged out: %s", type(exc).__name__)
+        return
+    if settled is not None:
+        app.console.offer_ended(settled)
+        app.console.queue_changed()
 
 
 @user_logged_out.connect

@@ -87,6 +87,13 @@ def set_available(session: Session, presence: Presence, offers: Offers, agent: U
     offers.wake()
 
 
+def signed_out(session: Session, presence: Presence, offers: Offers, agent_id: int, now: datetime) -> Settled | None:
+    """The agent logged out (or their session expired): no more offers, and a ringing one moves on now."""
+    settled = _ring_off(session, offers, agent_id, "offline")
+    enter_state(session, presence, agent_id, "away", now, "offline")
+    return settled
+
+
 def call_ended(session: Session, presence: Presence, agent_id: int | None, call_id: int, now: datetime) -> None:
     """The agent's caller is gone (hung up, the bridge ended): after-call work starts."""
     if agent_id is not None:

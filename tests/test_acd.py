@@ -14,7 +14,7 @@ from callcenter import acd
 from callcenter.extensions import db
 from callcenter.models import AgentStateChange, Call, CallEvent, User
 from ops import offer_loop
-from tests.support import HARBOR_NUMBER, SID, ask, console_for, received, waiting_call
+from tests.support import HARBOR_NUMBER, SID, ask, console_for, log_in, log_out, received, waiting_call
 
 T = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 
@@ -300,3 +300,20 @@ def test_the_agents_states_through_a_call_agree_in_redis_the_ledger_and_the_cons
             select(AgentStateChange).where(AgentStateChange.agent_id == world["alice"]).order_by(AgentStateChange.id))]
     assert states == ["available", "ringing", "on_call", "wrap_up", "available"]
     assert app.presence.state_of(world["alice"])[0] == "available"
+
+
+def test_logging_out_moves_the_ringing_call_on_at_once(app, world, alice, bob):
+    _available(app, world["alice"], T - timedelta(minutes=5))
+    _available(app, world["bob"], T - timedelta(minutes=1))
+    call_id = waiting_call(app)
+    [offer] = _round(app, T).offered
+    assert offer.agent_id == world["alice"]
+    browser = app.test_client()
+    log_in(browser, "alice@example.test")
+
+    log_out(browser)
+
+    assert app.offers.of_call(call_id) is None  # not left ringing for 15 s
+    assert app.presence.state_of(world["alice"])[:2] == ("away", "offline")
+    [again] = _round(app, T + timedelta(seconds=1)).offered
+    assert again.agent_id == world["bob"]

@@ -85,7 +85,7 @@ export function callPanel(options) {
     if (!number) return;
     out.textContent = "Read back: " + readAloud(number);
     if (call && call.caller && !sameNumber(number, call.caller)) {
-      out.textContent += " — not the number they called from (" + phone(call.caller) + ")";
+      out.textContent += " — not the number they called from, " + phone(call.caller);
       out.classList.add("differs");
     }
   }

@@ -74,7 +74,9 @@ export function offerPanel(options) {
     facts.appendChild(node("strong", { className: "offer-practice", text: offer.practice || "Unknown practice" }));
     facts.appendChild(text(" · "));
     if (offer.urgent) facts.appendChild(node("span", { className: "badge urgent", text: "Urgent" }));
-    facts.appendChild(node("span", { className: "offer-reason", text: " " + reasonLabel(offer.reason) }));
+    if (!(offer.urgent && offer.reason === "urgent")) {  // the badge says it already
+      facts.appendChild(node("span", { className: "offer-reason", text: " " + reasonLabel(offer.reason) }));
+    }
     if (offer.callback) facts.appendChild(node("span", { className: "badge callback", text: "Callback" }));
     if (offer.language && offer.language !== "en") {
       facts.appendChild(node("span", { className: "badge", text: offer.language === "es" ? "Spanish" : offer.language }));

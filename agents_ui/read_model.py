@@ -253,9 +253,9 @@ def _since(presence: Presence, agent: User, state: str, noted, call: Call | None
     if state == "wrap_up" and call is not None and call.ended_at is not None:
         return call.ended_at.timestamp()
     if state == "available":
-        score = presence.redis.zscore(presence.available_key, str(agent.id))
-        if score is not None:
-            return float(score)
+        since = presence.available_since(agent.id)
+        if since is not None:
+            return since
     if state == "ringing" and offer is not None and offer.ring_seconds is None and noted and noted[0] == "ringing":
         return noted[2]
     if noted is not None and noted[0] == state:

@@ -221,11 +221,9 @@ def _withdraw_departed(session, queue, offers, result) -> None:
     ringing = offers.ringing()
     if not ringing:
         return
-    pipe = queue.redis.pipeline(transaction=False)
+    waiting = queue.still_waiting(list(ringing))
     for call_id in ringing:
-        pipe.zscore(CallQueue.key, str(call_id))
-    for call_id, score in zip(list(ringing), pipe.execute(), strict=True):
-        if score is None:
+        if call_id not in waiting:
             settled = offers.settle(call_id, "withdrawn")
             if settled is not None:
                 _record_outcome(session, settled)

@@ -14,7 +14,9 @@ Keys (declared here, read and written only here):
 - `cc:offers:missed`: offers each agent has missed in a row;
 - `cc:offers:wake`: a list the offer loop waits on; anything that may make a match pushes to it.
 
-Losing these loses no caller: the callers are in the queue, and an offer that vanished is made again.
+Making an offer also checks, in the same script, that the caller is still in the queue and the agent
+still available: it reads those two keys (`CallQueue.key`, `Presence.available_key`) and writes neither.
+Losing these keys loses no caller: the callers are in the queue, and an offer that vanished is made again.
 """
 
 from __future__ import annotations

@@ -60,6 +60,11 @@ class Presence:
     def count_available(self) -> int:
         return int(self.redis.zcard(self.available_key))
 
+    def available_since(self, agent_id: int) -> float | None:
+        """When the agent became available (epoch seconds), or None when they are not."""
+        score = self.redis.zscore(self.available_key, str(agent_id))
+        return float(score) if score is not None else None
+
     def is_available(self, agent_id: int) -> bool:
         return self.redis.zscore(self.available_key, str(agent_id)) is not None
 

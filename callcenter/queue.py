@@ -129,6 +129,15 @@ class CallQueue:
         rank = self.redis.zrank(self.key, str(call_id))
         return None if rank is None else int(rank) + 1
 
+    def still_waiting(self, call_ids: list[int]) -> set[int]:
+        """Which of these calls are in the queue now (one round trip)."""
+        if not call_ids:
+            return set()
+        pipe = self.redis.pipeline(transaction=False)
+        for call_id in call_ids:
+            pipe.zscore(self.key, str(call_id))
+        return {c for c, score in zip(call_ids, pipe.execute(), strict=True) if score is not None}
+
     def waiting(self, limit: int | None = None) -> list[Waiting]:
         """Waiting calls in answer order (the first `limit` of them)."""
         end = -1 if limit is None else limit - 1

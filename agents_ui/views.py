@@ -37,7 +37,9 @@ def voice_token():
         abort(403)
     setup = voice_tokens.setup_from_config(current_app.config)
     if setup.kind is None:
-        return jsonify(kind=None, error="Browser audio is not set up on this service: calls ring your phone.")
+        return jsonify(kind=None, error="Browser audio is not set up on this service (TWILIO_API_KEY, "
+                                        "TWILIO_API_SECRET): you cannot hear callers in this browser. Tell your "
+                                        "supervisor.")
     return jsonify(kind=setup.kind, token=voice_tokens.access_token(setup, current_user.id),
                    identity=voice_tokens.agent_identity(current_user.id), ttl_seconds=voice_tokens.TTL_SECONDS,
                    device_api=setup.device_api or None)

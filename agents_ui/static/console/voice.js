@@ -73,7 +73,7 @@ export function voiceDevice(options) {
   function start(answer) {
     kind = audio.kind = answer.kind;
     if (!kind) {
-      say("none", "Audio: your phone");
+      say("none", "No browser audio");
       options.indicator.title = answer.error || "";
       changed();
       return Promise.resolve();

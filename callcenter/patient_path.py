@@ -164,16 +164,6 @@ def after_queue(session: Session, queue: CallQueue, presence: Presence, gateway:
     return replace(onward, queue_changed=True)
 
 
-def transferred_to_on_call(session: Session, call: Call, now: datetime) -> Onward:
-    """An agent transferred the caller: through to the clinician on call now, else an urgent voicemail."""
-    shift = oncall.current_shift(session, call.practice_id, now) if call.practice_id is not None else None
-    if shift is None:
-        return Onward(Next.URGENT_VOICEMAIL, "transfer_no_one_on_call")
-    ledger.record(session, call, "put_through_to_on_call", {"shift": shift.id, "by": "agent"},
-                  dedupe_key=f"put_through_to_on_call:{shift.id}")
-    return Onward(Next.ON_CALL, "transferred", on_call_number=shift.number)
-
-
 def after_on_call(session: Session, call: Call, dial_status: str) -> Onward:
     """The call to the on-call clinician ended; unanswered, the caller leaves an urgent message."""
     ledger.record(session, call, "on_call_finished", {"status": dial_status},

@@ -96,11 +96,13 @@ def dial_done(call_id: int):
 @bp.post("/transfer/<int:call_id>")
 @twilio_webhook(_safe)
 def transfer(call_id: int):
-    """The agent transferred the caller to the on-call clinician: dial them (unanswered: urgent voicemail)."""
+    """The agent transferred the caller to the on-call clinician: paged and dialled as the IVR's own on-call
+    path does (the page carries the patient's number; unanswered, or nobody on call now: urgent voicemail)."""
     call, _ = _leg(call_id)
-    if call is None:
+    if call is None or call.practice is None:
         return _safe()
-    return answer(patient_path.transferred_to_on_call(db.session, call, ledger.now()), call)
+    return answer(patient_path.to_on_call(db.session, current_app.gateway, call, call.practice,
+                                          "transferred by an agent", ledger.now()), call)
 
 
 @bp.post("/on-call-done/<int:call_id>")

@@ -140,8 +140,12 @@ export function offerPanel(options) {
     },
     ended: function (data) {
       if (offer && data && data.call_id === offer.call_id) {
-        const why = data.outcome === "withdrawn" ? "The caller hung up before you answered."
-          : data.outcome === "timed_out" ? "The call went to another agent: it rang for too long."
+        // Withdrawn: the caller left the line (hung up, or went on to a message) or a supervisor sent
+        // them to someone else. Timed out: it moves to the next free agent, if there is one.
+        const why = data.outcome === "withdrawn" ? "That call no longer rings for you: the caller left the line "
+            + "or was sent to another agent."
+          : data.outcome === "timed_out" ? "The call rang for too long without an answer; the caller keeps "
+            + "their place in line."
           : null;
         show(null);
         if (why) options.feedback.showNotice(why);

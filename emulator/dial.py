@@ -125,13 +125,16 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
         state.changed.notify_all()
     state.status_callbacks.emit(answered, "answered")
     try:
-        live.wait(time_limit, until=lambda: answered.hangup_requested)
+        live.wait(time_limit, until=lambda: answered.hangup_requested or answered.detached)
     except (CallerGone, Redirected):
         _end_legs(live, [answered], "completed")
         _unbridge(live)
         live.notify_app(action, method, result("completed", answered))
         raise
-    _end_legs(live, [answered], "completed")
+    with state.lock:
+        detached = answered.detached
+    if not detached:  # a leg redirected away lives on, running its own TwiML (placing.detach_leg)
+        _end_legs(live, [answered], "completed")
     _unbridge(live)
     if action:
         return {"url": action, "method": method, "params": result("completed", answered)}
@@ -154,7 +157,7 @@ def _end_legs(live: CallControl, legs: list[Call], status: str) -> None:
     ended = []
     with state.changed:
         for leg in legs:
-            if leg.ended:
+            if leg.ended or leg.detached:  # a detached leg ends by its own TwiML
                 continue
             leg.status = "completed" if leg.answered_at is not None else status
             leg.end_time = now()

@@ -1,5 +1,6 @@
 """Placing calls: a softphone calling the practice, and a call the app creates through the REST API,
-which rings until it is answered, declined or times out. Either way a LiveCall then runs its TwiML."""
+which rings until it is answered, declined or times out. Either way a LiveCall then runs its TwiML.
+A <Dial>'s answered leg redirected through the REST API gets a LiveCall of its own here too."""
 
 from __future__ import annotations
 
@@ -75,3 +76,9 @@ def _ring_then_run(state: EmulatorState, call: Call, start: dict, ring_timeout: 
     live.answer()
     state.status_callbacks.emit(call, "answered")
     live.run(start)
+
+
+def run_detached_leg(state: EmulatorState, leg: Call, start: dict) -> None:
+    """A <Dial>'s answered leg was redirected (marked `detached` by the REST update): it runs `start` on a
+    thread of its own, still answered, while the parent's <Dial> goes on to its action."""
+    state.start_thread(LiveCall(state, leg).run, start, name=f"call-{leg.sid[:8]}")

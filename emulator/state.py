@@ -73,6 +73,7 @@ class Call:
     status_callback_events: frozenset = frozenset({"completed"})
     sequence: int = 0
     bridge_sid: str | None = None  # the other leg while bridged
+    detached: bool = False  # a <Dial> leg redirected out of its bridge, now running TwiML of its own
     twiml_answered: bool = False
     conference_sid: str | None = None  # the conference this call is in (waiting or talking)
 

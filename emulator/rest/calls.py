@@ -6,7 +6,7 @@ import re
 
 from flask import jsonify, request
 
-from ..placing import place_outbound_call
+from ..placing import place_outbound_call, run_detached_leg
 from ..state import API_VERSION, Call, EmulatorState, new_sid, rfc2822
 from .base import TwilioError, account_uri, bp, current_state, fetch, found, list_page
 
@@ -130,6 +130,7 @@ def update_call(account_sid, call_sid):
     target = _target(form)
     if status and status not in {"completed", "canceled"}:
         raise TwilioError(400, 21218, f"Invalid Status {status!r}: use completed or canceled")
+    detach = False
     with state.changed:
         call = found(state.calls.get(call_sid))
         if target and call.ended:
@@ -139,14 +140,26 @@ def update_call(account_sid, call_sid):
             if status == "completed" or call.answered_at is None:
                 call.hangup_requested = True
         elif target:
-            if call.parent_sid and call.direction == "outbound-dial":
-                raise TwilioError(400, 21220, "Redirecting a <Dial> leg is not emulated.")
-            call.redirect = target
+            if call.parent_sid and call.direction == "outbound-dial" and not call.detached:
+                # A <Dial>'s answered leg leaves the bridge and runs the new TwiML on its own; the
+                # parent's <Dial> ends as completed and goes on to its action (dial.detach_leg).
+                if call.answered_at is None or call.bridge_sid is None:
+                    raise TwilioError(400, 21220, "Call is not in-progress. Cannot redirect.")
+                detach = True
+            else:
+                call.redirect = target
         if form.get("StatusCallback"):
             call.status_callback = form["StatusCallback"]
             call.status_callback_method = form.get("StatusCallbackMethod", "POST")
+        if detach:
+            call.detached = True  # the parent's <Dial> ends at once; the leg's own thread starts below
+            call.bridge_sid = None
+            call.connected_to = None
         state.changed.notify_all()
         if status and call.hangup_requested:
             # Answer with the ended call, as Twilio does, once the call thread has let go.
             state.changed.wait_for(lambda: call.ended, timeout=5)
-        return jsonify(call_json(state, call))
+        body = call_json(state, call)
+    if detach:
+        run_detached_leg(state, call, target)
+    return jsonify(body)

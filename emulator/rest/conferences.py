@@ -122,13 +122,20 @@ def fetch_participant(account_sid, conference_sid, call_sid):
 
 @bp.post("/Conferences/<conference_sid>/Participants/<call_sid>.json")
 def update_participant(account_sid, conference_sid, call_sid):
-    """Mute or hold a participant (the softphone shows it; no audio is emulated)."""
+    """Mute or hold a participant, or change whether their leaving ends the room (the softphone's
+    transcript says when hold music starts and stops; no audio is emulated)."""
     state = current_state()
+    form = request.form
     with state.changed:
         entry = found(_participant(state, conference_sid, call_sid))
         room, participant = entry
-        events = rooms.set_flags(room, participant, _true_false(request.form.get("Muted")),
-                                 _true_false(request.form.get("Hold")))
+        was_held = participant.hold
+        events = rooms.set_flags(room, participant, _true_false(form.get("Muted")), _true_false(form.get("Hold")))
+        if form.get("EndConferenceOnExit") is not None:
+            participant.end_conference_on_exit = bool(_true_false(form.get("EndConferenceOnExit")))
+        call = state.calls.get(call_sid)
+        if call is not None and participant.hold != was_held:
+            call.say("[hold music]" if participant.hold else "[off hold]", who="system")
         state.changed.notify_all()
         body = participant_json(state, entry)
     rooms.send_events(state, events)

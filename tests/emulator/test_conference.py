@@ -128,3 +128,48 @@ def test_it_refuses_a_verb_a_conference_wait_url_may_not_use(emulator, twiml_app
     assert error["code"] == 13238 and "Gather" in error["message"]
     [room] = emulator.state.conferences.values()
     assert (room.status, room.participants) == ("completed", {})
+
+
+def test_a_dial_leg_redirected_into_a_room_leaves_its_caller_at_the_dial_action(emulator, twiml_app, twilio_client):
+    """Hold, the way the app does it: the agent's answered <Dial> leg goes to a room of its own; the
+    caller's <Dial> ends as completed and its action puts the caller in another room, on hold music."""
+    twiml_app.route("/voice", '<Response><Dial action="/bridge-ended"><Client>dr-lee</Client></Dial></Response>')
+    twiml_app.route("/bridge-ended", lambda f: (
+        f'<Response><Say>Bridge: {f["DialCallStatus"]}.</Say><Dial><Conference startConferenceOnEnter="false">'
+        "patient-room</Conference></Dial></Response>"))
+    patient = emulator.phone.dial(PATIENT, PRACTICE_NUMBER)
+    patient.wait_until(lambda s: s["connected_to"] == DOCTOR)
+    [leg] = account(twilio_client).calls.list(parent_call_sid=patient.sid)
+
+    account(twilio_client).calls(leg.sid).update(
+        twiml='<Response><Dial><Conference waitUrl="">doctor-room</Conference></Dial></Response>')
+
+    patient.wait_for("Bridge: completed.")
+    patient.wait_for("[hold music]")  # nobody has started the patient's room
+    assert account(twilio_client).calls(leg.sid).fetch().status == "in-progress"  # the leg lives on
+    [room] = account(twilio_client).conferences.list(friendly_name="doctor-room")
+    assert [p.call_sid for p in account(twilio_client).conferences(room.sid).participants.list()] == [leg.sid]
+
+    account(twilio_client).calls(leg.sid).update(twiml="<Response><Dial><Conference>patient-room</Conference>"
+                                                       "</Dial></Response>")  # back to the patient
+    patient.wait_for_status("in conference (2 participants)")
+    [talking] = account(twilio_client).conferences.list(friendly_name="patient-room", status="in-progress")
+    held = account(twilio_client).conferences(talking.sid).participants(patient.sid).update(hold=True)
+    assert held.hold is True
+    patient.wait_for_status("on hold")
+    account(twilio_client).conferences(talking.sid).participants(patient.sid).update(hold=False)
+    patient.wait_for("[off hold]")
+    patient.wait_for_status("in conference (2 participants)")
+
+
+def test_a_dial_leg_that_still_rings_cannot_be_redirected(emulator, twiml_app, twilio_client):
+    from twilio.base.exceptions import TwilioRestException
+
+    emulator.state.client_ring_seconds = 10**6
+    twiml_app.route("/voice", '<Response><Dial timeout="60"><Client>nobody-answers</Client></Dial></Response>')
+    patient = emulator.phone.dial(PATIENT, PRACTICE_NUMBER)
+    patient.wait_until(lambda s: account(twilio_client).calls.list(parent_call_sid=patient.sid))
+    [leg] = account(twilio_client).calls.list(parent_call_sid=patient.sid)
+    with pytest.raises(TwilioRestException) as refused:
+        account(twilio_client).calls(leg.sid).update(twiml="<Response><Hangup/></Response>")
+    assert refused.value.code == 21220

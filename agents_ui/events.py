@@ -19,12 +19,12 @@ from flask import current_app
 from flask_login import current_user
 from flask_socketio import Namespace, disconnect, emit, join_room
 
-from callcenter import acd, desk, ledger
+from callcenter import acd, consult, desk, ledger
 from callcenter.calls import Refused
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db, socketio
 from callcenter.models import Message
-from ivr.urls import public_url
+from ivr.urls import consult_urls, public_url
 
 from . import read_model, sessions
 from .broadcast import NAMESPACE, SUPERVISORS_ROOM, staff_room
@@ -202,6 +202,40 @@ class ConsoleNamespace(Namespace):
         db.session.commit()
         current_app.console.desk_changed(_agent())
         return {"clinician": shift.clinician_name}
+
+    @console_event
+    def on_hold(self, data):
+        """`{call_id, hold}`: put the caller on hold (they hear music) or go back to them."""
+        call_id = _id(data, "call_id", "your call")
+        if data.get("hold") is False:
+            consult.resume(db.session, current_app.gateway, call_id, _agent(), consult_urls(call_id))
+        else:
+            consult.hold(db.session, current_app.gateway, call_id, _agent(), consult_urls(call_id))
+        db.session.commit()
+        current_app.console.desk_changed(_agent())
+        return {}
+
+    @console_event
+    def on_consult(self, data):
+        """`{call_id}`: warm transfer, first step: the caller holds while the clinician on call now rings."""
+        call_id = _id(data, "call_id", "your call")
+        shift = consult.consult(db.session, current_app.gateway, call_id, _agent(), consult_urls(call_id),
+                                ledger.now())
+        db.session.commit()
+        current_app.console.desk_changed(_agent())
+        return {"clinician": shift.clinician_name}
+
+    @console_event
+    def on_complete_transfer(self, data):
+        """`{call_id}`: the clinician the agent is talking to goes through to the caller; the agent leaves."""
+        call_id = _id(data, "call_id", "your call")
+        agent = _agent()
+        clinician = consult.complete_transfer(db.session, current_app.gateway, call_id, agent,
+                                              consult_urls(call_id)["clinician_joins"])
+        acd.call_ended(db.session, current_app.presence, agent.id, call_id, ledger.now())
+        db.session.commit()
+        current_app.console.desk_changed(agent)
+        return {"clinician": clinician}
 
     @console_event
     def on_wrap_up(self, data):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from callcenter import cases, desk, oncall
+from callcenter import cases, consult, desk, oncall
 from callcenter.calls import waiting_calls
 from callcenter.labels import away_reason_label
 from callcenter.models import Call, CallbackTask, Message, OnCallPage, Practice, User
@@ -170,6 +170,12 @@ def call_view(session: Session, call: Call) -> dict:
         "open_case": cases.open_case(session, call.practice_id, call.from_number, call.id),
         "repeat_caller": call.repeat_caller,
         "on_call_now": _on_call_now(session, call),
+        # Hold and consult (callcenter/consult.py): on hold or not, and the clinician being consulted.
+        "on_hold": call.hold in consult.HELD,
+        "can_hold": call.state == "connected" and bool(call.agent_leg_sid) and call.hold in (*consult.TALKING,
+                                                                                          *consult.HELD),
+        "consult": {"clinician": consult.consulted_clinician(call), "status": call.consult_status}
+        if call.consult_call_sid else None,
         "history": caller_history(session, call),
     }
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from . import calls, ledger, oncall, voicemail
+from . import calls, consult, ledger, oncall, voicemail
 from .accounts import AccountError, normalize_number
 from .calls import Refused
 from .gateway import GatewayError, TwilioGateway
@@ -136,10 +136,16 @@ def hang_up(session: Session, gateway: TwilioGateway, call_id: int, agent: User,
     if call.state != "connected":
         raise Refused("The caller has already hung up.")
     try:
-        gateway.redirect_call(call.call_sid, goodbye_url)
+        gateway.redirect_call(calls.live_leg(session, call), goodbye_url)
     except GatewayError:
         raise Refused("Could not end the call; the caller may already have hung up. Try again.") from None
     ledger.record(session, call, "agent_hung_up", {"agent": agent.id}, actor_id=agent.id)
+    if call.hold in consult.HELD:
+        # The agent waits in their own room, perhaps with the clinician: those lines end too.
+        call.hold = "ended"
+        session.commit()  # before Twilio reports the agent's leg ended: nobody is left on hold
+        for leg in (call.consult_call_sid, call.agent_leg_sid):
+            consult.end_quietly(gateway, leg)
     return call
 
 

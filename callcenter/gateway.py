@@ -67,6 +67,22 @@ class TwilioGateway:
             raise GatewayError(f"call failed: {exc}") from exc
         return call.sid
 
+    def update_participant(self, room: str, call_sid: str, **changes) -> None:
+        """Change a call in a live conference room: `hold` (Twilio's hold music), `end_conference_on_exit`."""
+        try:
+            conference = self._live_room(room)
+            conference.participants(call_sid).update(**changes)
+        except FAILURES as exc:
+            raise GatewayError(f"participant update failed: {exc}") from exc
+
+    def _live_room(self, room: str):
+        """The conference now in progress under this friendly name (TwilioException if there is none)."""
+        account = self.client.api.v2010.accounts(self.account_sid)
+        found = account.conferences.list(friendly_name=room, status="in-progress", limit=1)
+        if not found:
+            raise TwilioException(f"no conference in progress named {room}")
+        return account.conferences(found[0].sid)
+
     def send_sms(self, to: str, from_: str, body: str, status_callback: str | None = None) -> str:
         """Send a text message; return its MessageSid."""
         kwargs = {"to": to, "from_": from_, "body": body}

@@ -172,6 +172,12 @@ class Call(db.Model):
     # Called again while an earlier case was open (a callback owed, a voicemail not yet reviewed): served sooner.
     repeat_caller: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Hold and consult (callcenter/consult.py): where the patient is while held, the agent's own leg
+    # (from its <Client> status callback), and the call to the clinician being consulted.
+    hold: Mapped[str | None] = mapped_column(String(20))
+    agent_leg_sid: Mapped[str | None] = mapped_column(String(64))
+    consult_call_sid: Mapped[str | None] = mapped_column(String(64))
+    consult_status: Mapped[str | None] = mapped_column(String(20))  # ringing, talking
     telephony_status: Mapped[str | None] = mapped_column(String(20))
     last_sequence: Mapped[int] = mapped_column(Integer, default=-1)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)

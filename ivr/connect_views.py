@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from callcenter import acd, calls, ledger, patient_path, voicemail
+from callcenter import acd, calls, consult, ledger, patient_path, voicemail
 from callcenter.extensions import db
+from callcenter.gateway import GatewayError
+from callcenter.ledger import TERMINAL_TELEPHONY
 from callcenter.models import Call
 
 from . import bp, twiml
 from .onward import answer, queue_name
 from .prompts import prompts
+from .urls import public_url
 from .webhooks import form_int, twilio_webhook, twiml_response
 
 
@@ -62,12 +65,109 @@ def agent_leg(call_id: int):
     """The agent's leg of the bridge was answered (its <Client> status callback): the caller is connected."""
     call = db.session.get(Call, call_id)
     form = request.form
-    if call is not None and form.get("CallStatus") == "in-progress" and form.get("ParentCallSid") in (
-            call.call_sid, calls.live_leg(db.session, call)):
+    if call is None or form.get("ParentCallSid") not in (call.call_sid, calls.live_leg(db.session, call)):
+        return Response(status=204)
+    status, sid = form.get("CallStatus"), form.get("CallSid", "")
+    if status == "in-progress" and call.state == "connecting":
         calls.connected(db.session, call)
+        call.agent_leg_sid = sid or None  # hold and consult move this leg between rooms
+        db.session.commit()
+        current_app.console.call_changed_for(call.agent_id)
+    elif status in TERMINAL_TELEPHONY and consult.agent_left(db.session, call, sid):
+        # The agent's line dropped while the patient was on hold: nobody is coming back for them.
+        agent_id = call.agent_id
+        ledger.requeue(db.session, call, "agent_left_caller_on_hold")
+        db.session.commit()
+        try:
+            back = public_url(f"/ivr/back-in-line/{call.id}")
+            current_app.gateway.redirect_call(calls.live_leg(db.session, call), back)
+        except GatewayError:
+            pass  # the patient hung up too: their status callback ends the call as abandoned
+        current_app.console.call_changed_for(agent_id)
+        current_app.console.queue_changed()
+    return Response(status=204)
+
+
+@bp.post("/back-in-line/<int:call_id>")
+@twilio_webhook(_safe)
+def back_in_line(call_id: int):
+    """The patient lost their agent while on hold: back in line where they were."""
+    call, _ = _leg(call_id)
+    if call is None:
+        return _safe()
+    position = calls.queue_call(db.session, current_app.call_queue, call)
+    db.session.commit()
+    current_app.console.queue_changed()
+    return twiml_response(twiml.enqueue(call.language, queue_name(call), position or 1, call.priority > 0,
+                                        _wait_minutes(position or 1), prefix=prompts(call.language)["agent_lost"]))
+
+
+@bp.post("/agent-room/<int:call_id>")
+@twilio_webhook(lambda: twiml_response(twiml.empty()))
+def agent_room(call_id: int):
+    """The agent's leg, redirected by hold (into the agent's room) or resume (into the patient's)."""
+    call = db.session.get(Call, call_id)
+    if call is None or request.form.get("CallSid") != call.agent_leg_sid:
+        return twiml_response(twiml.empty())
+    room = consult.patient_room(call.id) if request.args.get("room") == "patient" else consult.agent_room(call.id)
+    return twiml_response(twiml.agent_in_room(call.id, room))
+
+
+@bp.post("/agent-room-done/<int:call_id>")
+@twilio_webhook(lambda: twiml_response(twiml.empty()))
+def agent_room_done(call_id: int):
+    """The agent's room ended (the patient left, or the agent hung up): the agent's line hangs up."""
+    return twiml_response(twiml.empty())
+
+
+@bp.post("/patient-room-done/<int:call_id>")
+@twilio_webhook(_safe)
+def patient_room_done(call_id: int):
+    """The patient's room ended: the agent or the clinician they were talking to hung up."""
+    call, _ = _leg(call_id)
+    if call is None:
+        return _safe()
+    agent_id = call.agent_id
+    if call.state == "connected" and call.hold not in consult.HELD:
+        ledger.advance(call, "completed")
+        acd.call_ended(db.session, current_app.presence, agent_id, call.id, ledger.now())
+        db.session.commit()
+        current_app.console.call_changed_for(agent_id)
+    return twiml_response(twiml.goodbye(call.language))
+
+
+@bp.post("/consult-leg/<int:call_id>")
+@twilio_webhook(lambda: twiml_response(twiml.empty()))
+def consult_leg(call_id: int):
+    """The clinician answered the agent's consult: a word on what it is, then the agent's room."""
+    call = db.session.get(Call, call_id)
+    if call is None or request.form.get("CallSid") != call.consult_call_sid:
+        return twiml_response(twiml.empty())
+    name = call.practice.name if call.practice else "The"
+    return twiml_response(twiml.consult_whisper(name, consult.agent_room(call.id)))
+
+
+@bp.post("/consult-status/<int:call_id>")
+@twilio_webhook(lambda: Response(status=204))
+def consult_status(call_id: int):
+    """The clinician's consult call rang, was answered or ended: the agent's console hears at once."""
+    call = db.session.get(Call, call_id)
+    form = request.form
+    if call is not None and consult.consult_leg_changed(db.session, call, form.get("CallSid", ""),
+                                                        form.get("CallStatus", "")):
         db.session.commit()
         current_app.console.call_changed_for(call.agent_id)
     return Response(status=204)
+
+
+@bp.post("/clinician-joins/<int:call_id>")
+@twilio_webhook(lambda: twiml_response(twiml.empty()))
+def clinician_joins(call_id: int):
+    """The agent put the clinician through: into the patient's room."""
+    call = db.session.get(Call, call_id)
+    if call is None or request.form.get("CallSid") != call.consult_call_sid:
+        return twiml_response(twiml.empty())
+    return twiml_response(twiml.clinician_joins(consult.patient_room(call.id)))
 
 
 @bp.post("/dial-done/<int:call_id>")
@@ -79,6 +179,9 @@ def dial_done(call_id: int):
         return _safe()
     form = request.form
     agent_id = call.agent_id
+    if call.hold in consult.HELD and call.state == "connected":
+        # The agent's leg left the bridge for their own room: the patient holds in theirs.
+        return twiml_response(twiml.patient_on_hold(call.language, call.id, consult.patient_room(call.id)))
     hold_again = calls.dial_finished(db.session, current_app.call_queue, call, form.get("DialCallStatus", ""),
                                      form_int("DialCallDuration"))
     if not hold_again and call.state == "completed":

@@ -40,6 +40,8 @@ EN = {
     "connecting": "Connecting you now.",
     "callback_greeting": "Hello, this is the answering service for {practice}, returning your call. Please hold.",
     "agent_missed": "Sorry, that person could not take your call. You keep your place in line.",
+    "on_hold": "Please stay on the line.",
+    "agent_lost": "Sorry, we lost the line to the person helping you. You keep your place in line.",
     "goodbye": "Thank you for calling. Goodbye.",
     "unknown_number": (
         "We're sorry, this number is not set up with our answering service. "
@@ -114,6 +116,8 @@ ES = {
     "connecting": "Le estamos comunicando.",
     "callback_greeting": "Hola, le llama el servicio de contestación de {practice}, devolviendo su llamada.",
     "agent_missed": "Lo siento, esa persona no pudo atender su llamada. Conserva su lugar en la fila.",
+    "on_hold": "Por favor, no cuelgue.",
+    "agent_lost": "Lo siento, se perdió la línea con la persona que le atendía. Conserva su lugar en la fila.",
     "goodbye": "Gracias por llamar. Adiós.",
     "unknown_number": EN["unknown_number"],
     "after_hours": "La oficina está cerrada en este momento.",

@@ -149,12 +149,54 @@ def connect_to_agent(language: str, call_id: int, client_identity: str, greeting
     _say(r, greeting or p["connecting"], p)
     dial = Dial(action=f"/ivr/dial-done/{call_id}", method="POST", timeout=RING_TIMEOUT)
     # The agent's leg reports when it is answered: only then is the caller connected (a caller who hangs
-    # up while it rings has abandoned the call; the agent missed nothing).
-    client = dial.client(status_callback=f"/ivr/agent-leg/{call_id}", status_callback_event="answered",
+    # up while it rings has abandoned the call; the agent missed nothing); and when it ends, in case the
+    # agent's line drops while the patient is on hold (callcenter/consult.py).
+    client = dial.client(status_callback=f"/ivr/agent-leg/{call_id}", status_callback_event="answered completed",
                          status_callback_method="POST")
     client.identity(client_identity)
     # The agent's browser answers the leg that carries the call it accepted (and no other).
     client.parameter(name="call_id", value=str(call_id))
+    r.append(dial)
+    return str(r)
+
+
+def patient_on_hold(language: str, call_id: int, room: str) -> str:
+    """The patient waits in their own room: nobody has started it, so they hear Twilio's hold music
+    until the agent (or the clinician) joins; their leaving ends it for everyone."""
+    p = prompts(language)
+    r = VoiceResponse()
+    _say(r, p["on_hold"], p)
+    dial = Dial(action=f"/ivr/patient-room-done/{call_id}", method="POST")
+    dial.conference(room, start_conference_on_enter=False, end_conference_on_exit=True)
+    r.append(dial)
+    return str(r)
+
+
+def agent_in_room(call_id: int, room: str) -> str:
+    """The agent's leg in a room: waiting in silence for the clinician, or talking to the patient.
+    Their leaving ends the room (a consult ends with it; the patient's room sends them on)."""
+    r = VoiceResponse()
+    dial = Dial(action=f"/ivr/agent-room-done/{call_id}", method="POST")
+    dial.conference(room, start_conference_on_enter=True, end_conference_on_exit=True, wait_url="")
+    r.append(dial)
+    return str(r)
+
+
+def consult_whisper(practice_name: str, room: str) -> str:
+    """What the clinician hears on answering the agent's consult, before they talk to the agent."""
+    r = VoiceResponse()
+    _say(r, f"{practice_name} answering service. An agent has a patient on hold for you. Connecting you now.", EN)
+    dial = Dial()
+    dial.conference(room, start_conference_on_enter=True, end_conference_on_exit=False, wait_url="")
+    r.append(dial)
+    return str(r)
+
+
+def clinician_joins(room: str) -> str:
+    """The clinician goes through to the patient's room; when either leaves, the call is over."""
+    r = VoiceResponse()
+    dial = Dial()
+    dial.conference(room, start_conference_on_enter=True, end_conference_on_exit=True)
     r.append(dial)
     return str(r)
 

@@ -19,3 +19,12 @@ def public_request_url() -> str:
         return request.url
     query = request.query_string.decode()
     return base + request.path + (f"?{query}" if query else "")
+
+
+def consult_urls(call_id: int) -> dict:
+    """Where hold and consult send a call's legs (callcenter/consult.py): absolute, for Twilio's REST API."""
+    return {"agent_room": public_url(f"/ivr/agent-room/{call_id}"),
+            "patient_room": public_url(f"/ivr/agent-room/{call_id}?room=patient"),
+            "consult_leg": public_url(f"/ivr/consult-leg/{call_id}"),
+            "consult_status": public_url(f"/ivr/consult-status/{call_id}"),
+            "clinician_joins": public_url(f"/ivr/clinician-joins/{call_id}")}

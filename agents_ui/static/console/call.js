@@ -10,7 +10,8 @@ const CALLING_EVERY = 3000;  // while a callback rings, look more often: an unan
 // feedback ({showNotice}).
 export function callPanel(options) {
   const panel = options.panel, hangup = options.hangup, wrapup = options.wrapup, submit = options.submit;
-  const transfer = options.transfer;
+  const transfer = options.transfer, hold = options.hold, consult = options.consult;
+  const putThrough = options.putThrough;
   const connection = options.connection;
   const body = panel.querySelector(".call-body");
   const afterCallLimit = Number(options.afterCallLimit) || 120;
@@ -28,6 +29,11 @@ export function callPanel(options) {
     if (c.state === "connected" && audio.kind && !(audio.connected && audio.callId === c.id)) {
       return "Connecting your audio…";
     }
+    if (c.state === "connected" && c.consult && c.consult.status === "talking") {
+      return "Talking to " + c.consult.clinician + ". The caller is on hold.";
+    }
+    if (c.state === "connected" && c.consult) return "Calling " + c.consult.clinician + "… The caller is on hold.";
+    if (c.state === "connected" && c.on_hold) return "On hold. The caller hears hold music.";
     if (c.state === "connected") return "Connected";
     return "The caller has hung up. Please finish the wrap-up.";
   }
@@ -126,9 +132,21 @@ export function callPanel(options) {
     const onCall = call.on_call_now;
     body.querySelector(".on-call-now").textContent = onCall ? onCall.name + " (until " + when(onCall.until) + ")"
       : "Nobody on call now";
-    transfer.hidden = !onCall;
-    transfer.disabled = call.state !== "connected";
+    const live = call.state === "connected";
+    transfer.hidden = !onCall || !!call.consult;
+    transfer.disabled = !live || call.on_hold;
     transfer.textContent = onCall ? "Transfer to " + onCall.name : "Transfer to on-call";
+    // Hold and the warm transfer need the agent's own leg (browser audio): can_hold says it is there.
+    hold.hidden = !call.can_hold;
+    hold.disabled = !live;
+    hold.textContent = call.on_hold ? (call.consult ? "Back to caller" : "Resume") : "Hold";
+    consult.hidden = !onCall || !call.can_hold || !!call.consult;
+    consult.disabled = !live;
+    consult.textContent = onCall ? "Consult " + onCall.name : "Consult on-call";
+    const talking = !!call.consult && call.consult.status === "talking";
+    putThrough.hidden = !talking;
+    putThrough.disabled = !live;
+    putThrough.textContent = talking ? "Put " + call.consult.clinician + " through" : "Put through";
     // While we call the patient back nothing can be wrapped up yet: they may still answer.
     const ringing = callingBack();
     submit.disabled = ringing;
@@ -172,6 +190,35 @@ export function callPanel(options) {
     }, function () { transfer.disabled = !call || call.state !== "connected"; });
   });
 
+  hold.addEventListener("click", function () {
+    if (!call) return;
+    hold.disabled = true;
+    connection.send("hold", { call_id: call.id, hold: !call.on_hold }, function () {
+      connection.requestSnapshot();
+    }, function () { hold.disabled = !call || call.state !== "connected"; });
+  });
+
+  // Warm transfer: the caller holds while the clinician rings; once they answer, the agent briefs them
+  // and puts them through (or goes back to the caller, which ends the clinician's call).
+  consult.addEventListener("click", function () {
+    if (!call || !call.on_call_now) return;
+    consult.disabled = true;
+    connection.send("consult", { call_id: call.id }, function (answer) {
+      options.feedback.showNotice("Calling " + answer.clinician + ". The caller is on hold.");
+      connection.requestSnapshot();
+    }, function () { consult.disabled = !call || call.state !== "connected"; });
+  });
+
+  putThrough.addEventListener("click", function () {
+    if (!call || !call.consult) return;
+    putThrough.disabled = true;
+    connection.send("complete_transfer", { call_id: call.id }, function (answer) {
+      options.feedback.showNotice(answer.clinician + " is through to the caller. Wrap up as Transferred.");
+      wrapup.elements.disposition.value = "transferred";
+      connection.requestSnapshot();
+    }, function () { putThrough.disabled = !call || call.state !== "connected"; });
+  });
+
   wrapup.addEventListener("submit", function (event) {
     event.preventDefault();
     if (!call) return;
@@ -204,6 +251,10 @@ export function callPanel(options) {
   // Keyboard: Alt+H hangs up, Ctrl+Enter (or Cmd+Enter) saves the wrap-up.
   document.addEventListener("keydown", function (event) {
     if (!call) return;
+    if (event.altKey && event.key.toLowerCase() === "o" && !hold.hidden && !hold.disabled) {
+      event.preventDefault();
+      hold.click();
+    }
     if (event.altKey && event.key.toLowerCase() === "h" && !hangup.disabled) {
       event.preventDefault();
       hangup.click();

@@ -175,7 +175,7 @@ def call_view(session: Session, call: Call) -> dict:
         "can_hold": call.state == "connected" and bool(call.agent_leg_sid) and call.hold in (*consult.TALKING,
                                                                                           *consult.HELD),
         "consult": {"clinician": consult.consulted_clinician(call), "status": call.consult_status}
-        if call.consult_call_sid else None,
+        if call.consult_ref else None,
         "history": caller_history(session, call),
     }
 

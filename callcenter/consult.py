@@ -14,6 +14,8 @@ Where everyone is, by `Call.hold`:
 
 The consult is the clinician's own call (`consult_call_sid`), placed into the agent's room; its status
 callback (`consult_status`: ringing, talking) tells the agent when the clinician answers or does not.
+Its webhooks carry the consult's reference (`consult_ref`, committed before the call is placed), since
+Twilio may ring, and the clinician answer, before the call's sid is back from the REST API.
 The agent leaves their room with endConferenceOnExit, so resuming the patient also ends a consult.
 
 Every step writes the database before asking Twilio, and is undone when Twilio refuses: the webhooks
@@ -22,6 +24,7 @@ that Twilio sends in answer read it (a <Dial> ended by our own redirect must not
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -92,18 +95,18 @@ def resume(session: Session, gateway: TwilioGateway, call_id: int, agent: User, 
     call = _agents_call(session, call_id, agent)
     if call.hold not in HELD:
         raise Refused("The caller is not on hold.")
-    was, consult = call.hold, call.consult_call_sid
-    call.hold, call.consult_call_sid, call.consult_status = "rejoined", None, None
+    was, consult, ref, status = call.hold, call.consult_call_sid, call.consult_ref, call.consult_status
+    call.hold, call.consult_call_sid, call.consult_ref, call.consult_status = "rejoined", None, None, None
     session.commit()
     try:
         gateway.redirect_call(call.agent_leg_sid, urls["patient_room"])
         if was == "held_again":
             gateway.update_participant(patient_room(call.id), calls.live_leg(session, call), hold=False)
     except GatewayError:
-        call.hold, call.consult_call_sid = was, consult
+        call.hold, call.consult_call_sid, call.consult_ref, call.consult_status = was, consult, ref, status
         session.commit()
         raise Refused("Could not take the caller off hold; they may have hung up.") from None
-    if consult:
+    if ref:
         end_quietly(gateway, consult)  # the clinician's call, if it still rings
         ledger.record(session, call, "consult_ended", {"why": "agent went back to the caller"}, actor_id=agent.id)
     ledger.record(session, call, "resumed", {"by": agent.id}, actor_id=agent.id)
@@ -117,23 +120,29 @@ def consult(session: Session, gateway: TwilioGateway, call_id: int, agent: User,
     call = _agents_call(session, call_id, agent)
     if call.hold == "joined":
         raise Refused("The caller has been transferred.")
-    if call.consult_call_sid:
+    if call.consult_ref:
         raise Refused("You are already calling the clinician.")
     shift = oncall.current_shift(session, call.practice_id, now) if call.practice_id is not None else None
     if shift is None:
         raise Refused("Nobody is on call for this practice now. Take an urgent message instead.")
     if call.hold in TALKING:
         _put_on_hold(session, gateway, call, agent, urls)
-    call.consult_status = "ringing"
-    try:
-        call.consult_call_sid = gateway.place_call(shift.number, call.to_number or "", urls["consult_leg"],
-                                                   status_callback=urls["consult_status"])
-    except GatewayError:
-        call.consult_status = None
-        session.commit()
-        raise Refused(f"Could not call {shift.clinician_name}. The caller is on hold; go back to them.") from None
+    ref = secrets.token_hex(8)
+    call.consult_ref, call.consult_status, call.consult_call_sid = ref, "ringing", None
     ledger.record(session, call, "consult_started",
                   {"shift": shift.id, "clinician": shift.clinician_name, "by": agent.id}, actor_id=agent.id)
+    session.commit()  # before Twilio's first webhook for the clinician's call, which names this ref
+    try:
+        sid = gateway.place_call(shift.number, call.to_number or "", f"{urls['consult_leg']}?ref={ref}",
+                                 status_callback=f"{urls['consult_status']}?ref={ref}")
+    except GatewayError:
+        call.consult_ref, call.consult_status = None, None
+        ledger.record(session, call, "consult_ended", {"why": "could not call the clinician"}, actor_id=agent.id)
+        session.commit()
+        raise Refused(f"Could not call {shift.clinician_name}. The caller is on hold; go back to them.") from None
+    session.refresh(call)  # the clinician may have answered already
+    if call.consult_ref == ref and not call.consult_call_sid:
+        call.consult_call_sid = sid
     return shift
 
 
@@ -171,9 +180,19 @@ def consulted_clinician(call: Call) -> str | None:
     return started[-1].data.get("clinician") if started else None
 
 
-def consult_leg_changed(session: Session, call: Call, call_sid: str, status: str) -> bool:
+def is_consult(call: Call, ref: str | None, call_sid: str) -> bool:
+    """Whether a webhook naming `ref` is the clinician's call of the consult going on now (and not of one
+    the agent has already left); its sid is kept the first time it is seen."""
+    if not ref or ref != call.consult_ref:
+        return False
+    if not call.consult_call_sid and call_sid:
+        call.consult_call_sid = call_sid
+    return True
+
+
+def consult_leg_changed(session: Session, call: Call, ref: str | None, call_sid: str, status: str) -> bool:
     """The clinician's call reported `status`; True when the agent should hear of it."""
-    if call_sid != call.consult_call_sid:
+    if not is_consult(call, ref, call_sid):
         return False
     if status == "in-progress" and call.consult_status != "talking":
         call.consult_status = "talking"
@@ -182,7 +201,7 @@ def consult_leg_changed(session: Session, call: Call, call_sid: str, status: str
         return True
     if status in ("completed", "busy", "no-answer", "failed", "canceled") and call.hold != "joined":
         answered = call.consult_status == "talking"
-        call.consult_call_sid, call.consult_status = None, None
+        call.consult_call_sid, call.consult_ref, call.consult_status = None, None, None
         ledger.record(session, call, "consult_ended",
                       {"why": "clinician hung up" if answered else f"clinician {status}"},
                       dedupe_key=f"consult_ended:{call_sid}")

@@ -178,6 +178,8 @@ class Call(db.Model):
     agent_leg_sid: Mapped[str | None] = mapped_column(String(64))
     consult_call_sid: Mapped[str | None] = mapped_column(String(64))
     consult_status: Mapped[str | None] = mapped_column(String(20))  # ringing, talking
+    # The consult's own reference, in its webhooks' URLs: Twilio may answer before its sid is stored.
+    consult_ref: Mapped[str | None] = mapped_column(String(16))
     telephony_status: Mapped[str | None] = mapped_column(String(20))
     last_sequence: Mapped[int] = mapped_column(Integer, default=-1)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)

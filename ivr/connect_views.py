@@ -141,8 +141,9 @@ def patient_room_done(call_id: int):
 def consult_leg(call_id: int):
     """The clinician answered the agent's consult: a word on what it is, then the agent's room."""
     call = db.session.get(Call, call_id)
-    if call is None or request.form.get("CallSid") != call.consult_call_sid:
-        return twiml_response(twiml.empty())
+    if call is None or not consult.is_consult(call, request.args.get("ref"), request.form.get("CallSid", "")):
+        return twiml_response(twiml.empty())  # a consult the agent has already left: nobody is there
+    db.session.commit()  # its sid, if this is the first Twilio has told of it
     name = call.practice.name if call.practice else "The"
     return twiml_response(twiml.consult_whisper(name, consult.agent_room(call.id)))
 
@@ -153,9 +154,12 @@ def consult_status(call_id: int):
     """The clinician's consult call rang, was answered or ended: the agent's console hears at once."""
     call = db.session.get(Call, call_id)
     form = request.form
-    if call is not None and consult.consult_leg_changed(db.session, call, form.get("CallSid", ""),
-                                                        form.get("CallStatus", "")):
-        db.session.commit()
+    if call is None:
+        return Response(status=204)
+    changed = consult.consult_leg_changed(db.session, call, request.args.get("ref"), form.get("CallSid", ""),
+                                          form.get("CallStatus", ""))
+    db.session.commit()  # the call's sid, the first time it is seen, even when the agent need not hear
+    if changed:
         current_app.console.call_changed_for(call.agent_id)
     return Response(status=204)
 

@@ -99,6 +99,35 @@ def test_a_warm_transfer_puts_the_clinician_through_after_the_agent_has_spoken_t
         assert done.data == {"clinician": "Dr. Rivera", "by": world["alice"], "mode": "warm"}
 
 
+def test_a_clinician_who_answers_before_twilio_has_told_us_the_calls_sid_still_reaches_the_agent(
+        phone_system, world, agent_on_duty, on_call, monkeypatch):
+    """Twilio may ring the clinician, and they may answer, before the REST answer with the call's sid is
+    back: the consult's webhooks name the consult itself, so the clinician still hears who is waiting."""
+    caller, alice, device, call_id = _talking_to_alice(phone_system, world)
+    gateway = phone_system.app.gateway
+    place_call = gateway.place_call
+    heard = []
+
+    def answered_before_the_rest_reply(*args, **kwargs):
+        sid = place_call(*args, **kwargs)
+        clinician = phone_system.phone.incoming(ON_CALL_NUMBER)
+        clinician.answer()
+        heard.append(clinician.wait_for("An agent has a patient on hold for you"))
+        heard.append(clinician)
+        return sid
+
+    monkeypatch.setattr(gateway, "place_call", answered_before_the_rest_reply)
+    assert ask(alice, "consult", {"call_id": call_id})["ok"] is True
+
+    clinician = heard[1]
+    clinician.wait_for_status("in conference (2 participants)")  # Dr. Rivera and Alice
+    eventually(lambda: ask(alice, "snapshot")["call"]["consult"]["status"] == "talking", timeout=15)
+    assert ask(alice, "complete_transfer", {"call_id": call_id})["ok"] is True
+    caller.wait_for_status("in conference (2 participants)")  # the patient and Dr. Rivera
+    clinician.hang_up()
+    caller.wait_for_status("ended")
+
+
 def test_going_back_to_the_caller_ends_the_clinicians_call(phone_system, world, agent_on_duty, on_call):
     caller, alice, device, call_id = _talking_to_alice(phone_system, world)
     assert ask(alice, "consult", {"call_id": call_id})["ok"] is True

@@ -21,10 +21,12 @@ def upgrade():
         batch_op.add_column(sa.Column('agent_leg_sid', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('consult_call_sid', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('consult_status', sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column('consult_ref', sa.String(length=16), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('calls', schema=None) as batch_op:
+        batch_op.drop_column('consult_ref')
         batch_op.drop_column('consult_status')
         batch_op.drop_column('consult_call_sid')
         batch_op.drop_column('agent_leg_sid')

@@ -163,12 +163,20 @@ export function callPanel(options) {
     }
   }
 
-  // The call as a snapshot has it: a callback that was ringing and is gone went unanswered.
+  // The call as a snapshot has it: a callback that was ringing and is gone went unanswered; a consult
+  // that is gone while the caller still holds ended on the clinician's side.
   function update(next) {
     const wasCallingBack = callingBack();
+    const consulting = call && call.consult ? { callId: call.id, clinician: call.consult.clinician,
+      status: call.consult.status } : null;
     render(next);
     if (wasCallingBack && !next) {
       options.feedback.showNotice("The patient did not answer. Their callback is on the list of callbacks to make.");
+    }
+    if (consulting && next && next.id === consulting.callId && !next.consult && next.on_hold) {
+      options.feedback.showNotice(consulting.status === "talking"
+        ? consulting.clinician + " hung up. The caller is still on hold."
+        : consulting.clinician + " did not answer. The caller is still on hold.");
     }
   }
 

@@ -1,6 +1,9 @@
 """<Dial>: ring browser clients and numbers and bridge the one who answers, or take the next queued caller.
 
 A browser client is answered by its registered device (emulator/devices.py), as on Twilio.
+A noun's `url` is the whisper: TwiML run on the answered leg before the bridge. When it runs out, the
+parties are connected; when it hangs up (or the called party does), nobody is bridged and the <Dial>
+ends with DialCallStatus `completed`, since the leg was answered.
 
 <Dial><Conference> is in emulator/conference.py, with the rooms it joins.
 """
@@ -12,7 +15,7 @@ import time
 
 from . import conference
 from .call_control import CallControl
-from .callflow import CallerGone, Document, Redirected, resolve
+from .callflow import AppError, CallerGone, Document, EndCall, Redirected, resolve
 from .state import Call, new_sid, now
 from .twiml import Verb
 
@@ -38,6 +41,7 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
     time_limit = verb.int_attr("timeLimit", 14400)
     caller_id = verb.attr("callerId") or call.from_
     legs = []
+    whispers: dict[str, dict] = {}  # leg sid -> the noun's url, run on the leg once it answers
     with state.changed:
         for noun in nouns:
             parameters = {}
@@ -60,6 +64,9 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
                 leg.status_callback_method = noun.attr("statusCallbackMethod", "POST").upper()
                 leg.status_callback_events = frozenset(
                     (noun.attr("statusCallbackEvent") or "completed").replace(",", " ").split())
+            if noun.attr("url"):
+                whispers[leg.sid] = {"url": resolve(document.url, noun.attr("url")),
+                                     "method": noun.attr("method", "POST").upper()}
             state.calls[leg.sid] = leg
             legs.append(leg)
         call.connected_to = None
@@ -112,6 +119,18 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
             return {"url": action, "method": method, "params": result(status, None)}
         return None
     _end_legs(live, [leg for leg in legs if leg is not answered], "canceled")
+    if answered.sid in whispers:
+        try:
+            accepted = _whisper(live, answered, whispers[answered.sid])
+        except (CallerGone, Redirected):
+            _end_legs(live, [answered], "canceled")
+            live.notify_app(action, method, result("completed", answered))
+            raise
+        if not accepted:
+            _end_legs(live, [answered], "completed")
+            if action:
+                return {"url": action, "method": method, "params": result("completed", answered)}
+            return None
     with state.changed:
         answered.status = "in-progress"
         answered.start_time = now()
@@ -123,7 +142,8 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
         call.say(f"[connected to {answered.to}]", who="system")
         answered.say(f"[connected to {call.from_}]", who="system")
         state.changed.notify_all()
-    state.status_callbacks.emit(answered, "answered")
+    if answered.sid not in whispers:  # a whispered leg reported its answer before the whisper
+        state.status_callbacks.emit(answered, "answered")
     try:
         live.wait(time_limit, until=lambda: answered.hangup_requested or answered.detached)
     except (CallerGone, Redirected):
@@ -139,6 +159,52 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
     if action:
         return {"url": action, "method": method, "params": result("completed", answered)}
     return None
+
+
+def _whisper(live: CallControl, leg: Call, target: dict) -> bool:
+    """Run the noun's url on the answered leg, on a thread of its own, while the caller keeps hearing
+    it ring; True when the whisper ran out (connect them), False when it or the called party hung up."""
+    from .engine import LiveCall  # the engine runs the verbs, this module among them
+
+    state = live.state
+    outcome: dict[str, bool] = {}
+    with state.changed:
+        leg.status = "in-progress"
+        leg.start_time = now()
+        leg.answered_at = time.monotonic()
+        state.changed.notify_all()
+    state.status_callbacks.emit(leg, "answered")
+    leg_call = LiveCall(state, leg)
+
+    def run() -> None:
+        accepted = False
+        try:
+            next_target = target
+            while next_target is not None:
+                try:
+                    next_target = leg_call.execute(leg_call.fetch(next_target))
+                except Redirected as redirect:
+                    next_target = redirect.target
+            accepted = True
+        except (CallerGone, EndCall):
+            pass
+        except AppError as error:
+            leg_call.application_error(error)
+        except Exception:  # a bug in the emulator must not leave the caller ringing forever
+            logger.exception("emulator failure in the whisper on %s", leg.sid)
+        with state.changed:
+            outcome["accepted"] = accepted
+            state.changed.notify_all()
+
+    state.start_thread(run, name=f"whisper-{leg.sid[:8]}")
+    try:
+        live.wait_real(10**9, until=lambda: "accepted" in outcome)
+    except (CallerGone, Redirected):
+        with state.changed:
+            leg.hangup_requested = True  # the whisper stops; nobody is left to connect to
+            state.changed.notify_all()
+        raise
+    return outcome["accepted"] and not leg.hangup_requested
 
 
 def _unbridge(live: CallControl) -> None:

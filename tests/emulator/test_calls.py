@@ -364,3 +364,49 @@ def test_it_records_a_message_and_sends_its_transcription(emulator, twiml_app):
     assert transcription["form"]["TranscriptionText"] == "Please call me back about my results"
     assert transcription["form"]["RecordingSid"] == fields["RecordingSid"]
     assert twiml_app.is_signed(transcription)
+
+
+AGENT_PHONE = "+16175550199"
+WHISPER = ('<Response><Gather numDigits="1" timeout="3" action="/whisper-key">'
+           '<Say>Maple Street call, press 1 to accept.</Say></Gather><Hangup/></Response>')
+
+
+def _dial_with_whisper(twiml_app):
+    twiml_app.route("/voice", f'<Response><Dial action="/dialed"><Number url="/whisper" '
+                              f'statusCallback="/leg" statusCallbackEvent="answered completed">{AGENT_PHONE}'
+                              "</Number></Dial></Response>")
+    twiml_app.route("/whisper", WHISPER)
+    twiml_app.route("/whisper-key", lambda f: "<Response/>" if f["Digits"] == "1" else "<Response><Hangup/></Response>")
+    twiml_app.route("/dialed", lambda f: say(f"Dial {f['DialCallStatus']}."))
+    twiml_app.route("/leg", "")
+
+
+def test_a_numbers_whisper_runs_on_the_answered_leg_before_the_caller_is_connected(emulator, twiml_app):
+    _dial_with_whisper(twiml_app)
+    call = emulator.phone.dial(PATIENT, PRACTICE_NUMBER)
+    agent = emulator.phone.incoming(AGENT_PHONE)
+    agent.answer()
+
+    agent.wait_for("press 1 to accept")
+    assert not call.status()["connected_to"]  # the caller still hears it ring
+    agent.press("1")
+
+    call.wait_until(lambda s: s["connected_to"] == AGENT_PHONE)
+    [whisper] = twiml_app.wait_for_request("/whisper")
+    assert whisper["form"]["CallSid"] == agent.sid and whisper["form"]["ParentCallSid"] == call.sid
+    agent.hang_up()
+    call.wait_for("Dial completed.")
+
+
+def test_a_whisper_that_hangs_up_connects_nobody_and_the_dial_goes_on(emulator, twiml_app):
+    _dial_with_whisper(twiml_app)
+    call = emulator.phone.dial(PATIENT, PRACTICE_NUMBER)
+    agent = emulator.phone.incoming(AGENT_PHONE)  # a voicemail box picks up and presses nothing
+    agent.answer()
+
+    call.wait_for("Dial completed.")  # the leg was answered, so Twilio reports the dial completed
+
+    assert agent.wait_for_status("ended")
+    assert not any(line["text"].startswith("[connected") for line in call.status()["transcript"])
+    legs = [r["form"] for r in twiml_app.requests if r["path"] == "/leg"]
+    assert [leg["CallStatus"] for leg in legs] == ["in-progress", "completed"]

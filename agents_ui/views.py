@@ -35,6 +35,8 @@ def voice_token():
     """An access token for this agent's browser audio, and which device to register it with."""
     if not current_user.is_staff:
         abort(403)
+    if current_user.audio_phone:  # calls ring the agent's own phone (flask --app app user audio)
+        return jsonify(kind="phone", phone_hint="•••" + current_user.audio_phone[-4:])
     setup = voice_tokens.setup_from_config(current_app.config)
     if setup.kind is None:
         return jsonify(kind=None, error="Browser audio is not set up on this service (TWILIO_API_KEY, "

@@ -132,6 +132,15 @@ def find_api_key(session: Session, plain: str) -> ApiKey | None:
 AGENT_LANGUAGES = ("en", "es")
 
 
+def set_agent_audio(session: Session, email: str, phone: str | None) -> User:
+    """Where an agent hears callers: their own phone (`phone`), or their browser (None)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.is_staff:
+        raise AccountError(f"No answering-service staff account {email!r}.")
+    user.audio_phone = normalize_number(phone) if phone else None
+    return user
+
+
 def set_agent_skills(session: Session, email: str, languages: str | None, practices: str | None) -> User:
     """An agent's languages ("en,es") and the practices they are trained for ("1,4", or "all")."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))

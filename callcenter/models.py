@@ -126,6 +126,9 @@ class User(UserMixin, db.Model):
     # they are trained for (None: every practice). Calls go first to agents who have the skills.
     languages: Mapped[list | None] = mapped_column(JSON)
     trained_practices: Mapped[list | None] = mapped_column(JSON)
+    # An agent's own phone (E.164): when set, calls they accept ring it, with a whisper asking them to
+    # press 1, instead of their browser.
+    audio_phone: Mapped[str | None] = mapped_column(String(20))
     practice: Mapped[Practice | None] = relationship()
 
     @property

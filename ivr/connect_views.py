@@ -8,7 +8,7 @@ from callcenter import acd, calls, consult, ledger, patient_path, voicemail
 from callcenter.extensions import db
 from callcenter.gateway import GatewayError
 from callcenter.ledger import TERMINAL_TELEPHONY
-from callcenter.models import Call
+from callcenter.models import Call, User
 
 from . import bp, twiml
 from .onward import answer, queue_name
@@ -55,8 +55,54 @@ def connect(call_id: int):
     calls.bridging(db.session, call)
     db.session.commit()
     greeting = prompts(call.language)["callback_greeting"].format(practice=call.practice.name) if is_callback else None
+    agent = db.session.get(User, call.agent_id)
+    if agent is not None and agent.audio_phone:
+        return twiml_response(twiml.connect_to_agent_phone(call.language, call.id, agent.audio_phone, greeting))
     return twiml_response(twiml.connect_to_agent(call.language, call.id, twiml.agent_identity(call.agent_id),
                                                  greeting))
+
+
+def _agents_phone_leg(call_id: int) -> Call | None:
+    """The call whose agent's own phone this request comes from (its ParentCallSid is the patient's)."""
+    call = db.session.get(Call, call_id)
+    if call is None or request.form.get("ParentCallSid") not in (call.call_sid, calls.live_leg(db.session, call)):
+        return None
+    return call
+
+
+def _whisper_words(call: Call) -> str:
+    """Who is calling, for the agent's ear: the practice, and what they should know before answering."""
+    words = [call.practice.name if call.practice else "An answering service"]
+    if call.priority > 0:
+        words.append("urgent")
+    if call.language != "en":
+        words.append("in Spanish" if call.language == "es" else f"language {call.language}")
+    return ", ".join(words) + " call"
+
+
+@bp.post("/agent-whisper/<int:call_id>")
+@twilio_webhook(lambda: twiml_response(twiml.agent_not_taken()))
+def agent_whisper(call_id: int):
+    """The agent's own phone answered (it may be a voicemail box): ask them to press 1."""
+    call = _agents_phone_leg(call_id)
+    if call is None or call.state != "connecting":
+        return twiml_response(twiml.agent_not_taken())
+    return twiml_response(twiml.agent_whisper(call.id, _whisper_words(call)))
+
+
+@bp.post("/agent-whisper-key/<int:call_id>")
+@twilio_webhook(lambda: twiml_response(twiml.agent_not_taken()))
+def agent_whisper_key(call_id: int):
+    """The agent pressed a key on their phone: 1 takes the call, and only then is the caller connected."""
+    call = _agents_phone_leg(call_id)
+    if call is None or call.state != "connecting" or request.form.get("Digits") != "1":
+        return twiml_response(twiml.agent_not_taken())
+    calls.connected(db.session, call)
+    call.agent_leg_sid = request.form.get("CallSid") or None  # hold and consult move this leg between rooms
+    ledger.record(db.session, call, "accepted_on_phone", {"agent": call.agent_id}, actor_id=call.agent_id)
+    db.session.commit()
+    current_app.console.call_changed_for(call.agent_id)
+    return twiml_response(twiml.empty())  # the whisper runs out: connected
 
 
 @bp.post("/agent-leg/<int:call_id>")
@@ -68,7 +114,8 @@ def agent_leg(call_id: int):
     if call is None or form.get("ParentCallSid") not in (call.call_sid, calls.live_leg(db.session, call)):
         return Response(status=204)
     status, sid = form.get("CallStatus"), form.get("CallSid", "")
-    if status == "in-progress" and call.state == "connecting":
+    # The agent's own phone answering is not the agent taking the call: pressing 1 is (agent-whisper-key).
+    if status == "in-progress" and call.state == "connecting" and request.args.get("via") != "phone":
         calls.connected(db.session, call)
         call.agent_leg_sid = sid or None  # hold and consult move this leg between rooms
         db.session.commit()
@@ -186,7 +233,12 @@ def dial_done(call_id: int):
     if call.hold in consult.HELD and call.state == "connected":
         # The agent's leg left the bridge for their own room: the patient holds in theirs.
         return twiml_response(twiml.patient_on_hold(call.language, call.id, consult.patient_room(call.id)))
-    hold_again = calls.dial_finished(db.session, current_app.call_queue, call, form.get("DialCallStatus", ""),
+    dial_status = form.get("DialCallStatus", "")
+    if request.args.get("via") == "phone" and call.state == "connecting":
+        # The agent's phone never took the call (nobody pressed 1: a voicemail box, or a hang-up), though
+        # Twilio may report the dial completed because the phone answered.
+        dial_status = "not-accepted"
+    hold_again = calls.dial_finished(db.session, current_app.call_queue, call, dial_status,
                                      form_int("DialCallDuration"))
     if not hold_again and call.state == "completed":
         acd.call_ended(db.session, current_app.presence, agent_id, call.id, ledger.now())

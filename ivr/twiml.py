@@ -160,6 +160,42 @@ def connect_to_agent(language: str, call_id: int, client_identity: str, greeting
     return str(r)
 
 
+def connect_to_agent_phone(language: str, call_id: int, number: str, greeting: str | None = None) -> str:
+    """Bridge the caller to an agent who takes calls on their own phone. The phone answering is not the
+    agent accepting (a voicemail box answers too): the whisper asks them to press 1, and only that
+    connects the caller (/ivr/agent-whisper-key); anything else sends the caller back in line."""
+    p = prompts(language)
+    r = VoiceResponse()
+    _say(r, greeting or p["connecting"], p)
+    dial = Dial(action=f"/ivr/dial-done/{call_id}?via=phone", method="POST", timeout=RING_TIMEOUT)
+    dial.number(number, url=f"/ivr/agent-whisper/{call_id}", method="POST",
+                status_callback=f"/ivr/agent-leg/{call_id}?via=phone", status_callback_event="answered completed",
+                status_callback_method="POST")
+    r.append(dial)
+    return str(r)
+
+
+def agent_whisper(call_id: int, what: str) -> str:
+    """What an agent hears on their own phone before the caller is put through: `what` call, press 1."""
+    r = VoiceResponse()
+    gather = Gather(num_digits=1, timeout=6, action=f"/ivr/agent-whisper-key/{call_id}", method="POST")
+    for _ in range(2):
+        _say(gather, f"{what}. Press 1 to take the call.", EN)
+    r.append(gather)
+    _say(r, "Not taken. The caller stays in line.", EN)
+    r.hangup()
+    return str(r)
+
+
+def agent_not_taken() -> str:
+    """The agent's phone did not take the call: their leg hangs up, nobody is connected. (When they press
+    1 the answer is the empty document: the whisper runs out and Twilio connects the parties.)"""
+    r = VoiceResponse()
+    _say(r, "Not taken. The caller stays in line.", EN)
+    r.hangup()
+    return str(r)
+
+
 def patient_on_hold(language: str, call_id: int, room: str) -> str:
     """The patient waits in their own room: nobody has started it, so they hear Twilio's hold music
     until the agent (or the clinician) joins; their leaving ends it for everyone."""

@@ -12,7 +12,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from callcenter.accounts import AccountError, create_api_key, create_practice, create_user, set_agent_skills
+from callcenter.accounts import (
+    AccountError,
+    create_api_key,
+    create_practice,
+    create_user,
+    set_agent_audio,
+    set_agent_skills,
+)
 from callcenter.extensions import db
 from callcenter.menu import DEFAULT_OPTIONS
 from callcenter.practice_settings import (
@@ -138,6 +145,23 @@ def user_skills(email: str, languages: str | None, practices: str | None) -> Non
         _fail(exc)
     trained = ", ".join(map(str, user.trained_practices)) if user.trained_practices else "all practices"
     click.echo(f"{user.email}: languages {', '.join(user.languages or ['en'])}; trained for {trained}")
+
+
+@user_cli.command("audio")
+@click.option("--email", required=True)
+@click.option("--phone", default=None, help="Ring this phone (with a press-1 whisper) instead of the browser.")
+@click.option("--browser", is_flag=True, help="Hear callers in the console's browser audio again.")
+def user_audio(email: str, phone: str | None, browser: bool) -> None:
+    """Choose where an agent hears callers: their browser (the default) or their own phone."""
+    if bool(phone) == browser:
+        _fail(AccountError("Give either --phone NUMBER or --browser."))
+    try:
+        user = set_agent_audio(db.session, email, None if browser else phone)
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    where = f"their phone {user.audio_phone}, after pressing 1" if user.audio_phone else "the console's browser audio"
+    click.echo(f"{user.email}: takes calls on {where}")
 
 
 @apikey_cli.command("create")

@@ -221,3 +221,21 @@ def test_it_sets_an_agents_skills_and_explains_bad_ones(app, cli, world):
         args=["user", "skills", "--email", "bob@example.test", "--practices", "999"]).output
     assert "No answering-service staff account" in cli.invoke(
         args=["user", "skills", "--email", "desk@maple.test", "--languages", "en"]).output
+
+
+def test_it_sends_an_agents_calls_to_their_own_phone_and_back_to_the_browser(app, cli, world):
+    result = cli.invoke(args=["user", "audio", "--email", "bob@example.test", "--phone", "(617) 555-0199"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "bob@example.test: takes calls on their phone +16175550199, after pressing 1"
+    with app.app_context():
+        assert db.session.get(User, world["bob"]).audio_phone == "+16175550199"
+
+    result = cli.invoke(args=["user", "audio", "--email", "bob@example.test", "--browser"])
+    assert result.output.strip() == "bob@example.test: takes calls on the console's browser audio"
+    with app.app_context():
+        assert db.session.get(User, world["bob"]).audio_phone is None
+
+    assert "Give either --phone NUMBER or --browser" in cli.invoke(
+        args=["user", "audio", "--email", "bob@example.test"]).output
+    assert "not a possible phone number" in cli.invoke(
+        args=["user", "audio", "--email", "bob@example.test", "--phone", "12"]).output

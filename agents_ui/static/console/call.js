@@ -25,8 +25,11 @@ export function callPanel(options) {
   function lineState(c) {
     const audio = options.voice.audio;
     if (c.state === "connecting" && c.callback) return "Calling the patient back…";
+    if (c.state === "connecting" && audio.kind === "phone") {
+      return "Your phone " + audio.phoneHint + " is ringing. Answer and press 1 to take the call.";
+    }
     if (c.state === "connecting") return "Connecting you to the caller…";
-    if (c.state === "connected" && audio.kind && !(audio.connected && audio.callId === c.id)) {
+    if (c.state === "connected" && audio.kind && audio.kind !== "phone" && !(audio.connected && audio.callId === c.id)) {
       return "Connecting your audio…";
     }
     if (c.state === "connected" && c.consult && c.consult.status === "talking") {

@@ -2,6 +2,8 @@
 // the emulator's device with the same interface. When the call the agent accepted is bridged to
 // their browser, its incoming leg (carrying that call's id) is answered here; any other leg is
 // left to ring. Mute works on the leg; the console shows "Connected" only once the leg is open.
+// An agent who takes calls on their own phone has no device here: the phone rings, and the server
+// connects the caller once they press 1 (kind "phone").
 
 import { EmulatorDevice } from "./emulator-device.js";
 
@@ -20,7 +22,7 @@ function loadScript(src) {
 // options: tokenUrl, sdkUrl, indicator (element), mute (button), onChange(audio)
 export function voiceDevice(options) {
   let device = null, kind = null, pending = [], active = null, deskCallId = null;
-  const audio = { kind: null, ready: false, connected: false, callId: null };
+  const audio = { kind: null, ready: false, connected: false, callId: null, phoneHint: null };
 
   function say(state, text) {
     options.indicator.setAttribute("data-state", state);
@@ -72,6 +74,13 @@ export function voiceDevice(options) {
 
   function start(answer) {
     kind = audio.kind = answer.kind;
+    if (kind === "phone") {
+      audio.ready = true;
+      audio.phoneHint = answer.phone_hint;
+      say("ready", "Calls ring your phone " + answer.phone_hint);
+      changed();
+      return Promise.resolve();
+    }
     if (!kind) {
       say("none", "No browser audio");
       options.indicator.title = answer.error || "";

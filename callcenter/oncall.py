@@ -27,6 +27,12 @@ def page_text(practice: Practice, call: Call, why: str) -> str:
             f"Ref #{call.id}.")
 
 
+def was_paged(session: Session, call_id: int) -> bool:
+    """Whether the on-call clinician's page for this call went out (so they have the caller's number)."""
+    return session.scalar(select(OnCallPage.id).where(OnCallPage.call_id == call_id,
+                                                      OnCallPage.status == "sent").limit(1)) is not None
+
+
 def page(session: Session, gateway: TwilioGateway, practice: Practice, call: Call, why: str,
          at: datetime) -> OnCallPage:
     """Send the on-call clinician an SMS about this call and record it (also when it could not be sent)."""

@@ -44,6 +44,7 @@ class Onward:
     wait_minutes: int | None = None
     on_call_number: str | None = None
     queue_changed: bool = False  # consoles should be told
+    paged: bool = False  # the on-call clinician's page went out for this call (what the caller may be told)
 
 
 # The hold loop asks these about once a minute per caller: built once, their values are parameters.
@@ -130,7 +131,7 @@ def to_on_call(session: Session, gateway: TwilioGateway, call: Call, practice: P
         ledger.set_outcome(session, call, "oncall")
     shift = oncall.current_shift(session, practice.id, now)
     if shift is None:
-        return Onward(Next.URGENT_VOICEMAIL, why)
+        return Onward(Next.URGENT_VOICEMAIL, why, paged=page.status == "sent")
     ledger.advance(call, "on_call")
     ledger.record(session, call, "put_through_to_on_call", {"shift": shift.id})
     return Onward(Next.ON_CALL, why, on_call_number=shift.number)
@@ -172,4 +173,4 @@ def after_on_call(session: Session, call: Call, dial_status: str) -> Onward:
         ledger.advance(call, "completed")
         ledger.set_outcome(session, call, "oncall")
         return Onward(Next.GOODBYE)
-    return Onward(Next.URGENT_VOICEMAIL, "on_call_unanswered")
+    return Onward(Next.URGENT_VOICEMAIL, "on_call_unanswered", paged=oncall.was_paged(session, call.id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from callcenter import acd, calls, consult, ledger, patient_path, voicemail
+from callcenter import acd, calls, consult, ledger, oncall, patient_path, voicemail
 from callcenter.extensions import db
 from callcenter.gateway import GatewayError
 from callcenter.ledger import TERMINAL_TELEPHONY
@@ -293,8 +293,9 @@ def voicemail_recorded():
     if url and call.practice_id is not None:
         voicemail.save(db.session, call, url, form.get("RecordingSid"), form_int("RecordingDuration"),
                        urgent)
+    paged = urgent and call.id is not None and oncall.was_paged(db.session, call.id)
     db.session.commit()
-    return twiml_response(twiml.voicemail_saved(call.language, urgent=urgent))
+    return twiml_response(twiml.voicemail_saved(call.language, urgent=urgent, paged=paged))
 
 
 @bp.post("/transcription")

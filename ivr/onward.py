@@ -50,7 +50,7 @@ def twiml_for(onward: Onward, call: Call, prefix: str | None = None) -> str:
     text = " ".join(t for t in (prefix, why) if t) or None
     if onward.next is Next.ON_CALL:
         return twiml.connect_to_on_call(language, call.id, onward.on_call_number, prefix=text)
-    return twiml.voicemail(language, urgent=onward.next is Next.URGENT_VOICEMAIL, prefix=text)
+    return twiml.voicemail(language, urgent=onward.next is Next.URGENT_VOICEMAIL, paged=onward.paged, prefix=text)
 
 
 def answer(onward: Onward, call: Call, prefix: str | None = None) -> Response:

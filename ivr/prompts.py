@@ -61,8 +61,19 @@ EN = {
     "voicemail_thanks": (
         "Thank you. Your message has been recorded and the office will call you back. Goodbye."
     ),
+    # Said only when the clinician's page went out (Onward.paged): they have the caller's number.
     "voicemail_urgent_thanks": (
-        "Thank you. The on-call clinician has your message and will call you back. "
+        "Thank you. Your message has been recorded, and the on-call clinician has been paged with your "
+        "number. If things get worse, hang up and dial 9 1 1. Goodbye."
+    ),
+    # Nobody on call, or the page could not be sent: nobody has been told but our own staff.
+    "voicemail_unpaged_prompt": (
+        "We could not reach the on-call clinician. If this is an emergency, hang up and dial 9 1 1. "
+        "Otherwise, please leave your name, the best number to call you back, and what is happening after "
+        "the tone. Press pound when you are finished."
+    ),
+    "voicemail_unpaged_thanks": (
+        "Thank you. Your urgent message has been recorded for our staff. "
         "If things get worse, hang up and dial 9 1 1. Goodbye."
     ),
     "on_call_connecting": "Please hold while we connect you to the on-call clinician.",
@@ -133,7 +144,16 @@ ES = {
     ),
     "voicemail_thanks": "Gracias. Su mensaje quedó grabado y la oficina le llamará. Adiós.",
     "voicemail_urgent_thanks": (
-        "Gracias. El médico de guardia tiene su mensaje y le llamará. "
+        "Gracias. Su mensaje quedó grabado y hemos avisado al médico de guardia con su número. "
+        "Si empeora, cuelgue y marque el 9 1 1. Adiós."
+    ),
+    "voicemail_unpaged_prompt": (
+        "No pudimos comunicarnos con el médico de guardia. Si es una emergencia, cuelgue y marque el 9 1 1. "
+        "Si no, deje su nombre, el mejor número para llamarle y lo que está pasando después del tono. "
+        "Oprima la tecla de número cuando termine."
+    ),
+    "voicemail_unpaged_thanks": (
+        "Gracias. Su mensaje urgente quedó grabado para nuestro personal. "
         "Si empeora, cuelgue y marque el 9 1 1. Adiós."
     ),
     "on_call_connecting": "Espere mientras le comunicamos con el médico de guardia.",

@@ -249,13 +249,21 @@ def connect_to_on_call(language: str, call_id: int, number: str, prefix: str | N
     return str(r)
 
 
-def voicemail(language: str, *, urgent: bool, prefix: str | None = None) -> str:
-    """Record a message; the transcription arrives later at /ivr/transcription."""
+def _voicemail_words(urgent: bool, paged: bool, which: str) -> str:
+    """The voicemail prompt key for this caller: "the on-call clinician has been paged" only if it is so."""
+    if not urgent:
+        return f"voicemail_{which}"
+    return f"voicemail_urgent_{which}" if paged else f"voicemail_unpaged_{which}"
+
+
+def voicemail(language: str, *, urgent: bool, paged: bool = False, prefix: str | None = None) -> str:
+    """Record a message; the transcription arrives later at /ivr/transcription. `paged`: the on-call
+    clinician's page went out for this call (only then is the caller told so)."""
     p = prompts(language)
     r = VoiceResponse()
     if prefix:
         _say(r, prefix, p)
-    _say(r, p["voicemail_urgent_prompt"] if urgent else p["voicemail_prompt"], p)
+    _say(r, p[_voicemail_words(urgent, paged, "prompt")], p)
     r.record(action="/ivr/voicemail", method="POST", max_length=VOICEMAIL_MAX_SECONDS, finish_on_key="#",
              play_beep=True, transcribe=True, transcribe_callback="/ivr/transcription")
     # Reached only if the caller said nothing: the action is not requested for an empty recording.
@@ -264,10 +272,10 @@ def voicemail(language: str, *, urgent: bool, prefix: str | None = None) -> str:
     return str(r)
 
 
-def voicemail_saved(language: str, *, urgent: bool) -> str:
+def voicemail_saved(language: str, *, urgent: bool, paged: bool = False) -> str:
     p = prompts(language)
     r = VoiceResponse()
-    _say(r, p["voicemail_urgent_thanks"] if urgent else p["voicemail_thanks"], p)
+    _say(r, p[_voicemail_words(urgent, paged, "thanks")], p)
     r.hangup()
     return str(r)
 

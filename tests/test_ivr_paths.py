@@ -116,8 +116,45 @@ def test_with_nobody_on_call_an_urgent_caller_leaves_an_urgent_message(app, twil
     root = _menu(twilio, Digits="1")
     assert root.find("Dial") is None
     assert root.find("Record") is not None
+    # Nobody was paged, so nobody is said to have been; the caller hears what is so, and 911 first.
+    assert "has been paged" not in spoken(root)
+    assert "We could not reach the on-call clinician. If this is an emergency, hang up and dial 9 1 1." in spoken(root)
     with app.app_context():
         assert db.session.scalar(select(OnCallPage.status)) == "no_one_on_call"
+
+    thanks = parse(twilio.post("/ivr/voicemail", incoming(RecordingUrl="https://api.twilio.com/rec/RE1",
+                                                           RecordingSid="RE1", RecordingDuration="20")))
+    assert "Your urgent message has been recorded for our staff." in spoken(thanks)
+    assert "clinician" not in spoken(thanks)
+
+
+def test_a_page_that_could_not_be_sent_is_not_called_paged(app, twilio, twilio_http, agent_on_duty, maple_closed,
+                                                           on_call):
+    twilio_http.fail_with = 400  # Twilio refuses the SMS to the clinician
+    dial = _menu(twilio, Digits="1").find("Dial")
+    twilio_http.fail_with = None
+    assert dial.find("Number").text == ON_CALL_NUMBER  # they are still dialled
+    with app.app_context():
+        assert db.session.scalar(select(OnCallPage.status)) == "failed"
+
+    root = parse(twilio.post(dial.get("action"), incoming(DialCallStatus="no-answer")))
+
+    assert "has been paged" not in spoken(root)
+    assert "We could not reach the on-call clinician." in spoken(root)
+    thanks = parse(twilio.post("/ivr/voicemail", incoming(RecordingUrl="https://api.twilio.com/rec/RE2",
+                                                           RecordingSid="RE2", RecordingDuration="20")))
+    assert "recorded for our staff" in spoken(thanks)
+
+
+def test_after_a_page_went_out_the_urgent_voicemail_says_so_and_no_more(app, twilio, agent_on_duty, maple_closed,
+                                                                       on_call):
+    dial = _menu(twilio, Digits="1").find("Dial")
+    parse(twilio.post(dial.get("action"), incoming(DialCallStatus="no-answer")))
+    thanks = parse(twilio.post("/ivr/voicemail", incoming(RecordingUrl="https://api.twilio.com/rec/RE3",
+                                                           RecordingSid="RE3", RecordingDuration="20")))
+    said = spoken(thanks)
+    assert "the on-call clinician has been paged with your number" in said
+    assert "has your message" not in said  # the voicemail itself is not sent to them
 
 
 def test_with_no_agent_logged_in_callers_are_not_left_on_hold(app, twilio, world):

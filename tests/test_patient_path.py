@@ -96,7 +96,7 @@ def test_the_on_call_clinicians_line_ends_the_call_or_leaves_an_urgent_message(a
         _, call = _after_menu(app, "1")
 
         assert patient_path.after_on_call(db.session, call, "no-answer") == Onward(
-            Next.URGENT_VOICEMAIL, "on_call_unanswered")
+            Next.URGENT_VOICEMAIL, "on_call_unanswered", paged=True)  # the page went out before the dial
         assert patient_path.after_on_call(db.session, call, "completed") == Onward(Next.GOODBYE)
         assert patient_path.after_on_call(db.session, call, "completed") == Onward(Next.GOODBYE)  # Twilio retried
         db.session.commit()

@@ -60,8 +60,10 @@ CASES = {
     "agent_whisper": ("call", lambda lang: [app_twiml.agent_whisper(42, "Maple & Oak <Pediatrics>, urgent call")]),
     "agent_not_taken": ("call", lambda lang: [app_twiml.agent_not_taken()]),
     "voicemail": ("call", lambda lang: [app_twiml.voicemail(lang, urgent=False),
-                                        app_twiml.voicemail(lang, urgent=True, prefix="After hours.")]),
-    "voicemail_saved": ("call", lambda lang: [app_twiml.voicemail_saved(lang, urgent=u) for u in (False, True)]),
+                                        app_twiml.voicemail(lang, urgent=True, prefix="After hours."),
+                                        app_twiml.voicemail(lang, urgent=True, paged=True)]),
+    "voicemail_saved": ("call", lambda lang: [app_twiml.voicemail_saved(lang, urgent=u, paged=p)
+                                              for u, p in ((False, False), (True, False), (True, True))]),
     "redirect": ("call", lambda lang: [app_twiml.redirect("/ivr/menu?attempt=2&silent=1")]),
     "goodbye": ("call", lambda lang: [app_twiml.goodbye(lang)]),
     "safe_fallback": ("call", lambda lang: [app_twiml.safe_fallback()]),

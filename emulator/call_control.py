@@ -70,3 +70,14 @@ class CallControl(Protocol):
 
     def perform(self, verb: Verb, document: Document, **kw):
         """Run one verb inside another's document (a Gather's prompts, a wait document)."""
+
+    def execute(self, document: Document) -> dict | None:
+        """Run a document's verbs; return the next target, or None when the document runs out."""
+
+    def application_error(self, error) -> None:
+        """Log an application error on the call and let the caller hear Twilio's apology."""
+
+    # Other calls --------------------------------------------------------------------------------------
+
+    def on_leg(self, leg: Call) -> CallControl:
+        """A CallControl of its own for another call (a <Dial>'s leg running its whisper)."""

@@ -164,8 +164,6 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
 def _whisper(live: CallControl, leg: Call, target: dict) -> bool:
     """Run the noun's url on the answered leg, on a thread of its own, while the caller keeps hearing
     it ring; True when the whisper ran out (connect them), False when it or the called party hung up."""
-    from .engine import LiveCall  # the engine runs the verbs, this module among them
-
     state = live.state
     outcome: dict[str, bool] = {}
     with state.changed:
@@ -174,7 +172,7 @@ def _whisper(live: CallControl, leg: Call, target: dict) -> bool:
         leg.answered_at = time.monotonic()
         state.changed.notify_all()
     state.status_callbacks.emit(leg, "answered")
-    leg_call = LiveCall(state, leg)
+    leg_call = live.on_leg(leg)
 
     def run() -> None:
         accepted = False

@@ -207,6 +207,10 @@ class LiveCall:
                 return target
         return None
 
+    def on_leg(self, leg: Call) -> LiveCall:
+        """A LiveCall of its own for another call (a <Dial>'s leg running its whisper)."""
+        return LiveCall(self.state, leg)
+
     def perform(self, verb: Verb, document: Document, **kw):
         """Run one verb inside another's document (a Gather's prompts, a wait document)."""
         return VERBS[verb.name](self, verb, document, **kw)

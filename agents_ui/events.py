@@ -265,6 +265,15 @@ class ConsoleNamespace(Namespace):
         return {"call": read_model.call_view(db.session, call)}
 
     @console_event
+    def on_handle_page(self, data):
+        """`{page_id}` (supervisors): "I'm handling it", for an urgent page nobody acknowledged."""
+        page_id = _id(data, "page_id", "a page")
+        page = desk.handle_page(db.session, page_id, _agent(), ledger.now())
+        db.session.commit()
+        current_app.console.pages_changed()
+        return {"page_id": page.id}
+
+    @console_event
     def on_complete_callback(self, data):
         """`{task_id}`: the patient has been called back."""
         task_id = _id(data, "task_id", "a callback")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from callcenter import cases, consult, desk, oncall
+from callcenter import cases, consult, desk, escalation, oncall
 from callcenter.calls import waiting_calls
 from callcenter.labels import away_reason_label
 from callcenter.models import Call, CallbackTask, Message, OnCallPage, Practice, User
@@ -224,8 +224,19 @@ def recent_pages(session: Session, limit: int = PAGES_LIMIT) -> list[dict]:
         .order_by(OnCallPage.sent_at.desc(), OnCallPage.id.desc())
         .limit(limit)
     ).all()
-    return [{"id": page.id, "practice": name, "status": page.status, "sent_at": _iso(page.sent_at)}
+    return [{"id": page.id, "practice": name, "status": page.status, "sent_at": _iso(page.sent_at),
+             "acknowledged_by": page.acknowledged_by, "acknowledged_at": _iso(page.acknowledged_at),
+             "escalation": escalation_word(page)}
             for page, name in rows]
+
+
+def escalation_word(page: OnCallPage) -> str | None:
+    """Where an unacknowledged page's escalation stands (callcenter/escalation.py), for people."""
+    if page.acknowledged_at is not None:
+        return None
+    if escalation.needs_supervisor(page):
+        return "needs_supervisor"
+    return "called_down" if page.escalation_step == escalation.CALLED_DOWN else "waiting"
 
 
 def agent_status(presence: Presence, agent: User, call: Call | None, offer: Offer | None = None,

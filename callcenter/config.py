@@ -70,6 +70,10 @@ def from_environment(instance_path: str) -> dict:
         "AGENT_OFFLINE_AFTER": float(env.get("AGENT_OFFLINE_AFTER") or 30),
         # After-call work: seconds an agent has to wrap up after the caller is gone, then a supervisor is told.
         "AFTER_CALL_WORK_LIMIT": int(env.get("AFTER_CALL_WORK_LIMIT") or 120),
+        # An on-call page nobody acknowledged: seconds until the clinician is called down, then until the
+        # supervisors must handle it (callcenter/escalation.py).
+        "PAGE_CALL_DOWN_AFTER": int(env.get("PAGE_CALL_DOWN_AFTER") or 300),
+        "PAGE_SUPERVISOR_AFTER": int(env.get("PAGE_SUPERVISOR_AFTER") or 300),
         # Agents' browser audio (Twilio Voice SDK): unset, agents use the emulator's device or their phone.
         "TWILIO_API_KEY": env.get("TWILIO_API_KEY") or "",
         "TWILIO_API_SECRET": env.get("TWILIO_API_SECRET") or "",

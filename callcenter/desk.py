@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from . import calls, consult, ledger, oncall, voicemail
+from . import calls, consult, escalation, ledger, oncall, voicemail
 from .accounts import AccountError, normalize_number
 from .calls import Refused
 from .gateway import GatewayError, TwilioGateway
-from .models import AuditEntry, Call, CallbackTask, Message, OnCallShift, User
+from .models import AuditEntry, Call, CallbackTask, Message, OnCallPage, OnCallShift, User
 from .presence import Presence
 from .queue import CallQueue
 
@@ -222,6 +222,18 @@ def _note_unreached_callback(session: Session, call: Call, agent: User, disposit
     call.notes = (notes or "").strip()[:5000] or call.notes
     ledger.record(session, call, "wrapped_up", {"disposition": disposition, "message": False, "reached": False},
                   actor_id=agent.id)
+
+
+def handle_page(session: Session, page_id: int, supervisor: User, now) -> OnCallPage:
+    """A supervisor owns an urgent page nobody acknowledged: its escalation stops with them."""
+    if supervisor.role not in ("supervisor", "admin"):
+        raise Refused("Only a supervisor can take over an unacknowledged page.")
+    page = session.get(OnCallPage, page_id)
+    if page is None:
+        raise Refused("This page no longer exists.")
+    if not escalation.acknowledge(session, page, f"supervisor {supervisor.name}", now, actor_id=supervisor.id):
+        raise Refused(f"It was acknowledged already ({page.acknowledged_by}).")
+    return page
 
 
 def take_over_wrap_up(session: Session, call_id: int, supervisor: User) -> Call:

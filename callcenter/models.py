@@ -102,6 +102,13 @@ class OnCallPage(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="sent")
     error: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Escalation until someone acknowledges (callcenter/escalation.py): who did and when ("reply 1",
+    # "pressed 1 on the call-down", "answered the patient's call", "supervisor <name>"); the step reached
+    # (0 paged, 1 called down, 2 raised to the supervisors) and when the next one is due.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(60))
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class PracticeNumber(db.Model):

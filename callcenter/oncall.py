@@ -24,7 +24,7 @@ def current_shift(session: Session, practice_id: int, at: datetime) -> OnCallShi
 def page_text(practice: Practice, call: Call, why: str) -> str:
     """What the clinician's phone shows: enough to act, and the callback number they need."""
     return (f"{practice.name}: urgent patient call ({why}). Call back {call.from_number or 'withheld number'}. "
-            f"Ref #{call.id}.")
+            f"Ref #{call.id}. Reply 1 to acknowledge.")
 
 
 def was_paged(session: Session, call_id: int) -> bool:

@@ -14,7 +14,7 @@ from enum import Enum
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from . import calls, hours, ledger, oncall
+from . import calls, escalation, hours, ledger, oncall
 from .gateway import TwilioGateway
 from .models import Call, Practice
 from .presence import Presence
@@ -172,5 +172,6 @@ def after_on_call(session: Session, call: Call, dial_status: str) -> Onward:
     if dial_status in ("completed", "answered"):
         ledger.advance(call, "completed")
         ledger.set_outcome(session, call, "oncall")
+        escalation.acknowledge_call(session, call, "answered the patient's call", ledger.now())
         return Onward(Next.GOODBYE)
     return Onward(Next.URGENT_VOICEMAIL, "on_call_unanswered", paged=oncall.was_paged(session, call.id))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import Response, current_app, request
+from sqlalchemy import select
 
-from callcenter import acd, calls, consult, ledger, oncall, patient_path, voicemail
+from callcenter import acd, calls, consult, escalation, ledger, oncall, patient_path, voicemail
 from callcenter.extensions import db
 from callcenter.gateway import GatewayError
 from callcenter.ledger import TERMINAL_TELEPHONY
-from callcenter.models import Call, User
+from callcenter.models import Call, Message, OnCallPage, Practice, User
 
 from . import bp, twiml
 from .onward import answer, queue_name
@@ -272,6 +273,43 @@ def on_call_done(call_id: int):
     if call is None:
         return _safe()
     return answer(patient_path.after_on_call(db.session, call, request.form.get("DialCallStatus", "")), call)
+
+
+def _page_callback_number(page: OnCallPage) -> str | None:
+    """The number the clinician should call: the one an urgent message gave, else the caller's own."""
+    if page.call_id is None:
+        return None
+    message = db.session.scalar(select(Message).where(Message.call_id == page.call_id, Message.urgency == "urgent",
+                                                      Message.callback_number.is_not(None)).limit(1))
+    call = db.session.get(Call, page.call_id)
+    return message.callback_number if message else (call.from_number if call else None)
+
+
+@bp.post("/page-call/<int:page_id>")
+@twilio_webhook(lambda: twiml_response(twiml.goodbye()))
+def page_call(page_id: int):
+    """The call-down of an unacknowledged page answered (callcenter/escalation.py): read it, ask for 1."""
+    page = db.session.get(OnCallPage, page_id)
+    if page is None or page.acknowledged_at is not None:
+        return twiml_response(twiml.page_acknowledged() if page else twiml.goodbye())
+    practice = db.session.get(Practice, page.practice_id)
+    return twiml_response(twiml.page_call_down(page.id, practice.name if practice else "", page.call_id,
+                                               _page_callback_number(page)))
+
+
+@bp.post("/page-call-key/<int:page_id>")
+@twilio_webhook(lambda: twiml_response(twiml.goodbye()))
+def page_call_key(page_id: int):
+    """A key pressed on the call-down: 1 acknowledges the page (and stops its escalation)."""
+    page = db.session.get(OnCallPage, page_id)
+    if page is None:
+        return twiml_response(twiml.goodbye())
+    if request.form.get("Digits") != "1":
+        return twiml_response(twiml.redirect(f"/ivr/page-call/{page.id}"))
+    escalation.acknowledge(db.session, page, "pressed 1 on the call-down", ledger.now())
+    db.session.commit()
+    current_app.console.pages_changed()
+    return twiml_response(twiml.page_acknowledged())
 
 
 @bp.post("/goodbye")

@@ -309,6 +309,38 @@ def empty() -> str:
     return str(VoiceResponse())
 
 
+def spoken_number(number: str | None) -> str:
+    """A phone number as a person reads it out: digit by digit, in groups (617, 555, 0188)."""
+    digits = [c for c in number or "" if c.isdigit()]
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    if len(digits) != 10:
+        return " ".join(digits) or "withheld"
+    return ", ".join(" ".join(group) for group in (digits[:3], digits[3:6], digits[6:]))
+
+
+def page_call_down(page_id: int, practice_name: str, ref: int | None, callback_number: str | None) -> str:
+    """The call-down of an unacknowledged page: who, the reference, the number to call back, press 1."""
+    r = VoiceResponse()
+    gather = Gather(num_digits=1, timeout=8, action=f"/ivr/page-call-key/{page_id}", method="POST")
+    words = (f"This is the {practice_name} answering service with an urgent patient call"
+             f"{f', reference {ref}' if ref else ''}. Please call the patient back at "
+             f"{spoken_number(callback_number)}. Press 1 to acknowledge.")
+    for _ in range(2):
+        _say(gather, words, EN)
+    r.append(gather)
+    _say(r, "Not acknowledged. Goodbye.", EN)
+    r.hangup()
+    return str(r)
+
+
+def page_acknowledged() -> str:
+    r = VoiceResponse()
+    _say(r, "Acknowledged. Thank you. Goodbye.", EN)
+    r.hangup()
+    return str(r)
+
+
 def sms_reply(text: str | None) -> str:
     r = MessagingResponse()
     if text:

@@ -7,7 +7,7 @@ import logging
 
 from flask import Response, current_app, request
 
-from callcenter import acd, call_status, calls, ledger, menu, patient_path
+from callcenter import acd, call_status, calls, escalation, ledger, menu, patient_path
 from callcenter.call_status import PendingStatuses
 from callcenter.extensions import csrf, db
 from callcenter.practice_directory import PracticeCard, card_of
@@ -144,7 +144,14 @@ def status():
 @sms_bp.post("/inbound")
 @twilio_webhook(lambda: twiml_response(twiml.sms_reply(None)))
 def sms_inbound():
-    """A text to a practice number: tell the patient to call (we do not take medical requests by SMS)."""
+    """A text to a practice number. A clinician's "1" acknowledges their page (callcenter/escalation.py);
+    anyone else is told to call (we do not take medical requests by SMS)."""
+    page = escalation.acknowledge_reply(db.session, request.form.get("From"), request.form.get("Body"), ledger.now())
+    if page is not None:
+        db.session.commit()
+        current_app.console.pages_changed()
+        ref = f" ref #{page.call_id}" if page.call_id else ""
+        return twiml_response(twiml.sms_reply(f"Acknowledged{ref}. Thank you."))
     return twiml_response(twiml.sms_reply(EN["sms_reply"]))
 
 

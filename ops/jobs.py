@@ -7,13 +7,14 @@ from datetime import timedelta
 
 from flask import current_app
 
-from callcenter import call_status, ledger
+from callcenter import call_status, escalation, ledger
 from callcenter.call_status import PendingStatuses
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
 from callcenter.models import Message
 from callcenter.reconciler import reconcile as reconcile_ledger
+from ivr.urls import public_url
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,29 @@ def reconcile() -> dict:
     if report.without_outcome:
         log.error("reconciler: %d ended calls have no owned outcome past their deadline (ids %s)",
                   len(report.without_outcome), report.without_outcome[:20])
-    return {"restored": report.restored_to_queue, "removed": report.removed_from_queue,
+    escalated = escalate_pages()
+    return {"pages_called_down": escalated.called_down, "pages_raised": escalated.raised,
+            "restored": report.restored_to_queue, "removed": report.removed_from_queue,
             "without_outcome": report.without_outcome, "stuck_connecting": report.stuck_connecting,
             "sms_not_sent": report.sms_not_sent, "replayed": len(replayed),
             "gone_while_waiting": report.gone_while_waiting, "wrap_up_overdue": report.wrap_up_overdue}
+
+
+def escalate_pages() -> escalation.Escalated:
+    """Take the escalation steps of unacknowledged on-call pages that are due (with each reconciler round)."""
+    app = current_app
+    done = escalation.escalate_due(db.session, app.gateway, escalation.Policy.from_config(app.config), ledger.now(),
+                                   lambda page_id: public_url(f"/ivr/page-call/{page_id}"))
+    db.session.commit()
+    if done.called_down or done.raised:
+        app.console.pages_changed()
+    for page_id in done.raised:
+        log.warning("on-call page %s was not acknowledged: raised to the supervisors", page_id)
+        app.console.tell_supervisors("An urgent page was not acknowledged. It is on the pages list: "
+                                     "reach the clinician or the practice, then press I'm handling it.")
+    for page_id in done.called_down:
+        log.info("on-call page %s not acknowledged: calling the clinician", page_id)
+    return done
 
 
 def send_callback_sms(task_id: int) -> str | None:

@@ -63,7 +63,7 @@ def test_it_pages_the_on_call_clinician_once(app, alice, on_call, twilio_http):
     assert sms["data"] == {
         "To": ON_CALL_NUMBER, "From": MAPLE_NUMBER,
         "Body": f"Maple Street Family Medicine: urgent patient call (message taken by the answering service). "
-                f"Call back {PATIENT}. Ref #{call_id}.",
+                f"Call back {PATIENT}. Ref #{call_id}. Reply 1 to acknowledge.",
     }
     assert MESSAGE not in sms["data"]["Body"] and "Pat Doe" not in sms["data"]["Body"]
     with app.app_context():
@@ -93,7 +93,7 @@ def test_it_gives_the_clinician_the_number_the_patient_asked_for(app, alice, on_
     [sms] = sms_sent(twilio_http)
     assert sms["data"]["Body"] == (
         "Maple Street Family Medicine: urgent patient call (message taken by the answering service, "
-        f"best number +16175550188). Call back {PATIENT}. Ref #{call_id}.")
+        f"best number +16175550188). Call back {PATIENT}. Ref #{call_id}. Reply 1 to acknowledge.")
 
 
 def test_it_does_not_page_for_a_routine_message(app, alice, on_call, twilio_http):
@@ -148,7 +148,8 @@ def test_it_shows_the_recent_pages_on_every_console_without_patient_data(app, wo
     with app.app_context():
         newest = db.session.scalars(select(OnCallPage.id).order_by(OnCallPage.id.desc()).limit(10)).all()
     assert [p["id"] for p in pages] == newest
-    assert set(pages[0]) == {"id", "practice", "status", "sent_at"}
+    assert set(pages[0]) == {"id", "practice", "status", "sent_at", "acknowledged_by", "acknowledged_at",
+                             "escalation"}  # no patient data
     assert (pages[0]["practice"], pages[0]["status"]) == ("Maple Street Family Medicine", "sent")
     assert PATIENT not in str(pages) and ON_CALL_NUMBER not in str(pages)
 
@@ -162,4 +163,5 @@ def test_it_pages_at_once_when_the_job_cannot_be_queued(app, alice, on_call, twi
     call_id, _ = wrapped_up_urgent(app, alice)  # the wrap-up still succeeds ...
 
     [sms] = sms_sent(twilio_http)  # ... and the clinician is paged all the same
-    assert (sms["data"]["To"], sms["data"]["Body"].endswith(f"Ref #{call_id}.")) == (ON_CALL_NUMBER, True)
+    assert sms["data"]["To"] == ON_CALL_NUMBER
+    assert sms["data"]["Body"].endswith(f"Ref #{call_id}. Reply 1 to acknowledge.")

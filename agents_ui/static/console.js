@@ -70,7 +70,8 @@ const callbacks = callbacksPanel({ list: byId("callbacks"), count: byId("callbac
                                    connection: connection, feedback: notices });
 const voicemails = voicemailsPanel({ list: byId("voicemails"), count: byId("voicemails-count"),
                                      connection: connection, feedback: notices });
-const pages = pagesPanel(byId("pages"));
+const pages = pagesPanel({ list: byId("pages"), connection: connection, feedback: notices,
+                           supervisor: root.getAttribute("data-supervisor") === "true" });
 const worklist = worklistPanel({
   list: byId("worklist"), count: byId("worklist-count"), connection: connection,
   onTaken: function (taken) { call.render(taken); connection.requestSnapshot(); }

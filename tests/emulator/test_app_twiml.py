@@ -16,7 +16,7 @@ from emulator.twiml import parse
 
 LANGUAGES = ("en", "es")
 OPTIONS = [SimpleNamespace(reason=r) for r in ("urgent", "message", "appointment", "refill", "billing", "operator")]
-NOT_VOICE_TWIML = {"sms_reply", "agent_identity"}  # a messaging document, and a plain string
+NOT_VOICE_TWIML = {"sms_reply", "agent_identity", "spoken_number"}  # a messaging document, plain strings
 
 # builder name -> (the document's context, representative calls for one language)
 CASES = {
@@ -59,6 +59,10 @@ CASES = {
                                                                                       greeting="Hello.")]),
     "agent_whisper": ("call", lambda lang: [app_twiml.agent_whisper(42, "Maple & Oak <Pediatrics>, urgent call")]),
     "agent_not_taken": ("call", lambda lang: [app_twiml.agent_not_taken()]),
+    "page_call_down": ("call", lambda lang: [
+        app_twiml.page_call_down(7, "Maple & Oak <Pediatrics>", 42, "+14155550123"),
+        app_twiml.page_call_down(7, "Maple", None, None)]),
+    "page_acknowledged": ("call", lambda lang: [app_twiml.page_acknowledged()]),
     "voicemail": ("call", lambda lang: [app_twiml.voicemail(lang, urgent=False),
                                         app_twiml.voicemail(lang, urgent=True, prefix="After hours."),
                                         app_twiml.voicemail(lang, urgent=True, paged=True)]),

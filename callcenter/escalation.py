@@ -1,0 +1,175 @@
+"""On-call pages escalate until someone acknowledges them.
+
+A page (callcenter/oncall.py) is an SMS to the clinician on call, with the patient's callback number and
+"reply 1". Then, unless someone acknowledges it:
+
+- step 1, after `Policy.call_down_after` (5 minutes; at once when the SMS could not be sent): a voice
+  call-down to the same clinician that reads the reference and the callback number and asks them to
+  press 1 (/ivr/page-call);
+- step 2, `Policy.supervisor_after` later (or at once when nobody is on call, or the call-down could not
+  be placed): the answering service's supervisors, on the console's pages list and by a notice, and one
+  of them must press "I'm handling it".
+
+Acknowledging is replying 1 to the SMS, pressing 1 on the call-down, answering the patient's own call
+(the IVR puts urgent callers through to the clinician after paging), or a supervisor's button. It
+stops the chain at once and covers every page about the same call. Every step is a ledger event of
+the call.
+
+The steps are taken by `escalate_due`, which the worker runs with each reconciler round (every 30 s):
+the state is in the database, so a restarted worker takes up where the last one stopped, and each step
+is claimed with one conditional UPDATE, so two workers never take the same step twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from . import ledger
+from .gateway import GatewayError, TwilioGateway
+from .models import Call, OnCallPage, Practice
+
+PAGED, CALLED_DOWN, SUPERVISORS = 0, 1, 2
+LOOK_BACK = timedelta(days=2)  # pages older than this are history, not escalations
+
+
+@dataclass(frozen=True)
+class Policy:
+    call_down_after: timedelta = timedelta(minutes=5)
+    supervisor_after: timedelta = timedelta(minutes=5)
+
+    @classmethod
+    def from_config(cls, config) -> Policy:
+        return cls(call_down_after=timedelta(seconds=int(config.get("PAGE_CALL_DOWN_AFTER", 300))),
+                   supervisor_after=timedelta(seconds=int(config.get("PAGE_SUPERVISOR_AFTER", 300))))
+
+
+@dataclass
+class Escalated:
+    """What one round did: pages called down, and pages raised to the supervisors (ids)."""
+
+    called_down: list[int]
+    raised: list[int]
+
+
+def _record(session: Session, page: OnCallPage, kind: str, data: dict, actor_id: int | None = None) -> None:
+    call = session.get(Call, page.call_id) if page.call_id is not None else None
+    if call is not None:
+        ledger.record(session, call, kind, {"page": page.id, **data}, actor_id=actor_id,
+                      dedupe_key=f"{kind}:{page.id}")
+
+
+def acknowledge(session: Session, page: OnCallPage, by: str, now: datetime, actor_id: int | None = None) -> bool:
+    """Someone has it: stop the chain for this page and every other page about the same call.
+    False when it was acknowledged already (the first acknowledgement stands)."""
+    if page.acknowledged_at is not None:
+        return False
+    same_call = [page] if page.call_id is None else list(session.scalars(
+        select(OnCallPage).where(OnCallPage.call_id == page.call_id, OnCallPage.acknowledged_at.is_(None))))
+    for each in same_call:
+        each.acknowledged_at, each.acknowledged_by, each.next_step_at = now, by[:60], None
+    _record(session, page, "page_acknowledged", {"by": by}, actor_id=actor_id)
+    return True
+
+
+def acknowledge_call(session: Session, call: Call, by: str, now: datetime) -> OnCallPage | None:
+    """Acknowledge the latest page about `call` (the clinician answered the patient, say)."""
+    page = session.scalar(select(OnCallPage).where(OnCallPage.call_id == call.id,
+                                                   OnCallPage.acknowledged_at.is_(None))
+                          .order_by(OnCallPage.id.desc()).limit(1))
+    if page is not None and acknowledge(session, page, by, now):
+        return page
+    return None
+
+
+def acknowledge_reply(session: Session, from_number: str | None, body: str | None, now: datetime) -> OnCallPage | None:
+    """A text from a clinician: "1" (or "1 #123", naming the reference) acknowledges their latest
+    unacknowledged page, or the one named. None when the text is no acknowledgement of a page."""
+    words = (body or "").replace("#", " ").split()
+    if not from_number or not words or words[0] != "1":
+        return None
+    query = (select(OnCallPage).where(OnCallPage.to_number == from_number, OnCallPage.acknowledged_at.is_(None),
+                                      OnCallPage.sent_at >= now - LOOK_BACK)
+             .order_by(OnCallPage.id.desc()).limit(1))
+    if len(words) > 1 and words[1].isdigit():
+        query = query.where(OnCallPage.call_id == int(words[1]))
+    page = session.scalar(query)
+    if page is None or not acknowledge(session, page, "replied 1 to the page", now):
+        return None
+    return page
+
+
+def _claim(session: Session, page: OnCallPage, step: int, next_at: datetime | None) -> bool:
+    """Take the step from `page.escalation_step` to `step`, unless another worker (or an
+    acknowledgement) got there first."""
+    done = session.execute(
+        update(OnCallPage)
+        .where(OnCallPage.id == page.id, OnCallPage.escalation_step == page.escalation_step,
+               OnCallPage.acknowledged_at.is_(None))
+        .values(escalation_step=step, next_step_at=next_at)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    session.refresh(page)
+    return done.rowcount == 1
+
+
+def _due(page: OnCallPage, policy: Policy, now: datetime) -> int | None:
+    """The step this page is due for now, if any."""
+    if page.escalation_step == PAGED:
+        if not page.to_number:
+            return SUPERVISORS  # nobody on call to call down
+        if page.status != "sent" or page.sent_at + policy.call_down_after <= now:
+            return CALLED_DOWN
+        return None
+    if page.escalation_step == CALLED_DOWN and page.next_step_at is not None and page.next_step_at <= now:
+        return SUPERVISORS
+    return None
+
+
+def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: datetime,
+                 call_down_url) -> Escalated:
+    """Take every step that is due. `call_down_url(page_id)` is where Twilio fetches the call-down's
+    TwiML. Commits as it goes (a step is claimed before Twilio is asked)."""
+    candidates = list(session.scalars(
+        select(OnCallPage).where(OnCallPage.acknowledged_at.is_(None), OnCallPage.escalation_step < SUPERVISORS,
+                                 OnCallPage.sent_at >= now - LOOK_BACK)
+        .order_by(OnCallPage.id.desc())))
+    done = Escalated([], [])
+    calls_seen: set[int] = set()
+    for page in candidates:
+        if page.call_id is not None:
+            if page.call_id in calls_seen:
+                continue  # an earlier page about the same call (a retried send): the latest one escalates
+            calls_seen.add(page.call_id)
+        step = _due(page, policy, now)
+        if step == CALLED_DOWN:
+            if not _claim(session, page, CALLED_DOWN, now + policy.supervisor_after):
+                continue
+            practice = session.get(Practice, page.practice_id)
+            try:
+                if not practice or not practice.numbers:
+                    raise GatewayError("the practice has no phone number to call from")
+                sid = gateway.place_call(page.to_number, practice.numbers[0].number, call_down_url(page.id))
+            except GatewayError as exc:
+                _record(session, page, "page_call_down_failed", {"error": str(exc)[:200]})
+                session.commit()
+                step = SUPERVISORS  # nobody else to try before the supervisors
+            else:
+                _record(session, page, "page_called_down", {"to": "on_call", "call_sid": sid})
+                session.commit()
+                done.called_down.append(page.id)
+                continue
+        was = page.escalation_step
+        if step == SUPERVISORS and _claim(session, page, SUPERVISORS, None):
+            _record(session, page, "page_raised_to_supervisors",
+                    {"why": {PAGED: "nobody on call", CALLED_DOWN: "not acknowledged"}[was]})
+            session.commit()
+            done.raised.append(page.id)
+    return done
+
+
+def needs_supervisor(page: OnCallPage) -> bool:
+    return page.acknowledged_at is None and page.escalation_step >= SUPERVISORS

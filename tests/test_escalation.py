@@ -1,0 +1,207 @@
+"""Urgent pages escalate until someone acknowledges them: SMS with "reply 1", a call-down that asks for 1,
+then the supervisors. Through the emulator over HTTP where a person would act (a clinician's phone), and
+with Twilio's REST API recorded where only the steps' order is at stake."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from callcenter import escalation
+from callcenter.extensions import db
+from callcenter.models import CallEvent, OnCallPage
+from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, ask, console_for, eventually, incoming
+from tests.twiml_helpers import parse
+
+POLICY = escalation.Policy()  # call down after 5 minutes, supervisors 5 minutes later
+
+
+def _page(app) -> OnCallPage:
+    with app.app_context():
+        page = db.session.scalar(select(OnCallPage).order_by(OnCallPage.id.desc()))
+        db.session.expunge(page)
+        return page
+
+
+def _kinds(app, call_id: int) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(CallEvent.kind).where(CallEvent.call_id == call_id)
+                                       .order_by(CallEvent.id)))
+
+
+def _escalate(app, minutes_after_page: float, base_url: str = "http://localhost") -> escalation.Escalated:
+    with app.app_context():
+        page = db.session.scalar(select(OnCallPage).order_by(OnCallPage.id.desc()))
+        now = page.sent_at + timedelta(minutes=minutes_after_page)
+        return escalation.escalate_due(db.session, app.gateway, POLICY, now,
+                                       lambda page_id: f"{base_url}/ivr/page-call/{page_id}")
+
+
+def _urgent_caller_whose_clinician_does_not_pick_up(phone_system):
+    app = phone_system.app
+    app.config["PUBLIC_BASE_URL"] = phone_system.app_url
+    caller = phone_system.phone.dial(PATIENT, MAPLE_NUMBER)
+    caller.wait_for("press 1")
+    caller.press("1")  # urgent, after hours: paged, then put through
+    sms = phone_system.phone.wait_for_sms(ON_CALL_NUMBER, "urgent patient call")
+    phone_system.phone.incoming(ON_CALL_NUMBER).decline()
+    caller.wait_for("The on-call clinician has been paged.")
+    caller.hang_up()
+    return sms
+
+
+def test_an_unacknowledged_page_calls_the_clinician_down_and_pressing_1_stops_it(phone_system, maple_closed, on_call):
+    app = phone_system.app
+    sms = _urgent_caller_whose_clinician_does_not_pick_up(phone_system)
+    assert "Reply 1 to acknowledge." in sms["body"]
+    page = _page(app)
+
+    assert _escalate(app, 4, phone_system.app_url) == escalation.Escalated([], [])  # not yet: 5 minutes
+    assert _escalate(app, 6, phone_system.app_url).called_down == [page.id]
+
+    clinician = phone_system.phone.incoming(ON_CALL_NUMBER)
+    clinician.answer()
+    heard = clinician.wait_for("Press 1 to acknowledge.")
+    assert f"urgent patient call, reference {page.call_id}" in heard
+    assert "call the patient back at 4 1 5, 5 5 5, 0 1 2 3" in heard
+    clinician.press("1")
+    clinician.wait_for("Acknowledged. Thank you.")
+
+    assert _page(app).acknowledged_by == "pressed 1 on the call-down"
+    assert _escalate(app, 30, phone_system.app_url) == escalation.Escalated([], [])  # the chain has stopped
+    kinds = _kinds(app, page.call_id)
+    assert kinds.index("paged_on_call") < kinds.index("page_called_down") < kinds.index("page_acknowledged")
+    assert "page_raised_to_supervisors" not in kinds
+
+
+def test_a_clinician_who_replies_1_to_the_page_is_not_called_down(phone_system, maple_closed, on_call):
+    app = phone_system.app
+    _urgent_caller_whose_clinician_does_not_pick_up(phone_system)
+    page = _page(app)
+
+    phone_system.phone.text(ON_CALL_NUMBER, MAPLE_NUMBER, "1")
+
+    reply = phone_system.phone.wait_for_sms(ON_CALL_NUMBER, "Acknowledged")
+    assert reply["body"] == f"Acknowledged ref #{page.call_id}. Thank you."
+    assert _page(app).acknowledged_by == "replied 1 to the page"
+    assert _escalate(app, 30, phone_system.app_url) == escalation.Escalated([], [])
+    assert phone_system.phone.inbox(ON_CALL_NUMBER)[-1]["body"].startswith("Acknowledged")  # no call, no text
+
+
+def test_a_clinician_who_answers_the_patient_acknowledges_the_page(phone_system, maple_closed, on_call):
+    app = phone_system.app
+    app.config["PUBLIC_BASE_URL"] = phone_system.app_url
+    caller = phone_system.phone.dial(PATIENT, MAPLE_NUMBER)
+    caller.wait_for("press 1")
+    caller.press("1")
+    clinician = phone_system.phone.incoming(ON_CALL_NUMBER)
+    clinician.answer()
+    caller.wait_until(lambda s: s["connected_to"] == ON_CALL_NUMBER)
+    clinician.hang_up()
+    caller.wait_for_status("ended")
+
+    eventually(lambda: _page(app).acknowledged_by == "answered the patient's call", timeout=10)
+    assert _escalate(app, 30, phone_system.app_url) == escalation.Escalated([], [])
+
+
+def test_nobody_acknowledging_reaches_the_supervisors_who_must_handle_it(app, twilio, twilio_http, world, maple_closed,
+                                                                        on_call):
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu", incoming(Digits="1"))
+    page = _page(app)
+    sam, alice = console_for(app, "sam@example.test"), console_for(app, "alice@example.test")
+
+    assert _escalate(app, 6).called_down == [page.id]
+    [call_down] = [r for r in twilio_http.requests if r["url"].endswith("/Calls.json")]
+    assert (call_down["data"]["To"], call_down["data"]["Url"]) == (ON_CALL_NUMBER,
+                                                                   f"http://localhost/ivr/page-call/{page.id}")
+    spoken = parse(twilio.post(f"/ivr/page-call/{page.id}", incoming(CallSid="CA" + "9" * 32)))
+    assert spoken.find("Gather") is not None
+    assert _escalate(app, 9) == escalation.Escalated([], [])  # the call-down has 5 minutes
+    assert _escalate(app, 11).raised == [page.id]
+
+    pages = ask(sam, "snapshot")["pages"]
+    assert pages[0]["escalation"] == "needs_supervisor" and pages[0]["acknowledged_by"] is None
+    refused = ask(alice, "handle_page", {"page_id": page.id})
+    assert refused == {"ok": False, "error": "Only a supervisor can take over an unacknowledged page."}
+    assert ask(sam, "handle_page", {"page_id": page.id}) == {"ok": True, "page_id": page.id}
+    assert ask(sam, "snapshot")["pages"][0]["acknowledged_by"] == "supervisor Sam"
+    assert ask(sam, "handle_page", {"page_id": page.id})["error"] == "It was acknowledged already (supervisor Sam)."
+    kinds = _kinds(app, page.call_id)
+    assert kinds.index("page_called_down") < kinds.index("page_raised_to_supervisors") < kinds.index(
+        "page_acknowledged")
+
+
+def test_with_nobody_on_call_the_supervisors_hear_at_once(app, twilio, twilio_http, world, maple_closed):
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu", incoming(Digits="1"))
+    page = _page(app)
+    assert page.status == "no_one_on_call"
+
+    assert _escalate(app, 0).raised == [page.id]
+    assert twilio_http.requests == []  # nobody to text or call
+    with app.app_context():
+        raised = db.session.scalar(select(CallEvent).where(CallEvent.kind == "page_raised_to_supervisors"))
+        assert raised.data == {"page": page.id, "why": "nobody on call"}
+
+
+def test_a_page_twilio_refused_is_called_down_at_once(app, twilio, twilio_http, world, maple_closed, on_call):
+    twilio.post("/ivr/voice", incoming())
+    twilio_http.fail_with = 400
+    twilio.post("/ivr/menu", incoming(Digits="1"))
+    twilio_http.fail_with = None
+    assert _page(app).status == "failed"
+
+    assert _escalate(app, 0).called_down == [_page(app).id]
+
+
+def test_two_workers_escalating_at_once_call_the_clinician_down_once(app, twilio, twilio_http, world, maple_closed,
+                                                                     on_call):
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu", incoming(Digits="1"))
+    start = threading.Barrier(2)
+    results = []
+
+    def worker():
+        start.wait()
+        results.append(_escalate(app, 6))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(len(r.called_down) for r in results) == [0, 1]
+    assert len([r for r in twilio_http.requests if r["url"].endswith("/Calls.json")]) == 1
+
+
+def test_a_reply_that_is_not_1_or_from_another_number_acknowledges_nothing(app, twilio, world, maple_closed, on_call):
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu", incoming(Digits="1"))
+    for sender, body in ((ON_CALL_NUMBER, "who is this?"), (PATIENT, "1")):
+        answer = twilio.post("/sms/inbound", {"From": sender, "To": MAPLE_NUMBER, "Body": body,
+                                              "MessageSid": "SM" + "1" * 32, "AccountSid": incoming()["AccountSid"]})
+        assert "Acknowledged" not in answer.get_data(as_text=True)
+    assert _page(app).acknowledged_at is None
+
+
+def test_the_workers_reconciler_round_escalates_and_tells_the_supervisors(app, twilio, twilio_http, world,
+                                                                          maple_closed):
+    from ops.jobs import reconcile
+
+    sam = console_for(app, "sam@example.test")
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu", incoming(Digits="1"))  # nobody on call
+    with app.app_context():
+        report = reconcile()
+        again = reconcile()
+
+    assert report["pages_raised"] == [_page(app).id] and again["pages_raised"] == []  # raised once
+    pushed = sam.get_received("/console")  # what reached Sam's console, in order
+    [notice] = [event["args"][0] for event in pushed if event["name"] == "supervisor_notice"]
+    assert notice["text"].startswith("An urgent page was not acknowledged.")
+    pages = [event["args"][0] for event in pushed if event["name"] == "pages"]
+    assert pages[-1]["pages"][0]["escalation"] == "needs_supervisor"

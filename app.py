@@ -91,6 +91,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["TWILIO_AUTH_TOKEN"],
         app.config["TWILIO_API_BASE"],
         http_client=app.config.get("TWILIO_HTTP_CLIENT"),
+        # Delivery receipts of every SMS, pages above all (/sms/status); read at send time, as tests and
+        # the launcher set PUBLIC_BASE_URL once the app exists.
+        message_status_url=lambda: f"{app.config['PUBLIC_BASE_URL']}/sms/status" if app.config.get("PUBLIC_BASE_URL")
+        else None,
     )
     message_queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
     socketio.init_app(app, async_mode=_socketio_async_mode(), message_queue=message_queue, cors_allowed_origins=[],

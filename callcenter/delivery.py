@@ -33,7 +33,7 @@ def deliver_urgent(session: Session, gateway: TwilioGateway, message: Message, n
     """Page the on-call clinician about an urgent message (one page per call); None when there is nothing to page.
 
     The page is recorded (also when nobody is on call or Twilio refused) and the call's ledger
-    says the message was dispatched. Commits nothing.
+    says the message was dispatched. Commits the page before its SMS goes out (see oncall.page).
     """
     if message.urgency != "urgent" or message.call_id is None:
         return None

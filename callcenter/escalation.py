@@ -33,7 +33,10 @@ from .gateway import GatewayError, TwilioGateway
 from .models import Call, OnCallPage, Practice
 
 PAGED, CALLED_DOWN, SUPERVISORS = 0, 1, 2
-LOOK_BACK = timedelta(days=2)  # pages older than this are history, not escalations
+UNDELIVERED = ("undelivered", "failed")  # Twilio's delivery receipts that mean the SMS will never arrive
+RECEIPT_ORDER = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
+LOOK_BACK = timedelta(days=2)
+SENDING_GRACE = timedelta(minutes=1)  # pages older than this are history, not escalations
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,31 @@ def acknowledge_reply(session: Session, from_number: str | None, body: str | Non
     return page
 
 
+def delivery_receipt(session: Session, page_id: int | None, message_sid: str | None, status: str | None,
+                     error_code: str | None) -> OnCallPage | None:
+    """Twilio's status callback for an SMS: kept on its page, named in the callback's URL (the
+    receipt can come before the page's message sid is stored), never moving back, as callbacks may
+    come out of order. Returns the page when this receipt says the SMS will never arrive, which
+    escalates it at once (see `_due`); None otherwise, or when the SMS was no page."""
+    if status not in RECEIPT_ORDER:
+        return None
+    if page_id is not None:
+        page = session.get(OnCallPage, page_id)
+        if page is not None and page.message_sid not in (None, message_sid):
+            return None  # a receipt that does not belong to this page's SMS
+    else:
+        page = session.scalar(select(OnCallPage).where(OnCallPage.message_sid == message_sid)) if message_sid else None
+    if page is None or RECEIPT_ORDER[status] <= RECEIPT_ORDER.get(page.delivery_status or "", -1):
+        return None
+    page.delivery_status = status
+    if status in UNDELIVERED:
+        _record(session, page, "page_undelivered", {"status": status, "error_code": error_code})
+        return page if page.acknowledged_at is None else None
+    if status == "delivered":
+        _record(session, page, "page_delivered", {})
+    return None
+
+
 def _claim(session: Session, page: OnCallPage, step: int, next_at: datetime | None) -> bool:
     """Take the step from `page.escalation_step` to `step`, unless another worker (or an
     acknowledgement) got there first."""
@@ -119,9 +147,11 @@ def _claim(session: Session, page: OnCallPage, step: int, next_at: datetime | No
 def _due(page: OnCallPage, policy: Policy, now: datetime) -> int | None:
     """The step this page is due for now, if any."""
     if page.escalation_step == PAGED:
+        if page.status == "sending" and now - page.sent_at < SENDING_GRACE:
+            return None  # its SMS is on its way out this very moment (after that: a process died sending it)
         if not page.to_number:
             return SUPERVISORS  # nobody on call to call down
-        if page.status != "sent" or page.sent_at + policy.call_down_after <= now:
+        if page.status != "sent" or page.delivery_status in UNDELIVERED or page.sent_at + policy.call_down_after <= now:
             return CALLED_DOWN
         return None
     if page.escalation_step == CALLED_DOWN and page.next_step_at is not None and page.next_step_at <= now:

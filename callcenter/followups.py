@@ -44,6 +44,11 @@ class FollowUps:
         """Page the on-call clinician about an urgent message taken at wrap-up."""
         return self.launch("page_on_call", message_id, key=str(message_id))
 
+    def escalate_pages(self, page_id: int) -> bool:
+        """Take the escalation steps due now, at once, because page `page_id` will never arrive (the
+        reconciler's round would take them within 30 s anyway)."""
+        return self.launch("escalate_pages", key=f"undelivered-{page_id}", retry=False)
+
     def reconcile(self, period: str) -> bool:
         """Run the reconciler once for this period (it is scheduled again, so it is not retried)."""
         return self.launch("reconcile", key=period, retry=False, job_timeout=120, result_ttl=600)

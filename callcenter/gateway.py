@@ -26,7 +26,10 @@ FAILURES = (TwilioException, RequestException, OSError)
 
 
 class TwilioGateway:
-    def __init__(self, account_sid: str, auth_token: str, api_base: str, http_client=None, timeout: float = 10):
+    def __init__(self, account_sid: str, auth_token: str, api_base: str, http_client=None, timeout: float = 10,
+                 message_status_url=None):
+        """`message_status_url()`: where Twilio reports the delivery of each SMS we send (None: nowhere)."""
+        self.message_status_url = message_status_url or (lambda: None)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.api_base = api_base.rstrip("/")
@@ -86,6 +89,7 @@ class TwilioGateway:
     def send_sms(self, to: str, from_: str, body: str, status_callback: str | None = None) -> str:
         """Send a text message; return its MessageSid."""
         kwargs = {"to": to, "from_": from_, "body": body}
+        status_callback = status_callback or self.message_status_url()
         if status_callback:
             kwargs["status_callback"] = status_callback
         try:

@@ -109,6 +109,8 @@ class OnCallPage(db.Model):
     acknowledged_by: Mapped[str | None] = mapped_column(String(60))
     escalation_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Twilio's word on the SMS (its status callbacks to /sms/status): sent, delivered, undelivered, failed.
+    delivery_status: Mapped[str | None] = mapped_column(String(20))
 
 
 class PracticeNumber(db.Model):

@@ -45,13 +45,21 @@ def page(session: Session, gateway: TwilioGateway, practice: Practice, call: Cal
                         to_number=shift.number if shift else None, sent_at=at)
     if shift is None:
         record.status, record.error = "no_one_on_call", "no on-call shift covers this time"
-    else:
-        try:
-            record.message_sid = gateway.send_sms(shift.number, practice.numbers[0].number,
-                                                  page_text(practice, call, why))
-            record.status = "sent"
-        except GatewayError as exc:
-            record.status, record.error = "failed", str(exc)[:200]
+        session.add(record)
+        session.flush()
+        return record
+    # Kept before the SMS goes out: its delivery receipts name the page, and may arrive before
+    # Twilio's answer to the send does (see escalation.delivery_receipt).
+    record.status = "sending"
     session.add(record)
+    session.commit()
+    receipts = gateway.message_status_url()
+    try:
+        record.message_sid = gateway.send_sms(shift.number, practice.numbers[0].number,
+                                              page_text(practice, call, why),
+                                              status_callback=f"{receipts}?page={record.id}" if receipts else None)
+        record.status = "sent"
+    except GatewayError as exc:
+        record.status, record.error = "failed", str(exc)[:200]
     session.flush()
     return record

@@ -52,7 +52,7 @@ _UNSET = object()
 
 
 def configure(app_or_state: Flask | EmulatorState, *, voice_url=_UNSET, status_url=_UNSET, sms_url=_UNSET,
-              numbers=_UNSET, speed=_UNSET, auto_answer_clients=_UNSET) -> EmulatorState:
+              numbers=_UNSET, speed=_UNSET, auto_answer_clients=_UNSET, undeliverable=_UNSET) -> EmulatorState:
     """Change where webhooks go (and the demo numbers, speed) after the emulator was created."""
     state = state_of(app_or_state)
     with state.lock:
@@ -68,4 +68,6 @@ def configure(app_or_state: Flask | EmulatorState, *, voice_url=_UNSET, status_u
             state.speed = float(speed)
         if auto_answer_clients is not _UNSET:
             state.auto_answer_clients = bool(auto_answer_clients)
+        if undeliverable is not _UNSET:
+            state.undeliverable = set(undeliverable or ())
     return state

@@ -14,7 +14,8 @@ logger = logging.getLogger("emulator.messaging")
 
 
 def _status_params(message: Message) -> dict:
-    return {
+    extra = {"ErrorCode": str(message.error_code)} if message.error_code else {}
+    return {**extra,
         "MessageSid": message.sid,
         "SmsSid": message.sid,
         "AccountSid": message.account_sid,
@@ -27,10 +28,15 @@ def _status_params(message: Message) -> dict:
 
 
 def deliver_outbound(state: EmulatorState, message: Message) -> None:
-    """Move a message sent through the REST API to sent, then delivered, reporting each step."""
-    for status in ("sent", "delivered"):
+    """Move a message sent through the REST API to sent, then delivered (or, to a number made
+    undeliverable, undelivered with error 30003), reporting each step to its StatusCallback."""
+    with state.lock:
+        reachable = message.to not in state.undeliverable
+    for status in ("sent", "delivered" if reachable else "undelivered"):
         with state.changed:
             message.status = status
+            if status == "undelivered":
+                message.error_code = 30003  # Unreachable destination handset
             if status == "sent":
                 message.date_sent = now()
             state.changed.notify_all()

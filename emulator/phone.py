@@ -210,7 +210,8 @@ def inbox():
     number = request.args.get("number", "")
     state = _state()
     with state.lock:
-        messages = sorted((m for m in state.messages.values() if m.to == number and m.direction != "inbound"),
+        messages = sorted((m for m in state.messages.values()
+                           if m.to == number and m.direction != "inbound" and m.status != "undelivered"),
                           key=lambda m: m.date_created)
         items = [{"sid": m.sid, "from": m.from_, "to": m.to, "body": m.body, "status": m.status,
                   "date_created": m.date_created.isoformat()} for m in messages]

@@ -177,6 +177,7 @@ class Message:
     date_created: datetime = field(default_factory=now)
     date_sent: datetime | None = None
     status_callback: str | None = None
+    error_code: int | None = None  # 30003 (unreachable handset) for a number a test made undeliverable
 
 
 @dataclass
@@ -229,6 +230,7 @@ class EmulatorState:
         # (emulator/devices.py). Load generators that stand in for a thousand browsers may have the
         # emulator answer them by itself after client_ring_seconds instead.
         self.auto_answer_clients = False
+        self.undeliverable: set[str] = set()  # numbers whose texts end undelivered (30003), never in their inbox
         self.client_ring_seconds = 2.0
         self.unreachable_clients: set[str] = set()  # identities never auto-answered
         self.devices: dict[str, float] = {}  # identity -> until when its registration holds (epoch)

@@ -141,6 +141,21 @@ def status():
     return Response(status=204)
 
 
+@sms_bp.post("/status")
+@twilio_webhook(lambda: Response(status=204))
+def sms_status():
+    """Twilio's delivery receipt for an SMS we sent. A page that will never arrive (undelivered,
+    failed) escalates at once: the worker calls the clinician down without waiting its minutes."""
+    form = request.form
+    page = escalation.delivery_receipt(db.session, request.args.get("page", type=int), form.get("MessageSid"),
+                                       form.get("MessageStatus"), form.get("ErrorCode"))
+    db.session.commit()
+    if page is not None:
+        current_app.followups.escalate_pages(page.id)
+        current_app.console.pages_changed()
+    return Response(status=204)
+
+
 @sms_bp.post("/inbound")
 @twilio_webhook(lambda: twiml_response(twiml.sms_reply(None)))
 def sms_inbound():

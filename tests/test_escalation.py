@@ -18,11 +18,18 @@ from tests.twiml_helpers import parse
 POLICY = escalation.Policy()  # call down after 5 minutes, supervisors 5 minutes later
 
 
-def _page(app) -> OnCallPage:
+def _page(app) -> OnCallPage | None:
+    """The latest page, detached from its session (None before there is one)."""
     with app.app_context():
         page = db.session.scalar(select(OnCallPage).order_by(OnCallPage.id.desc()))
-        db.session.expunge(page)
+        if page is not None:
+            db.session.expunge(page)
         return page
+
+
+def _delivery(app) -> str | None:
+    page = _page(app)
+    return page.delivery_status if page else None
 
 
 def _kinds(app, call_id: int) -> list[str]:
@@ -102,7 +109,7 @@ def test_a_clinician_who_answers_the_patient_acknowledges_the_page(phone_system,
     clinician.hang_up()
     caller.wait_for_status("ended")
 
-    eventually(lambda: _page(app).acknowledged_by == "answered the patient's call", timeout=10)
+    eventually(lambda: (_page(app) or OnCallPage()).acknowledged_by == "answered the patient's call", timeout=10)
     assert _escalate(app, 30, phone_system.app_url) == escalation.Escalated([], [])
 
 
@@ -205,3 +212,52 @@ def test_the_workers_reconciler_round_escalates_and_tells_the_supervisors(app, t
     assert notice["text"].startswith("An urgent page was not acknowledged.")
     pages = [event["args"][0] for event in pushed if event["name"] == "pages"]
     assert pages[-1]["pages"][0]["escalation"] == "needs_supervisor"
+
+
+def test_a_page_that_never_arrives_calls_the_clinician_down_at_once(phone_system, maple_closed, on_call):
+    from emulator import configure
+    from ops.jobs import escalate_pages
+
+    app = phone_system.app
+    configure(phone_system.emulator, undeliverable=[ON_CALL_NUMBER])  # the clinician's phone is off the network
+    app.config["PUBLIC_BASE_URL"] = phone_system.app_url
+    caller = phone_system.phone.dial(PATIENT, MAPLE_NUMBER)
+    caller.wait_for("press 1")
+    caller.press("1")
+
+    eventually(lambda: _delivery(app) == "undelivered", timeout=10)  # Twilio's receipt
+    page = _page(app)
+    assert app.task_queue.fetch_job(f"escalate_pages-undelivered-{page.id}") is not None  # at once, by the worker
+    with app.app_context():
+        assert escalate_pages().called_down == [page.id]  # not five minutes later
+        undelivered = db.session.scalar(select(CallEvent).where(CallEvent.kind == "page_undelivered"))
+        assert undelivered.data == {"page": page.id, "status": "undelivered", "error_code": "30003"}
+    assert phone_system.phone.inbox(ON_CALL_NUMBER) == []
+    caller.hang_up()
+
+
+def test_a_delivered_page_is_recorded_and_waits_its_minutes(phone_system, maple_closed, on_call):
+    app = phone_system.app
+    app.config["PUBLIC_BASE_URL"] = phone_system.app_url
+    caller = phone_system.phone.dial(PATIENT, MAPLE_NUMBER)
+    caller.wait_for("press 1")
+    caller.press("1")
+
+    eventually(lambda: _delivery(app) == "delivered", timeout=10)
+    assert "page_delivered" in _kinds(app, _page(app).call_id)
+    assert _escalate(app, 1, phone_system.app_url) == escalation.Escalated([], [])
+    caller.hang_up()
+
+
+def test_a_page_left_sending_by_a_process_that_died_is_called_down(app, twilio, twilio_http, world, maple_closed,
+                                                                   on_call):
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu", incoming(Digits="1"))
+    with app.app_context():  # the web process died between keeping the page and Twilio's answer
+        page = db.session.scalar(select(OnCallPage))
+        page.status, page.message_sid = "sending", None
+        db.session.commit()
+        page_id = page.id
+
+    assert _escalate(app, 0.5) == escalation.Escalated([], [])  # it may still be on its way
+    assert _escalate(app, 2).called_down == [page_id]

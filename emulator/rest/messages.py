@@ -33,7 +33,7 @@ def message_json(state: EmulatorState, message: Message) -> dict:
         "sid": message.sid,
         "date_sent": rfc2822(message.date_sent),
         "date_created": rfc2822(message.date_created),
-        "error_code": None,
+        "error_code": message.error_code,
         "price_unit": "USD",
         "api_version": API_VERSION,
         "subresource_uris": {"media": uri + "/Media.json", "feedback": uri + "/Feedback.json"},

@@ -19,6 +19,21 @@ def test_it_delivers_an_sms_to_the_softphone_inbox(emulator, twiml_app, twilio_c
     assert account(twilio_client).messages(message.sid).fetch().status == "delivered"
 
 
+def test_a_text_to_a_number_made_undeliverable_ends_undelivered_with_30003(emulator, twiml_app, twilio_client):
+    from emulator import configure
+
+    configure(emulator.app, undeliverable=[PATIENT])  # a phone switched off, a landline
+    message = account(twilio_client).messages.create(to=PATIENT, from_=PRACTICE_NUMBER, body="Urgent page.",
+                                                     status_callback=twiml_app.url + "/sms-status")
+
+    statuses = twiml_app.wait_for_request("/sms-status", count=2)
+    assert [s["form"]["MessageStatus"] for s in statuses] == ["sent", "undelivered"]
+    assert statuses[1]["form"]["ErrorCode"] == "30003" and "ErrorCode" not in statuses[0]["form"]
+    fetched = account(twilio_client).messages(message.sid).fetch()
+    assert (fetched.status, fetched.error_code) == ("undelivered", 30003)
+    assert emulator.phone.inbox(PATIENT) == []
+
+
 def test_it_refuses_an_sms_without_a_body(twilio_client):
     with pytest.raises(TwilioRestException) as error:
         account(twilio_client).messages.create(to=PATIENT, from_=PRACTICE_NUMBER, body=" ")

@@ -217,13 +217,15 @@ def voicemails_to_review(session: Session, limit: int = VOICEMAILS_LIMIT) -> lis
 
 
 def recent_pages(session: Session, limit: int = PAGES_LIMIT) -> list[dict]:
-    """The latest on-call pages for the console: practice, status, time; no patient data."""
-    rows = session.execute(
-        select(OnCallPage, Practice.name)
-        .join(Practice, Practice.id == OnCallPage.practice_id)
-        .order_by(OnCallPage.sent_at.desc(), OnCallPage.id.desc())
-        .limit(limit)
-    ).all()
+    """The latest on-call pages for the console: practice, status, time; no patient data. Pages that
+    wait for a supervisor come first and stay listed, however many pages came after them."""
+    base = select(OnCallPage, Practice.name).join(Practice, Practice.id == OnCallPage.practice_id)
+    waiting = session.execute(
+        base.where(OnCallPage.acknowledged_at.is_(None), OnCallPage.escalation_step >= escalation.SUPERVISORS)
+        .order_by(OnCallPage.sent_at.desc(), OnCallPage.id.desc()).limit(100)).all()
+    latest = session.execute(base.order_by(OnCallPage.sent_at.desc(), OnCallPage.id.desc()).limit(limit)).all()
+    shown = {page.id for page, _ in waiting}
+    rows = waiting + [(page, name) for page, name in latest if page.id not in shown]
     return [{"id": page.id, "practice": name, "status": page.status, "sent_at": _iso(page.sent_at),
              "acknowledged_by": page.acknowledged_by, "acknowledged_at": _iso(page.acknowledged_at),
              "escalation": escalation_word(page)}

@@ -219,6 +219,14 @@ def agent_left(session: Session, call: Call, call_sid: str) -> bool:
     return True
 
 
+def forget(call: Call) -> str | None:
+    """The call goes back in line: the next agent starts with no hold, no consult and no leg of theirs.
+    Returns the sid of the clinician's call of a consult that was still going, for the caller to end."""
+    clinician = call.consult_call_sid
+    call.hold = call.agent_leg_sid = call.consult_call_sid = call.consult_ref = call.consult_status = None
+    return clinician
+
+
 def end_quietly(gateway: TwilioGateway, call_sid: str | None) -> None:
     """Hang up a leg that may have ended already."""
     if not call_sid:

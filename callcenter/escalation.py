@@ -30,13 +30,14 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .gateway import GatewayError, TwilioGateway
-from .models import Call, OnCallPage, Practice
+from .models import Call, OnCallPage, Practice, PracticeNumber
 
 PAGED, CALLED_DOWN, SUPERVISORS = 0, 1, 2
 UNDELIVERED = ("undelivered", "failed")  # Twilio's delivery receipts that mean the SMS will never arrive
 RECEIPT_ORDER = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
-LOOK_BACK = timedelta(days=2)
-SENDING_GRACE = timedelta(minutes=1)  # pages older than this are history, not escalations
+LOOK_BACK = timedelta(days=2)  # pages older than this are history, not escalations
+SENDING_GRACE = timedelta(minutes=1)  # a page still "sending" after this: the process sending it died
+RINGING_GRACE = timedelta(seconds=90)  # the IVR's dial to the clinician after paging: ring, whisper, answer
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,20 @@ def acknowledge_call(session: Session, call: Call, by: str, now: datetime) -> On
     return None
 
 
-def acknowledge_reply(session: Session, from_number: str | None, body: str | None, now: datetime) -> OnCallPage | None:
+def acknowledge_reply(session: Session, from_number: str | None, to_number: str | None, body: str | None,
+                      now: datetime) -> OnCallPage | None:
     """A text from a clinician: "1" (or "1 #123", naming the reference) acknowledges their latest
-    unacknowledged page, or the one named. None when the text is no acknowledgement of a page."""
+    unacknowledged page from the practice number they reply to, or the one named. None when the text
+    is no acknowledgement of a page."""
     words = (body or "").replace("#", " ").split()
     if not from_number or not words or words[0] != "1":
         return None
     query = (select(OnCallPage).where(OnCallPage.to_number == from_number, OnCallPage.acknowledged_at.is_(None),
                                       OnCallPage.sent_at >= now - LOOK_BACK)
              .order_by(OnCallPage.id.desc()).limit(1))
+    practice_id = session.scalar(select(PracticeNumber.practice_id).where(PracticeNumber.number == to_number))
+    if practice_id is not None:  # a clinician on call for two practices replies to the one that paged
+        query = query.where(OnCallPage.practice_id == practice_id)
     if len(words) > 1 and words[1].isdigit():
         query = query.where(OnCallPage.call_id == int(words[1]))
     page = session.scalar(query)
@@ -159,10 +165,16 @@ def _due(page: OnCallPage, policy: Policy, now: datetime) -> int | None:
     return None
 
 
+def _ringing_them(call: Call, page: OnCallPage, now: datetime) -> bool:
+    """The IVR is putting the patient through to the clinician right now (paged, then dialled)."""
+    return (call.state == "on_call" and now - page.sent_at < RINGING_GRACE
+            and not any(event.kind == "on_call_finished" for event in call.events))
+
+
 def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: datetime,
                  call_down_url) -> Escalated:
     """Take every step that is due. `call_down_url(page_id)` is where Twilio fetches the call-down's
-    TwiML. Commits as it goes (a step is claimed before Twilio is asked)."""
+    TwiML (None: nowhere, so the supervisors). Commits as it goes (a step is claimed before Twilio is asked)."""
     candidates = list(session.scalars(
         select(OnCallPage).where(OnCallPage.acknowledged_at.is_(None), OnCallPage.escalation_step < SUPERVISORS,
                                  OnCallPage.sent_at >= now - LOOK_BACK)
@@ -174,7 +186,11 @@ def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: 
             if page.call_id in calls_seen:
                 continue  # an earlier page about the same call (a retried send): the latest one escalates
             calls_seen.add(page.call_id)
+        call = session.get(Call, page.call_id) if page.call_id is not None else None
+        if call is not None and _ringing_them(call, page, now):
+            continue  # the patient's own call is ringing that clinician (25 s, then a whisper): not now
         step = _due(page, policy, now)
+        why = "nobody on call" if not page.to_number else "not acknowledged"
         if step == CALLED_DOWN:
             if not _claim(session, page, CALLED_DOWN, now + policy.supervisor_after):
                 continue
@@ -182,20 +198,21 @@ def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: 
             try:
                 if not practice or not practice.numbers:
                     raise GatewayError("the practice has no phone number to call from")
-                sid = gateway.place_call(page.to_number, practice.numbers[0].number, call_down_url(page.id))
+                url = call_down_url(page.id)
+                if not url:
+                    raise GatewayError("no public URL (PUBLIC_BASE_URL) for Twilio to fetch the call-down from")
+                sid = gateway.place_call(page.to_number, practice.numbers[0].number, url)
             except GatewayError as exc:
                 _record(session, page, "page_call_down_failed", {"error": str(exc)[:200]})
                 session.commit()
-                step = SUPERVISORS  # nobody else to try before the supervisors
+                step, why = SUPERVISORS, "the call-down could not be placed"  # nobody else to try first
             else:
                 _record(session, page, "page_called_down", {"to": "on_call", "call_sid": sid})
                 session.commit()
                 done.called_down.append(page.id)
                 continue
-        was = page.escalation_step
         if step == SUPERVISORS and _claim(session, page, SUPERVISORS, None):
-            _record(session, page, "page_raised_to_supervisors",
-                    {"why": {PAGED: "nobody on call", CALLED_DOWN: "not acknowledged"}[was]})
+            _record(session, page, "page_raised_to_supervisors", {"why": why})
             session.commit()
             done.raised.append(page.id)
     return done

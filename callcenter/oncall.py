@@ -28,9 +28,12 @@ def page_text(practice: Practice, call: Call, why: str) -> str:
 
 
 def was_paged(session: Session, call_id: int) -> bool:
-    """Whether the on-call clinician's page for this call went out (so they have the caller's number)."""
-    return session.scalar(select(OnCallPage.id).where(OnCallPage.call_id == call_id,
-                                                      OnCallPage.status == "sent").limit(1)) is not None
+    """Whether the on-call clinician's page for this call went out (so they have the caller's number):
+    Twilio took the SMS, and no delivery receipt has said it will never arrive."""
+    return session.scalar(select(OnCallPage.id).where(
+        OnCallPage.call_id == call_id, OnCallPage.status == "sent",
+        OnCallPage.delivery_status.is_(None) | OnCallPage.delivery_status.not_in(("undelivered", "failed")))
+        .limit(1)) is not None
 
 
 def page(session: Session, gateway: TwilioGateway, practice: Practice, call: Call, why: str,

@@ -165,13 +165,20 @@ def after_queue(session: Session, queue: CallQueue, presence: Presence, gateway:
     return replace(onward, queue_changed=True)
 
 
+def on_call_accepted(session: Session, call: Call, now: datetime) -> None:
+    """The on-call clinician pressed 1 on answering: they take the patient, which acknowledges the page."""
+    ledger.record(session, call, "on_call_accepted", {}, dedupe_key="on_call_accepted")
+    escalation.acknowledge_call(session, call, "took the patient's call", now)
+
+
 def after_on_call(session: Session, call: Call, dial_status: str) -> Onward:
-    """The call to the on-call clinician ended; unanswered, the caller leaves an urgent message."""
+    """The call to the on-call clinician ended; unless they took it (pressed 1), the caller leaves an
+    urgent message. Twilio says `completed` for a voicemail box that answered, too."""
     ledger.record(session, call, "on_call_finished", {"status": dial_status},
                   dedupe_key=f"on_call_finished:{dial_status}")
-    if dial_status in ("completed", "answered"):
+    taken = any(event.kind == "on_call_accepted" for event in call.events)
+    if dial_status in ("completed", "answered") and taken:
         ledger.advance(call, "completed")
         ledger.set_outcome(session, call, "oncall")
-        escalation.acknowledge_call(session, call, "answered the patient's call", ledger.now())
         return Onward(Next.GOODBYE)
     return Onward(Next.URGENT_VOICEMAIL, "on_call_unanswered", paged=oncall.was_paged(session, call.id))

@@ -64,7 +64,8 @@ def connect(call_id: int):
 
 
 def _agents_phone_leg(call_id: int) -> Call | None:
-    """The call whose agent's own phone this request comes from (its ParentCallSid is the patient's)."""
+    """The call whose agent's (or on-call clinician's) phone this request comes from: its
+    ParentCallSid is the patient's."""
     call = db.session.get(Call, call_id)
     if call is None or request.form.get("ParentCallSid") not in (call.call_sid, calls.live_leg(db.session, call)):
         return None
@@ -125,7 +126,9 @@ def agent_leg(call_id: int):
         # The agent's line dropped while the patient was on hold: nobody is coming back for them.
         agent_id = call.agent_id
         ledger.requeue(db.session, call, "agent_left_caller_on_hold")
+        clinician = consult.forget(call)
         db.session.commit()
+        consult.end_quietly(current_app.gateway, clinician)  # a consult still ringing has nobody to reach
         try:
             back = public_url(f"/ivr/back-in-line/{call.id}")
             current_app.gateway.redirect_call(calls.live_leg(db.session, call), back)
@@ -263,6 +266,29 @@ def transfer(call_id: int):
         return _safe()
     return answer(patient_path.to_on_call(db.session, current_app.gateway, call, call.practice,
                                           "transferred by an agent", ledger.now()), call)
+
+
+@bp.post("/on-call-whisper/<int:call_id>")
+@twilio_webhook(lambda: twiml_response(twiml.on_call_not_taken()))
+def on_call_whisper(call_id: int):
+    """The on-call clinician's phone answered (it may be their voicemail box): ask them to press 1."""
+    call = _agents_phone_leg(call_id)
+    if call is None or call.state != "on_call":
+        return twiml_response(twiml.on_call_not_taken())
+    return twiml_response(twiml.on_call_whisper(call.id, call.practice.name if call.practice else "The"))
+
+
+@bp.post("/on-call-whisper-key/<int:call_id>")
+@twilio_webhook(lambda: twiml_response(twiml.on_call_not_taken()))
+def on_call_whisper_key(call_id: int):
+    """The clinician pressed 1: they take the urgent patient, and that acknowledges the page."""
+    call = _agents_phone_leg(call_id)
+    if call is None or call.state != "on_call" or request.form.get("Digits") != "1":
+        return twiml_response(twiml.on_call_not_taken())
+    patient_path.on_call_accepted(db.session, call, ledger.now())
+    db.session.commit()
+    current_app.console.pages_changed()
+    return twiml_response(twiml.empty())  # the whisper runs out: Twilio puts the patient through
 
 
 @bp.post("/on-call-done/<int:call_id>")

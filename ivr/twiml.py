@@ -244,8 +244,30 @@ def connect_to_on_call(language: str, call_id: int, number: str, prefix: str | N
         _say(r, prefix, p)
     _say(r, p["on_call_connecting"], p)
     dial = Dial(action=f"/ivr/on-call-done/{call_id}", method="POST", timeout=ON_CALL_RING_TIMEOUT)
-    dial.number(number)
+    # The clinician presses 1 before the patient is put through: their voicemail box answering must
+    # not take an urgent patient, nor count as the page acknowledged (/ivr/on-call-whisper).
+    dial.number(number, url=f"/ivr/on-call-whisper/{call_id}", method="POST")
     r.append(dial)
+    return str(r)
+
+
+def on_call_whisper(call_id: int, practice_name: str) -> str:
+    """What the on-call clinician hears on answering, before the urgent patient is put through."""
+    r = VoiceResponse()
+    gather = Gather(num_digits=1, timeout=6, action=f"/ivr/on-call-whisper-key/{call_id}", method="POST")
+    for _ in range(2):
+        _say(gather, f"{practice_name} answering service: an urgent patient is on the line. "
+                     "Press 1 to speak to them.", EN)
+    r.append(gather)
+    _say(r, "Not taken. The patient will leave an urgent message.", EN)
+    r.hangup()
+    return str(r)
+
+
+def on_call_not_taken() -> str:
+    r = VoiceResponse()
+    _say(r, "Not taken. The patient will leave an urgent message.", EN)
+    r.hangup()
     return str(r)
 
 

@@ -161,7 +161,8 @@ def sms_status():
 def sms_inbound():
     """A text to a practice number. A clinician's "1" acknowledges their page (callcenter/escalation.py);
     anyone else is told to call (we do not take medical requests by SMS)."""
-    page = escalation.acknowledge_reply(db.session, request.form.get("From"), request.form.get("Body"), ledger.now())
+    form = request.form
+    page = escalation.acknowledge_reply(db.session, form.get("From"), form.get("To"), form.get("Body"), ledger.now())
     if page is not None:
         db.session.commit()
         current_app.console.pages_changed()

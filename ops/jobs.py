@@ -59,8 +59,10 @@ def reconcile() -> dict:
 def escalate_pages() -> escalation.Escalated:
     """Take the escalation steps of unacknowledged on-call pages that are due (with each reconciler round)."""
     app = current_app
+    # Without PUBLIC_BASE_URL, Twilio could not fetch a call-down's TwiML: the step goes to the supervisors.
+    public = app.config.get("PUBLIC_BASE_URL")
     done = escalation.escalate_due(db.session, app.gateway, escalation.Policy.from_config(app.config), ledger.now(),
-                                   lambda page_id: public_url(f"/ivr/page-call/{page_id}"))
+                                   lambda page_id: public_url(f"/ivr/page-call/{page_id}") if public else None)
     db.session.commit()
     if done.called_down or done.raised:
         app.console.pages_changed()

@@ -298,7 +298,9 @@ class Clinician:
                 continue
             self.handled.add(sid)
             if self.rng.random() < self.behaviour.clinician_answers:
-                if self.phone.act(sid, "answer"):
+                # The whisper asks them to press 1 before the patient is put through (keys typed ahead
+                # are heard by its Gather, as on a real phone).
+                if self.phone.act(sid, "answer") and self.phone.act(sid, "press", {"digits": "1"}):
                     self.tally.add("clinician_answered")
                     talk = self.clock.real(lognormal(self.rng, self.behaviour.clinician_talk_seconds, 0.5))
                     self.talking[sid] = now + talk

@@ -492,7 +492,7 @@ def test_an_agent_transfers_the_caller_to_the_clinician_on_call_now(app, world, 
     assert answer == {"ok": True, "clinician": "Dr. Rivera"}
     assert twilio_http.requests[-1]["data"] == {"Url": f"http://localhost/ivr/transfer/{call_id}", "Method": "POST"}
     through = twilio.post(f"/ivr/transfer/{call_id}", {"CallSid": SID, "To": MAPLE_NUMBER, "From": PATIENT})
-    assert f"<Number>{on_call}</Number>" in through.get_data(as_text=True)
+    assert f'url="/ivr/on-call-whisper/{call_id}">{on_call}</Number>' in through.get_data(as_text=True)
     assert ask(alice, "wrap_up", {"call_id": call_id, "disposition": "transferred"})["ok"] is True
     with app.app_context():
         kinds = [e.kind for e in db.session.scalars(select(CallEvent).where(CallEvent.call_id == call_id))]

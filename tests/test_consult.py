@@ -155,6 +155,9 @@ def test_a_patient_whose_agent_drops_while_on_hold_is_put_back_in_line(phone_sys
     kinds = _kinds(phone_system.app, call_id)
     assert "agent_left_caller_on_hold" in kinds and "requeued" in kinds
     assert phone_system.app.call_queue.position(call_id) == 1
+    with phone_system.app.app_context():  # the next agent starts afresh: no hold, no leg, no consult
+        call = db.session.get(Call, call_id)
+        assert (call.hold, call.agent_leg_sid, call.consult_ref, call.agent_id) == (None, None, None, None)
 
 
 def device_leg(phone_system, call_id: int) -> str:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from callcenter import escalation
+from callcenter import escalation, ledger
 from callcenter.extensions import db
 from callcenter.models import CallEvent, OnCallPage
 from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, ask, console_for, eventually, incoming
@@ -97,7 +97,7 @@ def test_a_clinician_who_replies_1_to_the_page_is_not_called_down(phone_system, 
     assert phone_system.phone.inbox(ON_CALL_NUMBER)[-1]["body"].startswith("Acknowledged")  # no call, no text
 
 
-def test_a_clinician_who_answers_the_patient_acknowledges_the_page(phone_system, maple_closed, on_call):
+def test_a_clinician_who_takes_the_patients_call_acknowledges_the_page(phone_system, maple_closed, on_call):
     app = phone_system.app
     app.config["PUBLIC_BASE_URL"] = phone_system.app_url
     caller = phone_system.phone.dial(PATIENT, MAPLE_NUMBER)
@@ -105,12 +105,29 @@ def test_a_clinician_who_answers_the_patient_acknowledges_the_page(phone_system,
     caller.press("1")
     clinician = phone_system.phone.incoming(ON_CALL_NUMBER)
     clinician.answer()
+    clinician.wait_for("Press 1 to speak to them.")
+    clinician.press("1")
     caller.wait_until(lambda s: s["connected_to"] == ON_CALL_NUMBER)
+    assert _page(app).acknowledged_by == "took the patient's call"  # at once, not when they hang up
     clinician.hang_up()
     caller.wait_for_status("ended")
-
-    eventually(lambda: (_page(app) or OnCallPage()).acknowledged_by == "answered the patient's call", timeout=10)
     assert _escalate(app, 30, phone_system.app_url) == escalation.Escalated([], [])
+
+
+def test_a_voicemail_box_answering_for_the_clinician_neither_takes_the_patient_nor_acknowledges(
+        phone_system, maple_closed, on_call):
+    app = phone_system.app
+    app.config["PUBLIC_BASE_URL"] = phone_system.app_url
+    caller = phone_system.phone.dial(PATIENT, MAPLE_NUMBER)
+    caller.wait_for("press 1")
+    caller.press("1")
+    phone_system.phone.incoming(ON_CALL_NUMBER).answer()  # their voicemail greeting; nobody presses 1
+
+    caller.wait_for("The on-call clinician has been paged.", timeout=20)  # the urgent voicemail, with us
+    assert not any(line["text"].startswith("[connected") for line in caller.status()["transcript"])
+    caller.hang_up()
+    assert _page(app).acknowledged_at is None
+    assert _escalate(app, 6, phone_system.app_url).called_down == [_page(app).id]
 
 
 def test_nobody_acknowledging_reaches_the_supervisors_who_must_handle_it(app, twilio, twilio_http, world, maple_closed,
@@ -157,11 +174,13 @@ def test_with_nobody_on_call_the_supervisors_hear_at_once(app, twilio, twilio_ht
 def test_a_page_twilio_refused_is_called_down_at_once(app, twilio, twilio_http, world, maple_closed, on_call):
     twilio.post("/ivr/voice", incoming())
     twilio_http.fail_with = 400
-    twilio.post("/ivr/menu", incoming(Digits="1"))
+    dial = parse(twilio.post("/ivr/menu", incoming(Digits="1"))).find("Dial")
     twilio_http.fail_with = None
     assert _page(app).status == "failed"
+    assert _escalate(app, 0) == escalation.Escalated([], [])  # the patient's own call is ringing them now
 
-    assert _escalate(app, 0).called_down == [_page(app).id]
+    twilio.post(dial.get("action"), incoming(DialCallStatus="no-answer"))  # it did not reach them either
+    assert _escalate(app, 0.5).called_down == [_page(app).id]  # not five minutes later
 
 
 def test_two_workers_escalating_at_once_call_the_clinician_down_once(app, twilio, twilio_http, world, maple_closed,
@@ -228,6 +247,8 @@ def test_a_page_that_never_arrives_calls_the_clinician_down_at_once(phone_system
     eventually(lambda: _delivery(app) == "undelivered", timeout=10)  # Twilio's receipt
     page = _page(app)
     assert app.task_queue.fetch_job(f"escalate_pages-undelivered-{page.id}") is not None  # at once, by the worker
+    phone_system.phone.incoming(ON_CALL_NUMBER).decline()  # the patient's own call does not reach them either
+    caller.wait_for("We could not reach the on-call clinician.")  # not "has been paged": it never arrived
     with app.app_context():
         assert escalate_pages().called_down == [page.id]  # not five minutes later
         undelivered = db.session.scalar(select(CallEvent).where(CallEvent.kind == "page_undelivered"))
@@ -261,3 +282,40 @@ def test_a_page_left_sending_by_a_process_that_died_is_called_down(app, twilio, 
 
     assert _escalate(app, 0.5) == escalation.Escalated([], [])  # it may still be on its way
     assert _escalate(app, 2).called_down == [page_id]
+
+
+def test_a_page_waiting_for_a_supervisor_stays_on_the_console_however_many_come_after(app, world):
+    from agents_ui import read_model
+
+    with app.app_context():
+        now = ledger.now()
+        waiting = OnCallPage(practice_id=world["maple"], status="no_one_on_call", sent_at=now - timedelta(hours=1),
+                             escalation_step=escalation.SUPERVISORS)
+        db.session.add(waiting)
+        db.session.add_all(OnCallPage(practice_id=world["maple"], status="sent", sent_at=now - timedelta(minutes=i),
+                                      acknowledged_at=now, acknowledged_by="replied 1 to the page")
+                           for i in range(12))
+        db.session.commit()
+        pages = read_model.recent_pages(db.session)
+
+    assert pages[0]["id"] == waiting.id and pages[0]["escalation"] == "needs_supervisor"
+    assert len(pages) == 11  # it, and the ten latest
+
+
+def test_without_a_public_url_the_call_down_cannot_happen_so_the_supervisors_hear(app, twilio, twilio_http, world,
+                                                                                 maple_closed, on_call):
+    from ops.jobs import escalate_pages
+
+    twilio.post("/ivr/voice", incoming())
+    dial = parse(twilio.post("/ivr/menu", incoming(Digits="1"))).find("Dial")
+    twilio.post(dial.get("action"), incoming(DialCallStatus="no-answer"))
+    with app.app_context():
+        page = db.session.scalar(select(OnCallPage))
+        page.sent_at = ledger.now() - timedelta(minutes=6)
+        db.session.commit()
+        done = escalate_pages()  # PUBLIC_BASE_URL is unset here
+        raised = db.session.scalar(select(CallEvent).where(CallEvent.kind == "page_raised_to_supervisors"))
+
+    assert done.raised == [page.id] and done.called_down == []
+    assert raised.data["why"] == "the call-down could not be placed"
+    assert not [r for r in twilio_http.requests if r["url"].endswith("/Calls.json")]

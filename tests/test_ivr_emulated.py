@@ -109,6 +109,9 @@ def test_after_hours_an_urgent_caller_is_put_through_to_the_on_call_clinician(sy
     call.wait_for("connect you to the on-call clinician")
     clinician = system.phone.incoming(ON_CALL_NUMBER)
     clinician.answer()
+    clinician.wait_for("an urgent patient is on the line. Press 1 to speak to them.")
+    assert not call.status().get("connected_to")  # not before they take the call
+    clinician.press("1")
     call.wait_until(lambda s: s.get("connected_to"))
     page = system.phone.wait_for_sms(ON_CALL_NUMBER, "urgent patient call")
     assert PATIENT in page["body"]  # the clinician needs the number to call back

@@ -98,6 +98,13 @@ def test_after_hours_an_urgent_caller_is_put_through_to_on_call_and_paged(app, t
         page = db.session.scalar(select(OnCallPage))
         assert (page.status, page.to_number) == ("sent", ON_CALL_NUMBER)
         assert _call(app).state == "on_call"
+    number = dial.find("Number")
+    leg = {"CallSid": "CA" + "e" * 32, "ParentCallSid": SID, "From": MAPLE_NUMBER, "To": ON_CALL_NUMBER,
+           "AccountSid": incoming()["AccountSid"], "Direction": "outbound-dial"}
+    whisper = parse(twilio.post(number.get("url"), leg))  # the clinician's phone answered: press 1 first
+    assert "Press 1 to speak to them." in spoken(whisper)
+    taken = parse(twilio.post(whisper.find("Gather").get("action"), {**leg, "Digits": "1"}))
+    assert verbs(taken) == []  # the whisper runs out and Twilio puts the patient through
     done = parse(twilio.post(dial.get("action"), incoming(DialCallStatus="completed", DialCallDuration="240")))
     assert verbs(done) == ["Say", "Hangup"]
     with app.app_context():

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from callcenter import calls, patient_path
+from callcenter import calls, ledger, patient_path
 from callcenter.extensions import db
 from callcenter.models import Call, CallEvent, OnCallPage
 from callcenter.patient_path import Next, Onward
@@ -97,6 +97,11 @@ def test_the_on_call_clinicians_line_ends_the_call_or_leaves_an_urgent_message(a
 
         assert patient_path.after_on_call(db.session, call, "no-answer") == Onward(
             Next.URGENT_VOICEMAIL, "on_call_unanswered", paged=True)  # the page went out before the dial
+        # Answered, but nobody pressed 1 (the clinician's voicemail box): the patient is not taken.
+        assert patient_path.after_on_call(db.session, call, "completed").next is Next.URGENT_VOICEMAIL
+        patient_path.on_call_accepted(db.session, call, ledger.now())
+        db.session.flush()
+        db.session.expire(call, ["events"])
         assert patient_path.after_on_call(db.session, call, "completed") == Onward(Next.GOODBYE)
         assert patient_path.after_on_call(db.session, call, "completed") == Onward(Next.GOODBYE)  # Twilio retried
         db.session.commit()

@@ -93,12 +93,18 @@ def test_status_callbacks_in_any_order_and_number_record_the_same_state(app, twi
 VOICE_VERBS = {"Say", "Play", "Pause", "Gather", "Redirect", "Hangup", "Reject", "Enqueue", "Leave", "Dial", "Record"}
 GATHER_CHILDREN = {"Say", "Play", "Pause"}
 DIAL_NOUNS = {"Number", "Client", "Conference", "Queue", "Sip", "Sim", "Application"}
-STATUS_ROUTES = {"/ivr/status", "/ivr/transcription"}
+STATUS_ROUTES = {"/ivr/status", "/ivr/transcription", "/ivr/agent-leg/{id}", "/ivr/consult-status/{id}",
+                 "/sms/status"}
 ROUTES = [
     "/ivr/voice", "/ivr/menu?attempt={q}", "/ivr/wait", "/ivr/queue-exit", "/ivr/keep-place",
     "/ivr/keep-place/choice", "/ivr/keep-place/number", "/ivr/keep-place/confirm", "/ivr/connect/{id}",
     "/ivr/dial-done/{id}", "/ivr/on-call-done/{id}", "/ivr/goodbye?call={q}", "/ivr/voicemail",
     "/ivr/transcription", "/ivr/status", "/sms/inbound",
+    # hold, consult, whispers, page call-downs and receipts
+    "/ivr/agent-leg/{id}", "/ivr/agent-whisper/{id}", "/ivr/agent-whisper-key/{id}", "/ivr/back-in-line/{id}",
+    "/ivr/agent-room/{id}", "/ivr/patient-room-done/{id}", "/ivr/consult-leg/{id}", "/ivr/consult-status/{id}",
+    "/ivr/clinician-joins/{id}", "/ivr/on-call-whisper/{id}", "/ivr/on-call-whisper-key/{id}",
+    "/ivr/page-call/{id}", "/ivr/page-call-key/{id}", "/sms/status",
 ]
 FIELDS = [
     "CallSid", "AccountSid", "From", "To", "CallStatus", "Direction", "ApiVersion", "Digits", "SpeechResult",

@@ -25,6 +25,9 @@ def upgrade():
         batch_op.add_column(sa.Column('next_step_at', callcenter.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('delivery_status', sa.String(length=20), nullable=True))
         batch_op.create_index('ix_on_call_pages_next_step_at', ['next_step_at'], unique=False)
+    # Pages sent before escalation existed were handled as they were then: none of them is called down now.
+    op.execute("UPDATE on_call_pages SET acknowledged_at = sent_at, "
+               "acknowledged_by = 'before escalation was built' WHERE acknowledged_at IS NULL")
 
 
 def downgrade():

@@ -63,6 +63,8 @@ CASES = {
         app_twiml.page_call_down(7, "Maple & Oak <Pediatrics>", 42, "+14155550123"),
         app_twiml.page_call_down(7, "Maple", None, None)]),
     "page_acknowledged": ("call", lambda lang: [app_twiml.page_acknowledged()]),
+    "on_call_whisper": ("call", lambda lang: [app_twiml.on_call_whisper(42, "Maple & Oak <Pediatrics>")]),
+    "on_call_not_taken": ("call", lambda lang: [app_twiml.on_call_not_taken()]),
     "voicemail": ("call", lambda lang: [app_twiml.voicemail(lang, urgent=False),
                                         app_twiml.voicemail(lang, urgent=True, prefix="After hours."),
                                         app_twiml.voicemail(lang, urgent=True, paged=True)]),

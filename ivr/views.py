@@ -7,9 +7,10 @@ import logging
 
 from flask import Response, current_app, request
 
-from callcenter import acd, call_status, calls, escalation, ledger, menu, patient_path
+from callcenter import acd, call_status, calls, consult, escalation, ledger, menu, patient_path
 from callcenter.call_status import PendingStatuses
 from callcenter.extensions import csrf, db
+from callcenter.models import Call
 from callcenter.practice_directory import PracticeCard, card_of
 
 from . import bp, sms_bp, twiml
@@ -137,8 +138,25 @@ def status():
     elif applied.agent_id is not None and applied.call_state == "completed":
         acd.call_ended(db.session, app.presence, applied.agent_id, applied.call_id, ledger.now())
         db.session.commit()
+        _end_legs_left_behind(applied.call_id)
     app.console.call_changed_for(applied.agent_id)
     return Response(status=204)
+
+
+def _end_legs_left_behind(call_id: int | None) -> None:
+    """The patient hung up while on hold or during a consult: nobody is left for the agent's room or the
+    clinician being called (who would be told a patient is waiting), so those legs end too."""
+    call = db.session.get(Call, call_id) if call_id else None
+    if call is None or call.hold == "joined" or (call.hold not in consult.HELD and not call.consult_ref):
+        return  # after a warm transfer the clinician's leg is the patient's conversation, and ends with it
+    legs = [call.consult_call_sid, call.agent_leg_sid if call.hold in consult.HELD else None]
+    clinician_ringing = bool(call.consult_ref)
+    consult.forget(call)
+    if clinician_ringing:
+        ledger.record(db.session, call, "consult_ended", {"why": "the caller hung up"}, dedupe_key="consult_ended:gone")
+    db.session.commit()
+    for leg in legs:
+        consult.end_quietly(current_app.gateway, leg)
 
 
 @sms_bp.post("/status")

@@ -163,3 +163,18 @@ def test_a_patient_whose_agent_drops_while_on_hold_is_put_back_in_line(phone_sys
 def device_leg(phone_system, call_id: int) -> str:
     with phone_system.app.app_context():
         return db.session.get(Call, call_id).agent_leg_sid
+
+
+def test_a_patient_who_hangs_up_during_a_consult_ends_the_clinicians_call_and_the_agents_room(
+        phone_system, world, agent_on_duty, on_call):
+    caller, alice, device, call_id = _talking_to_alice(phone_system, world)
+    leg = device_leg(phone_system, call_id)
+    assert ask(alice, "consult", {"call_id": call_id})["ok"] is True
+    clinician = phone_system.phone.incoming(ON_CALL_NUMBER)  # still ringing
+
+    caller.hang_up()
+
+    clinician.wait_for_status("ended")  # nobody will tell them of a patient who is gone
+    eventually(lambda: device.leg(leg)["ended"], timeout=15)  # Alice is not left in an empty room
+    assert "consult_ended" in _kinds(phone_system.app, call_id)
+    assert ask(alice, "snapshot")["call"]["consult"] is None

@@ -63,7 +63,7 @@ def connect(call_id: int):
                                                  greeting))
 
 
-def _agents_phone_leg(call_id: int) -> Call | None:
+def _dialled_leg(call_id: int) -> Call | None:
     """The call whose agent's (or on-call clinician's) phone this request comes from: its
     ParentCallSid is the patient's."""
     call = db.session.get(Call, call_id)
@@ -86,7 +86,7 @@ def _whisper_words(call: Call) -> str:
 @twilio_webhook(lambda: twiml_response(twiml.agent_not_taken()))
 def agent_whisper(call_id: int):
     """The agent's own phone answered (it may be a voicemail box): ask them to press 1."""
-    call = _agents_phone_leg(call_id)
+    call = _dialled_leg(call_id)
     if call is None or call.state != "connecting":
         return twiml_response(twiml.agent_not_taken())
     return twiml_response(twiml.agent_whisper(call.id, _whisper_words(call)))
@@ -96,7 +96,7 @@ def agent_whisper(call_id: int):
 @twilio_webhook(lambda: twiml_response(twiml.agent_not_taken()))
 def agent_whisper_key(call_id: int):
     """The agent pressed a key on their phone: 1 takes the call, and only then is the caller connected."""
-    call = _agents_phone_leg(call_id)
+    call = _dialled_leg(call_id)
     if call is None or call.state != "connecting" or request.form.get("Digits") != "1":
         return twiml_response(twiml.agent_not_taken())
     calls.connected(db.session, call)
@@ -272,7 +272,7 @@ def transfer(call_id: int):
 @twilio_webhook(lambda: twiml_response(twiml.on_call_not_taken()))
 def on_call_whisper(call_id: int):
     """The on-call clinician's phone answered (it may be their voicemail box): ask them to press 1."""
-    call = _agents_phone_leg(call_id)
+    call = _dialled_leg(call_id)
     if call is None or call.state != "on_call":
         return twiml_response(twiml.on_call_not_taken())
     return twiml_response(twiml.on_call_whisper(call.id, call.practice.name if call.practice else "The"))
@@ -282,7 +282,7 @@ def on_call_whisper(call_id: int):
 @twilio_webhook(lambda: twiml_response(twiml.on_call_not_taken()))
 def on_call_whisper_key(call_id: int):
     """The clinician pressed 1: they take the urgent patient, and that acknowledges the page."""
-    call = _agents_phone_leg(call_id)
+    call = _dialled_leg(call_id)
     if call is None or call.state != "on_call" or request.form.get("Digits") != "1":
         return twiml_response(twiml.on_call_not_taken())
     patient_path.on_call_accepted(db.session, call, ledger.now())

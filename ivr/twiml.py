@@ -175,25 +175,63 @@ def connect_to_agent_phone(language: str, call_id: int, number: str, greeting: s
     return str(r)
 
 
-def agent_whisper(call_id: int, what: str) -> str:
-    """What an agent hears on their own phone before the caller is put through: `what` call, press 1."""
+def _press_1(action: str, words: str, otherwise: str) -> str:
+    """A private word to whoever answered a call we placed or dialled (an agent's or a clinician's
+    phone), said twice: pressing 1 goes on to `action`; nothing pressed ends their leg with `otherwise`."""
     r = VoiceResponse()
-    gather = Gather(num_digits=1, timeout=6, action=f"/ivr/agent-whisper-key/{call_id}", method="POST")
+    gather = Gather(num_digits=1, timeout=6, action=action, method="POST")
     for _ in range(2):
-        _say(gather, f"{what}. Press 1 to take the call.", EN)
+        _say(gather, words, EN)
     r.append(gather)
-    _say(r, "Not taken. The caller stays in line.", EN)
+    _say(r, otherwise, EN)
     r.hangup()
     return str(r)
+
+
+def _said_then_hang_up(words: str) -> str:
+    r = VoiceResponse()
+    _say(r, words, EN)
+    r.hangup()
+    return str(r)
+
+
+AGENT_NOT_TAKEN = "Not taken. The caller stays in line."
+ON_CALL_NOT_TAKEN = "Not taken. The patient will leave an urgent message."
+
+
+def agent_whisper(call_id: int, what: str) -> str:
+    """What an agent hears on their own phone before the caller is put through: `what` call, press 1."""
+    return _press_1(f"/ivr/agent-whisper-key/{call_id}", f"{what}. Press 1 to take the call.", AGENT_NOT_TAKEN)
 
 
 def agent_not_taken() -> str:
     """The agent's phone did not take the call: their leg hangs up, nobody is connected. (When they press
     1 the answer is the empty document: the whisper runs out and Twilio connects the parties.)"""
-    r = VoiceResponse()
-    _say(r, "Not taken. The caller stays in line.", EN)
-    r.hangup()
-    return str(r)
+    return _said_then_hang_up(AGENT_NOT_TAKEN)
+
+
+def on_call_whisper(call_id: int, practice_name: str) -> str:
+    """What the on-call clinician hears on answering, before the urgent patient is put through."""
+    return _press_1(f"/ivr/on-call-whisper-key/{call_id}",
+                    f"{practice_name} answering service: an urgent patient is on the line. Press 1 to speak to them.",
+                    ON_CALL_NOT_TAKEN)
+
+
+def on_call_not_taken() -> str:
+    return _said_then_hang_up(ON_CALL_NOT_TAKEN)
+
+
+def page_call_down(page_id: int, practice_name: str, ref: int | None, callback_number: str | None) -> str:
+    """The call-down of an unacknowledged page: who, the reference, the number to call back, press 1."""
+    return _press_1(f"/ivr/page-call-key/{page_id}",
+                    f"This is the {practice_name} answering service with an urgent patient call"
+                    f"{f', reference {ref}' if ref else ''}. Please call the patient back at "
+                    f"{spoken_number(callback_number)}. Press 1 to acknowledge.",
+                    "Not acknowledged. Goodbye.")
+
+
+def page_acknowledged() -> str:
+    return _said_then_hang_up("Acknowledged. Thank you. Goodbye.")
 
 
 def patient_on_hold(language: str, call_id: int, room: str) -> str:
@@ -248,26 +286,6 @@ def connect_to_on_call(language: str, call_id: int, number: str, prefix: str | N
     # not take an urgent patient, nor count as the page acknowledged (/ivr/on-call-whisper).
     dial.number(number, url=f"/ivr/on-call-whisper/{call_id}", method="POST")
     r.append(dial)
-    return str(r)
-
-
-def on_call_whisper(call_id: int, practice_name: str) -> str:
-    """What the on-call clinician hears on answering, before the urgent patient is put through."""
-    r = VoiceResponse()
-    gather = Gather(num_digits=1, timeout=6, action=f"/ivr/on-call-whisper-key/{call_id}", method="POST")
-    for _ in range(2):
-        _say(gather, f"{practice_name} answering service: an urgent patient is on the line. "
-                     "Press 1 to speak to them.", EN)
-    r.append(gather)
-    _say(r, "Not taken. The patient will leave an urgent message.", EN)
-    r.hangup()
-    return str(r)
-
-
-def on_call_not_taken() -> str:
-    r = VoiceResponse()
-    _say(r, "Not taken. The patient will leave an urgent message.", EN)
-    r.hangup()
     return str(r)
 
 
@@ -339,28 +357,6 @@ def spoken_number(number: str | None) -> str:
     if len(digits) != 10:
         return " ".join(digits) or "withheld"
     return ", ".join(" ".join(group) for group in (digits[:3], digits[3:6], digits[6:]))
-
-
-def page_call_down(page_id: int, practice_name: str, ref: int | None, callback_number: str | None) -> str:
-    """The call-down of an unacknowledged page: who, the reference, the number to call back, press 1."""
-    r = VoiceResponse()
-    gather = Gather(num_digits=1, timeout=8, action=f"/ivr/page-call-key/{page_id}", method="POST")
-    words = (f"This is the {practice_name} answering service with an urgent patient call"
-             f"{f', reference {ref}' if ref else ''}. Please call the patient back at "
-             f"{spoken_number(callback_number)}. Press 1 to acknowledge.")
-    for _ in range(2):
-        _say(gather, words, EN)
-    r.append(gather)
-    _say(r, "Not acknowledged. Goodbye.", EN)
-    r.hangup()
-    return str(r)
-
-
-def page_acknowledged() -> str:
-    r = VoiceResponse()
-    _say(r, "Acknowledged. Thank you. Goodbye.", EN)
-    r.hangup()
-    return str(r)
 
 
 def sms_reply(text: str | None) -> str:

@@ -290,6 +290,20 @@ def answer_call(app, io, call_id: int) -> dict:
     return ask(io, "accept", {"call_id": call_id})
 
 
+def caller_in_line(phone_system):
+    """A patient who rang Maple Street on the emulator's softphone and now waits in line, over the whole
+    call path (the emulator reaches the app's webhooks at PUBLIC_BASE_URL); (their phone, the call's id)."""
+    app = phone_system.app
+    app.config["PUBLIC_BASE_URL"] = phone_system.app_url
+    caller = phone_system.phone.dial(PATIENT, MAPLE_NUMBER)
+    caller.wait_for("press 1")
+    caller.press("2")
+    caller.wait_for("in line")
+    with app.app_context():
+        call_id = db.session.scalar(select(Call.id).where(Call.call_sid == caller.sid))
+    return caller, call_id
+
+
 def agent_device(phone_system, agent_id: int):
     """The agent's browser audio device, registered with the phone system's emulator (see emulator.client)."""
     from callcenter import voice_tokens

@@ -8,24 +8,28 @@ from playwright import sync_api as playwright_sync
 from sqlalchemy import select
 
 from callcenter.extensions import db
-from callcenter.models import Call, CallEvent, User
-from tests.support import MAPLE_NUMBER, PATIENT, answer_call, ask, console_for, eventually, log_in, log_in_browser
+from callcenter.models import CallEvent, User
+from tests.support import (
+    MAPLE_NUMBER,
+    PATIENT,
+    answer_call,
+    ask,
+    caller_in_line,
+    console_for,
+    eventually,
+    log_in,
+    log_in_browser,
+)
 
 ALICE_PHONE = "+16175550199"
 
 
 def _alice_takes_calls_on_her_phone(phone_system, world):
     app = phone_system.app
-    app.config["PUBLIC_BASE_URL"] = phone_system.app_url
     with app.app_context():
         db.session.get(User, world["alice"]).audio_phone = ALICE_PHONE
         db.session.commit()
-    caller = phone_system.phone.dial(PATIENT, MAPLE_NUMBER)
-    caller.wait_for("press 1")
-    caller.press("2")
-    caller.wait_for("in line")
-    with app.app_context():
-        call_id = db.session.scalar(select(Call.id))
+    caller, call_id = caller_in_line(phone_system)
     alice = console_for(app, "alice@example.test")
     assert answer_call(app, alice, call_id)["ok"] is True
     return caller, alice, call_id

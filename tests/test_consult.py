@@ -7,19 +7,13 @@ from sqlalchemy import select
 
 from callcenter.extensions import db
 from callcenter.models import Call, CallEvent
-from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, agent_device, answer_call, ask, console_for, eventually
+from tests.support import ON_CALL_NUMBER, agent_device, answer_call, ask, caller_in_line, console_for, eventually
 
 
 def _talking_to_alice(phone_system, world):
     """A patient on the line with Alice, through her browser audio; (caller, alice's console, device, call id)."""
     app = phone_system.app
-    app.config["PUBLIC_BASE_URL"] = phone_system.app_url  # where the emulator reaches the app's webhooks
-    caller = phone_system.phone.dial(PATIENT, MAPLE_NUMBER)
-    caller.wait_for("press 1")
-    caller.press("2")
-    caller.wait_for("in line")
-    with app.app_context():
-        call_id = db.session.scalar(select(Call.id))
+    caller, call_id = caller_in_line(phone_system)
     alice = console_for(app, "alice@example.test")
     device = agent_device(phone_system, world["alice"])
     assert answer_call(app, alice, call_id)["ok"] is True

@@ -18,6 +18,7 @@ from callcenter import acd, config, database
 from callcenter.extensions import csrf, db, login_manager, migrate, socketio
 from callcenter.followups import FollowUps
 from callcenter.gateway import TwilioGateway
+from callcenter.kept import KeptWebhooks
 from callcenter.offers import Offers
 from callcenter.practice_directory import PracticeDirectory
 from callcenter.presence import Presence
@@ -84,6 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                            offline_after=app.config["AGENT_OFFLINE_AFTER"])
     app.offers = Offers(app.redis, pass_seconds=app.acd.ring_seconds)
     app.practices = PracticeDirectory()
+    app.kept = KeptWebhooks(app.redis, app.config["SPOOL_DIR"])
     app.task_queue = Queue("answering", connection=app.redis)
     app.followups = FollowUps(app.task_queue)
     app.gateway = TwilioGateway(

@@ -21,7 +21,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from . import desk, ledger
-from .calls import Refused
+from .calls import WAITING_STATES, Refused
 from .gateway import TwilioGateway
 from .models import AgentStateChange, Call, User
 from .offers import Offer, Offers, Settled
@@ -273,8 +273,9 @@ def _match(session, queue, presence, offers, now, settings, result) -> None:
     waiting = [w.call_id for w in queue.waiting(MATCH_WINDOW) if w.call_id not in ringing]
     if not waiting:
         return
-    calls = {r.id: r for r in session.execute(
-        select(Call.id, Call.practice_id, Call.language, Call.queued_at).where(Call.id.in_(waiting)))}
+    calls = {r.id: r for r in session.execute(  # the ledger's word: a caller who left is offered to nobody
+        select(Call.id, Call.practice_id, Call.language, Call.queued_at)
+        .where(Call.id.in_(waiting), Call.state.in_(WAITING_STATES)))}
     on_duty = sorted(set(available) | set(presence.alive(now.timestamp() - settings.offline_after)))
     skills = _skills(session, on_duty)
     for call_id in waiting:

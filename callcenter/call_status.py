@@ -1,23 +1,19 @@
-"""Twilio's call status callbacks: applied to the ledger, or kept in Redis and replayed.
+"""Twilio's call status callbacks, applied to the ledger.
 
-A status callback answered 204 is never sent again by Twilio, so one that could not be applied
-(the database was down or locked) must not be dropped: the webhook keeps its fields here and the
-worker replays them (see `replay_pending`, run by the reconciler job).
+The ledger is the truth and Redis only mirrors it: a callback is applied even while Redis is down
+(the reconciler mends the queue afterwards). One that cannot be applied at all (the database is down
+or locked) is kept by the webhook and replayed by the worker (callcenter/kept.py).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from redis import Redis
 from sqlalchemy.orm import Session
 
 from . import callbacks, calls
 from .followups import FollowUps
 from .queue import CallQueue
-
-FIELDS = ("CallSid", "CallStatus", "SequenceNumber", "CallDuration", "From", "To", "Direction")
 
 
 @dataclass(frozen=True)
@@ -47,6 +43,8 @@ def apply(session: Session, queue: CallQueue, followups: FollowUps, fields: dict
     call_sid = fields.get("CallSid", "")
     call_status = fields.get("CallStatus", "")
     call = calls.find_by_leg(session, call_sid)
+    if call is not None:  # callbacks of one call arrive together: each sees what the one before it wrote
+        call = calls.lock(session, call)
     task = callbacks.find_by_outbound_sid(session, call_sid) if call is not None else None
     if task is not None:  # our call to a patient, not the patient's own call
         callbacks.outbound_status(session, queue, task, call_status)
@@ -69,36 +67,3 @@ def apply(session: Session, queue: CallQueue, followups: FollowUps, fields: dict
     if task is not None:  # if this launch fails, the reconciler finds the task whose SMS was never sent
         followups.send_callback_sms(task.id)
     return Applied(abandoned=True, agent_id=call.agent_id, call_id=call.id, call_state=call.state)
-
-
-class PendingStatuses:
-    """Status callbacks that could not be applied when they arrived, oldest first."""
-
-    key = "cc:pending_status"
-
-    def __init__(self, redis: Redis):
-        self.redis = redis
-
-    def keep(self, fields: dict) -> None:
-        """Keep what Twilio said (only the fields we apply, each cut short) for the worker to replay."""
-        self.redis.rpush(self.key, json.dumps({k: str(fields.get(k) or "")[:64] for k in FIELDS}))
-
-    def __len__(self) -> int:
-        return int(self.redis.llen(self.key))
-
-
-def replay_pending(session: Session, queue: CallQueue, followups: FollowUps, pending: PendingStatuses,
-                   limit: int = 1000) -> list[Applied]:
-    """Apply kept status callbacks, oldest first; stop at the first that fails again (it stays first)."""
-    done: list[Applied] = []
-    while len(done) < limit:
-        raw = pending.redis.lpop(pending.key)
-        if raw is None:
-            break
-        try:
-            done.append(apply(session, queue, followups, json.loads(raw)))
-        except Exception:
-            session.rollback()
-            pending.redis.lpush(pending.key, raw)
-            raise
-    return done

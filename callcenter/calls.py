@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from . import cases, ledger, menu
@@ -177,6 +177,17 @@ def find_by_leg(session: Session, call_sid: str) -> Call | None:
         task = session.scalar(select(CallbackTask).where(CallbackTask.outbound_call_sid == call_sid))
         call = session.get(Call, task.call_id) if task is not None and task.call_id else None
     return call
+
+
+def lock(session: Session, call: Call) -> Call:
+    """The call's row read afresh and locked until the transaction ends, so that updates made together
+    (Twilio sends a call's status callbacks at once) apply one after another and never move it backwards.
+    PostgreSQL locks the row (FOR UPDATE); SQLite has one writer at a time, so a write that changes
+    nothing takes the database's write lock before the row is read again."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Call).where(Call.id == call.id).values(id=Call.id))
+    return session.scalars(select(Call).where(Call.id == call.id).with_for_update()
+                           .execution_options(populate_existing=True)).one()
 
 
 def bridging(session: Session, call: Call) -> None:

@@ -74,6 +74,9 @@ def from_environment(instance_path: str) -> dict:
         # supervisors must handle it (callcenter/escalation.py).
         "PAGE_CALL_DOWN_AFTER": int(env.get("PAGE_CALL_DOWN_AFTER") or 300),
         "PAGE_SUPERVISOR_AFTER": int(env.get("PAGE_SUPERVISOR_AFTER") or 300),
+        # Where a web process keeps webhooks it could neither apply nor hand to Redis (callcenter/kept.py):
+        # a local disk that outlives the process. The worker on the same machine forwards it too.
+        "SPOOL_DIR": env.get("SPOOL_DIR") or str(Path(instance_path) / "spool"),
         # Agents' browser audio (Twilio Voice SDK): unset, agents use the emulator's device or their phone.
         "TWILIO_API_KEY": env.get("TWILIO_API_KEY") or "",
         "TWILIO_API_SECRET": env.get("TWILIO_API_SECRET") or "",

@@ -13,10 +13,14 @@ capacity can be held as well as the service's. Everything here can be rebuilt fr
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from redis import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 URGENT_HEAD_START = 600.0
 # A repeat caller (one whose earlier case is still open, see callcenter.cases) goes ahead of routine
@@ -119,7 +123,14 @@ class CallQueue:
         return int(popped) if popped else None
 
     def remove(self, call_id: int) -> None:
-        self.take(call_id)
+        """The caller is gone (the ledger says so). While Redis is down the ledger's word stands: the
+        reconciler takes the stale entry out once Redis answers (nobody is offered a caller who left,
+        as an offer checks the ledger)."""
+        try:
+            self.take(call_id)
+        except RedisError as exc:
+            log.warning("call %s left the queue while Redis was unavailable (%s); the reconciler removes it",
+                        call_id, type(exc).__name__)
 
     def waiting_for(self, practice_id: int) -> int:
         """How many of this practice's callers are waiting."""

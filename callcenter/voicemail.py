@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import ledger
+from . import calls, ledger
 from .models import Call, Message
+
+
+def recorded(session: Session, fields: Mapping) -> tuple[Call, Message | None]:
+    """Twilio's recording callback (as it came, or kept and replayed): the voicemail becomes a message."""
+    call, _practice = calls.enter_ivr(session, fields.get("CallSid", ""), fields.get("To"), fields.get("From"))
+    url = fields.get("RecordingUrl")
+    if not url or call.practice_id is None:
+        return call, None
+    try:
+        duration = int(fields.get("RecordingDuration") or "")
+    except ValueError:
+        duration = None
+    if duration is not None and not 0 <= duration < 2**31:
+        duration = None
+    return call, save(session, call, url, fields.get("RecordingSid") or None, duration, call.priority > 0)
 
 
 def save(session: Session, call: Call, recording_url: str, recording_sid: str | None, duration: int | None,

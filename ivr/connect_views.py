@@ -15,7 +15,7 @@ from . import bp, twiml
 from .onward import answer, queue_name
 from .prompts import prompts
 from .urls import public_url
-from .webhooks import form_int, twilio_webhook, twiml_response
+from .webhooks import form_int, keep_for_replay, twilio_webhook, twiml_response
 
 
 def _safe() -> Response:
@@ -346,17 +346,19 @@ def goodbye():
     return twiml_response(twiml.goodbye(call.language if call else "en"))
 
 
+def _keep_recording_and_thank() -> Response:
+    """The recording could not be saved as a message now: it is kept and replayed (and Twilio holds the
+    recording itself, which the reconciler looks for), so the caller is told the truth: it was recorded."""
+    keep_for_replay("recording")
+    return twiml_response(twiml.voicemail_saved("en", urgent=False))
+
+
 @bp.post("/voicemail")
-@twilio_webhook(lambda: twiml_response(twiml.voicemail_saved("en", urgent=False)))
+@twilio_webhook(_keep_recording_and_thank)
 def voicemail_recorded():
     """A recording from any voicemail path, the safe fallback included, becomes a message needing review."""
-    form = request.form
-    call, _practice = calls.enter_ivr(db.session, form.get("CallSid", ""), form.get("To"), form.get("From"))
-    url = form.get("RecordingUrl")
+    call, _message = voicemail.recorded(db.session, request.form)
     urgent = call.priority > 0
-    if url and call.practice_id is not None:
-        voicemail.save(db.session, call, url, form.get("RecordingSid"), form_int("RecordingDuration"),
-                       urgent)
     paged = urgent and call.id is not None and oncall.was_paged(db.session, call.id)
     db.session.commit()
     return twiml_response(twiml.voicemail_saved(call.language, urgent=urgent, paged=paged))

@@ -6,9 +6,9 @@ import functools
 import logging
 
 from flask import Response, current_app, request
+from redis.exceptions import RedisError
 
 from callcenter import acd, call_status, calls, consult, escalation, ledger, menu, patient_path
-from callcenter.call_status import PendingStatuses
 from callcenter.extensions import csrf, db
 from callcenter.models import Call
 from callcenter.practice_directory import PracticeCard, card_of
@@ -16,7 +16,7 @@ from callcenter.practice_directory import PracticeCard, card_of
 from . import bp, sms_bp, twiml
 from .onward import answer, queue_name
 from .prompts import EN, prompts
-from .webhooks import current_call, twilio_webhook, twiml_response
+from .webhooks import current_call, keep_for_replay, twilio_webhook, twiml_response
 
 log = logging.getLogger(__name__)
 MAX_MENU_ATTEMPTS = 3
@@ -119,11 +119,7 @@ def menu_choice():
 
 def _keep_status_and_acknowledge() -> Response:
     """The status webhook failed: keep what Twilio said for the worker to replay, and answer 204."""
-    try:
-        PendingStatuses(current_app.redis).keep(request.form.to_dict())
-    except Exception as exc:
-        log.error("status callback could not be applied nor kept (%s); a waiting caller's hang-up is found "
-                  "by the reconciler, which asks Twilio about hold loops gone quiet", type(exc).__name__)
+    keep_for_replay("status")
     return Response(status=204)
 
 
@@ -133,13 +129,17 @@ def status():
     """Call status changes. Idempotent and order-proof; unknown calls get 204 too."""
     app = current_app
     applied = call_status.apply(db.session, app.call_queue, app.followups, request.form.to_dict())
-    if applied.abandoned:
-        app.console.queue_changed()
-    elif applied.agent_id is not None and applied.call_state == "completed":
-        acd.call_ended(db.session, app.presence, applied.agent_id, applied.call_id, ledger.now())
-        db.session.commit()
-        _end_legs_left_behind(applied.call_id)
-    app.console.call_changed_for(applied.agent_id)
+    try:
+        if applied.abandoned:
+            app.console.queue_changed()
+        elif applied.agent_id is not None and applied.call_state == "completed":
+            acd.call_ended(db.session, app.presence, applied.agent_id, applied.call_id, ledger.now())
+            db.session.commit()
+            _end_legs_left_behind(applied.call_id)
+        app.console.call_changed_for(applied.agent_id)
+    except RedisError as exc:  # the ledger has it; the agent's console and state catch up with Redis
+        db.session.rollback()
+        log.warning("status applied, but the consoles were not told: Redis unavailable (%s)", type(exc).__name__)
     return Response(status=204)
 
 

@@ -28,6 +28,15 @@ def form_int(name: str) -> int | None:
     return value if value is not None and 0 <= value < 2**31 else None
 
 
+def keep_for_replay(kind: str) -> None:
+    """Keep this webhook (callcenter/kept.py: in Redis, else in this machine's spool) for the worker."""
+    try:
+        current_app.kept.keep(kind, request.form)
+    except Exception as exc:
+        log.error("%s callback could neither be applied nor kept (%s); the reconciler asks Twilio about calls "
+                  "left open and recordings without a message", kind, type(exc).__name__)
+
+
 def twiml_response(xml: str, status: int = 200) -> Response:
     return Response(xml, status=status, mimetype="text/xml")
 
@@ -57,6 +66,7 @@ def twilio_webhook(fallback):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
+            current_app.kept.forward_now_and_then()
             if not signature_is_valid():
                 _record("bad_signature")
                 return Response("Forbidden: invalid Twilio signature\n", status=403, mimetype="text/plain")

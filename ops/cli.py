@@ -1,4 +1,4 @@
-"""The command line: `flask --app app practice|oncall|user|apikey|demo|worker`.
+"""The command line: `flask --app app practice|oncall|user|apikey|demo|worker|kept`.
 
 Each command reads its options, calls one domain function, commits and prints the result. Input the
 domain refuses rolls the session back and prints the domain's message (exit status 1, no traceback).
@@ -187,6 +187,26 @@ def demo() -> None:
     db.session.commit()
 
 
+kept_cli = AppGroup("kept", help="Twilio callbacks kept for replay (callcenter/kept.py).")
+
+
+@kept_cli.command("show")
+def kept_show() -> None:
+    """How many callbacks wait for replay (in Redis, in this machine's spool) and those set aside, with why."""
+    kept = current_app.kept
+    dead = kept.dead()
+    click.echo(f"waiting for replay: {len(kept)} in Redis, {kept.spooled()} in this machine's spool ({kept.spool})")
+    click.echo(f"set aside (can never be applied as they are): {len(dead)}")
+    for item in dead:
+        click.echo(f"  {item['error']}: {item['raw'][:300]}")
+
+
+@kept_cli.command("retry")
+def kept_retry() -> None:
+    """Put the callbacks set aside back in line; the worker's next round tries them again."""
+    click.echo(f"{current_app.kept.retry_dead()} callbacks put back in line for replay")
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @with_appcontext
@@ -199,5 +219,5 @@ def worker(burst: bool) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add these commands to the app's command line."""
-    for command in (practice_cli, user_cli, apikey_cli, oncall_cli, demo, worker):
+    for command in (practice_cli, user_cli, apikey_cli, oncall_cli, kept_cli, demo, worker):
         app.cli.add_command(command)

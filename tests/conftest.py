@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -79,6 +80,7 @@ def _config(database_url: str, redis_url: str, instance) -> dict:
         "TWILIO_API_BASE": "https://api.twilio.com",
         "PUBLIC_BASE_URL": None,
         "TRUSTED_PROXIES": 1,
+        "SPOOL_DIR": str(Path(instance) / "spool"),
     }
 
 

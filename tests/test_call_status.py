@@ -1,17 +1,17 @@
-"""Twilio's call status callbacks in the domain: applied once however often they come, and kept in
-Redis when they cannot be applied, to be replayed in the order they came."""
+"""Twilio's call status callbacks: applied once however often they come, one after another when they
+come together, and (tests/test_kept.py) kept when they cannot be applied."""
 
 import json
+import random
+from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
-from callcenter import call_status
-from callcenter.call_status import PendingStatuses, apply, replay_pending
+from callcenter.call_status import apply
 from callcenter.extensions import db
-from callcenter.models import CallbackTask, CallEvent
-from tests.support import PATIENT, incoming, waiting_call
+from callcenter.kept import FIELDS, KeptWebhooks
+from callcenter.models import Call, CallbackTask, CallEvent
+from tests.support import PATIENT, TwilioSigner, incoming, waiting_call
 
 HUNG_UP = {"CallStatus": "completed", "SequenceNumber": "3", "CallDuration": "40"}
 
@@ -38,53 +38,37 @@ def test_a_hang_up_twilio_sends_twice_is_applied_once(app, world):
     assert len(app.call_queue) == 0
 
 
-def test_kept_status_callbacks_are_replayed_in_the_order_they_came(app, world):
-    first = waiting_call(app, call_sid="CA" + "1" * 32)
-    second = waiting_call(app, call_sid="CA" + "2" * 32)
-    pending = PendingStatuses(app.redis)
-    pending.keep(incoming(sid="CA" + "2" * 32, **HUNG_UP))
-    pending.keep(incoming(sid="CA" + "1" * 32, **HUNG_UP))
-
-    with app.app_context():
-        done = replay_pending(db.session, app.call_queue, app.followups, pending)
-
-    assert [(a.abandoned, a.call_id) for a in done] == [(True, second), (True, first)]
-    assert _abandoned(app) == [second, first]
-    assert len(pending) == 0
-
-
-def test_a_kept_status_that_fails_again_stays_first_and_nothing_after_it_is_lost(app, world, monkeypatch):
-    sids = ["CA" + c * 32 for c in "123"]
-    ids = [waiting_call(app, call_sid=sid) for sid in sids]
-    pending = PendingStatuses(app.redis)
+def test_status_callbacks_arriving_together_never_move_a_call_backwards(app, world):
+    """Twilio sends a call's callbacks at once; whichever commits last, the call ends completed."""
+    statuses = ["ringing", "in-progress", "completed"]
+    sids = ["CA" + f"{n:032d}" for n in range(12)]
     for sid in sids:
-        pending.keep(incoming(sid=sid, **HUNG_UP))
+        waiting_call(app, call_sid=sid)
 
-    def database_refuses_the_second(session, queue, followups, fields):
-        if fields["CallSid"] == sids[1]:
-            raise OperationalError("UPDATE calls", {}, Exception("database is locked"))
-        return apply(session, queue, followups, fields)
+    def post(sid: str, status: str, sequence: int) -> int:
+        return TwilioSigner(app.test_client()).post(
+            "/ivr/status", incoming(sid=sid, CallStatus=status, SequenceNumber=str(sequence))).status_code
 
-    monkeypatch.setattr(call_status, "apply", database_refuses_the_second)
-    with app.app_context(), pytest.raises(OperationalError):
-        replay_pending(db.session, app.call_queue, app.followups, pending)
+    for sid in sids:  # each call's three callbacks at once, in a shuffled order
+        order = random.Random(sid).sample(range(3), 3)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            codes = list(pool.map(lambda i, sid=sid: post(sid, statuses[i], i), order))
+        assert codes == [204, 204, 204]
 
-    assert _abandoned(app) == [ids[0]]
-    kept = [json.loads(raw)["CallSid"] for raw in app.redis.lrange(PendingStatuses.key, 0, -1)]
-    assert kept == sids[1:]
-
-    monkeypatch.undo()  # the database is back: the next run applies the rest, in order
     with app.app_context():
-        assert len(replay_pending(db.session, app.call_queue, app.followups, pending)) == 2
-    assert _abandoned(app) == ids
-    assert len(pending) == 0
+        rows = db.session.execute(select(Call.call_sid, Call.telephony_status, Call.last_sequence, Call.state)
+                                  .where(Call.call_sid.in_(sids))).all()
+    assert sorted(rows) == [(sid, "completed", 2, "abandoned") for sid in sids]
+    assert not app.redis.llen(KeptWebhooks.key)  # every one applied as it came, none kept for later
 
 
 def test_only_the_fields_it_applies_are_kept_and_each_is_cut_short(app):
-    PendingStatuses(app.redis).keep(incoming(CallStatus="completed", To="x" * 500, TranscriptionText="chest pain"))
+    app.kept.keep("status", incoming(CallStatus="completed", To="x" * 500, From="+1555\x000100",
+                                     TranscriptionText="chest pain"))
 
-    [raw] = app.redis.lrange(PendingStatuses.key, 0, -1)
-    kept = json.loads(raw)
-    assert set(kept) == set(call_status.FIELDS)  # nothing else the patient said stays in Redis
+    [raw] = app.redis.lrange(KeptWebhooks.key, 0, -1)
+    kept = json.loads(raw)["fields"]
+    assert set(kept) == set(FIELDS["status"])  # nothing else the patient said stays in Redis
     assert kept["To"] == "x" * 64
+    assert kept["From"] == "+15550100"  # PostgreSQL refuses NUL characters: kept without them
     assert kept["SequenceNumber"] == ""

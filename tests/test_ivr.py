@@ -236,13 +236,14 @@ def test_a_status_callback_the_database_refused_is_kept_for_replay(app, world):
     import json
 
     from app import create_app
-    from callcenter.call_status import PendingStatuses
+    from callcenter.kept import KeptWebhooks
     down = create_app({**app.config, "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/gone"})
     response = TwilioSigner(down.test_client()).post(
         "/ivr/status", incoming(CallStatus="completed", CallDuration="30", SequenceNumber="2"))
     assert response.status_code == 204
-    kept = [json.loads(raw) for raw in app.redis.lrange(PendingStatuses.key, 0, -1)]
-    assert [(k["CallSid"], k["CallStatus"], k["CallDuration"]) for k in kept] == [(SID, "completed", "30")]
+    kept = [json.loads(raw) for raw in app.redis.lrange(KeptWebhooks.key, 0, -1)]
+    assert [(k["kind"], k["fields"]["CallSid"], k["fields"]["CallStatus"], k["fields"]["CallDuration"])
+            for k in kept] == [("status", SID, "completed", "30")]
 
 
 def test_a_hang_up_from_a_call_whose_first_webhook_failed_still_gets_a_callback(app, twilio, world):

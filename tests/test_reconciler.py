@@ -80,13 +80,11 @@ def test_it_retries_the_callback_sms_of_an_abandoned_call(app, world, twilio_htt
 
 
 def test_a_status_callback_that_failed_is_replayed_by_the_worker(app, world, agent_on_duty):
-    from callcenter.call_status import PendingStatuses
-
     with app.app_context():
         call_id = _waiting(app, "CA" + "6" * 32)
-    # What the webhook keeps when the database refused it (see PendingStatuses.keep, called by the /ivr/status webhook).
-    PendingStatuses(app.redis).keep(incoming(sid="CA" + "6" * 32, CallStatus="completed", SequenceNumber="3",
-                                             CallDuration="44"))
+    # What the /ivr/status webhook keeps when the database refused it.
+    app.kept.keep("status", incoming(sid="CA" + "6" * 32, CallStatus="completed", SequenceNumber="3",
+                                     CallDuration="44"))
     with app.app_context():
         result = reconcile()
         assert result["replayed"] == 1

@@ -52,6 +52,24 @@ class TwilioGateway:
         except FAILURES as exc:
             raise GatewayError(f"fetch failed: {exc}") from exc
 
+    def recordings(self, call_sid: str) -> list[dict]:
+        """The call's finished recordings at Twilio, newest first: sid, url (as a RecordingUrl), duration."""
+        try:
+            found = self.client.api.v2010.accounts(self.account_sid).recordings.list(call_sid=call_sid, limit=20)
+        except FAILURES as exc:
+            raise GatewayError(f"recordings list failed: {exc}") from exc
+        listed = []
+        for recording in found:
+            try:
+                duration = int(recording.duration)
+            except (TypeError, ValueError):
+                duration = -1
+            if duration < 0 or not recording.uri:  # -1: still recording
+                continue
+            listed.append({"sid": recording.sid, "url": self.api_base + recording.uri.removesuffix(".json"),
+                           "duration": duration})
+        return listed
+
     def end_call(self, call_sid: str) -> None:
         try:
             self.client.api.v2010.accounts(self.account_sid).calls(call_sid).update(status="completed")

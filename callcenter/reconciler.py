@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from . import ledger
+from . import ledger, voicemail
 from .calls import WAITING_STATES, keep_place_task, line_ended, rebuild_queue
 from .gateway import GatewayError, TwilioGateway
 from .ledger import TERMINAL_TELEPHONY
-from .models import Call, CallbackTask
+from .models import Call, CallbackTask, CallEvent, Message
 from .queue import CallQueue
 
 # A call whose line ended this long ago and still has no owned outcome needs a person's attention.
@@ -27,6 +27,15 @@ AFTER_CALL_WORK_LIMIT = timedelta(minutes=2)
 # A caller on hold asks for the wait document about once a minute; silence this long means the line
 # may have ended without the status callback reaching us, so Twilio is asked.
 HOLD_SILENCE = timedelta(minutes=3)
+# Any other call still open this long after it began may have ended without its status callback
+# reaching us (and without one being kept): Twilio is asked, again every ASK_AGAIN while it stays open.
+OPEN_TOO_LONG = timedelta(minutes=15)
+ASK_AGAIN = timedelta(minutes=10)
+# A call that ended without an owned outcome or a voicemail may have recorded one whose callback was lost
+# (or reached nobody: Twilio's own fallback document records too). Twilio is asked once, after this.
+RECORDING_GRACE = timedelta(minutes=2)
+RECORDING_LOOKBACK = timedelta(days=2)
+PER_ROUND = 50  # REST requests of each kind per round, oldest calls first
 
 
 @dataclass
@@ -38,6 +47,8 @@ class ReconcileReport:
     gone_while_waiting: list[int] = field(default_factory=list)
     sms_not_sent: list[int] = field(default_factory=list)
     wrap_up_overdue: list[int] = field(default_factory=list)  # newly raised to the supervisors
+    ended_unseen: list[tuple[int, int | None]] = field(default_factory=list)  # (call, its agent): Twilio says ended
+    voicemails_found: list[int] = field(default_factory=list)  # calls whose recording Twilio had and we did not
 
 
 def reconcile(session: Session, queue: CallQueue, gateway: TwilioGateway | None = None,
@@ -46,6 +57,8 @@ def reconcile(session: Session, queue: CallQueue, gateway: TwilioGateway | None 
     report = ReconcileReport()
     if gateway is not None:
         report.gone_while_waiting = _ask_twilio_about_silent_waiters(session, queue, gateway)
+        report.ended_unseen = _ask_twilio_about_open_calls(session, queue, gateway, ledger.now())
+        report.voicemails_found = _find_lost_recordings(session, gateway, ledger.now())
     report.restored_to_queue = rebuild_queue(session, queue)
     waiting_ids = {w.call_id for w in queue.waiting()}
     if waiting_ids:
@@ -116,3 +129,59 @@ def _ask_twilio_about_silent_waiters(session: Session, queue: CallQueue, gateway
             session.commit()
             gone.append(call.id)
     return gone
+
+
+def _ask_twilio_about_open_calls(session: Session, queue: CallQueue, gateway: TwilioGateway,
+                                 now) -> list[tuple[int, int | None]]:
+    """Calls open past OPEN_TOO_LONG in any state but holding (see above): those Twilio says ended are
+    ended here as its status callback would have ended them (abandoned with a callback, or completed)."""
+    open_calls = session.scalars(
+        select(Call).where(Call.ended_at.is_(None), Call.state != "queued", Call.direction == "inbound",
+                           Call.created_at < now - OPEN_TOO_LONG).order_by(Call.created_at).limit(PER_ROUND * 4))
+    ended, asked = [], 0
+    for call in open_calls:
+        if asked >= PER_ROUND:
+            break
+        slot = int(now.timestamp() // ASK_AGAIN.total_seconds())
+        if not ledger.record(session, call, "asked_twilio", {"state": call.state}, dedupe_key=f"asked_twilio:{slot}"):
+            continue  # asked in this slot already
+        session.commit()
+        asked += 1
+        try:
+            status = gateway.call_status(call.call_sid)
+        except GatewayError:
+            continue
+        if status in TERMINAL_TELEPHONY:
+            agent_id = call.agent_id
+            line_ended(session, queue, call, status, None, None)
+            ledger.record(session, call, "ended_unseen", {"status": status}, dedupe_key="ended_unseen")
+            session.commit()
+            ended.append((call.id, agent_id))
+    return ended
+
+
+def _find_lost_recordings(session: Session, gateway: TwilioGateway, now) -> list[int]:
+    """Ended calls without an owned outcome, answered by nobody and holding no voicemail: Twilio is asked
+    once for their recordings, and one found becomes the voicemail message it should have been."""
+    has_voicemail = exists().where(Message.call_id == Call.id, Message.kind == "voicemail")
+    checked = exists().where(CallEvent.call_id == Call.id, CallEvent.kind == "recordings_checked")
+    calls = session.scalars(
+        select(Call).where(Call.outcome.is_(None), Call.answered_at.is_(None), Call.practice_id.is_not(None),
+                           Call.direction == "inbound", Call.ended_at < now - RECORDING_GRACE,
+                           Call.ended_at > now - RECORDING_LOOKBACK, ~has_voicemail, ~checked)
+        .order_by(Call.ended_at).limit(PER_ROUND)).all()
+    found = []
+    for call in calls:
+        try:
+            recordings = gateway.recordings(call.call_sid)
+        except GatewayError:
+            continue  # asked again next round
+        ledger.record(session, call, "recordings_checked", {"found": len(recordings)}, dedupe_key="recordings_checked")
+        if recordings:
+            newest = recordings[0]
+            voicemail.save(session, call, newest["url"], newest["sid"], newest["duration"], call.priority > 0)
+            ledger.record(session, call, "voicemail_recovered", {"recording_sid": newest["sid"]},
+                          dedupe_key="voicemail_recovered")
+            found.append(call.id)
+        session.commit()
+    return found

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from callcenter import call_status, escalation, ledger, voicemail
+from callcenter import acd, call_status, escalation, ledger, voicemail
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
@@ -52,6 +52,18 @@ def reconcile() -> dict:
                     len(report.stuck_connecting))
     for task_id in report.sms_not_sent:  # job ids make this idempotent with the webhook's own attempt
         app.followups.send_callback_sms(task_id, again=True)
+    for call_id, agent_id in report.ended_unseen:  # Twilio said the line ended; its callback never came
+        if agent_id is not None:
+            acd.call_ended(db.session, app.presence, agent_id, call_id, ledger.now())
+            db.session.commit()
+            app.console.call_changed_for(agent_id)
+    if report.ended_unseen:
+        log.warning("reconciler: %d open calls had ended unseen (Twilio says so); ended now", len(report.ended_unseen))
+        app.console.queue_changed()
+    if report.voicemails_found:
+        log.warning("reconciler: %d voicemails whose callback never arrived were found at Twilio and saved",
+                    len(report.voicemails_found))
+        app.console.voicemails_changed()
     for call_id in report.wrap_up_overdue:  # the agent has gone quiet on it: a supervisor owns it now
         app.console.wrap_up_overdue(call_id)
     if report.without_outcome:
@@ -62,7 +74,9 @@ def reconcile() -> dict:
             "restored": report.restored_to_queue, "removed": report.removed_from_queue,
             "without_outcome": report.without_outcome, "stuck_connecting": report.stuck_connecting,
             "sms_not_sent": report.sms_not_sent, "replayed": len(kept.applied), "set_aside": kept.dead,
-            "gone_while_waiting": report.gone_while_waiting, "wrap_up_overdue": report.wrap_up_overdue}
+            "gone_while_waiting": report.gone_while_waiting, "wrap_up_overdue": report.wrap_up_overdue,
+            "ended_unseen": [call_id for call_id, _agent in report.ended_unseen],
+            "voicemails_found": report.voicemails_found}
 
 
 def _voicemail_kept(fields: dict) -> int | None:

@@ -5,7 +5,9 @@ each step. What is asserted is what the caller hears and what the ledger then ho
 """
 
 import pytest
+import requests
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from callcenter.extensions import db
 from callcenter.models import Call, CallbackTask, Message, OnCallPage
@@ -119,6 +121,44 @@ def test_after_hours_an_urgent_caller_is_put_through_to_the_on_call_clinician(sy
     with system.app.app_context():
         assert db.session.scalar(select(OnCallPage.status)) == "sent"
     assert _ledger_call(system).outcome == "oncall"
+
+
+def test_a_voicemail_whose_callbacks_were_all_lost_is_found_at_twilio_by_the_reconciler(system, maple_closed, on_call,
+                                                                                        monkeypatch):
+    """The database refused the recording and the transcription, and nothing could keep them: the caller
+    still hears the truth (recorded: Twilio has it), and the worker's next round finds it through REST."""
+    from datetime import timedelta
+
+    from callcenter import voicemail
+    from ops.jobs import reconcile
+
+    def refused(*args, **kwargs):
+        raise OperationalError("INSERT INTO messages", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(voicemail, "save", refused)
+    monkeypatch.setattr(system.app.kept, "keep", refused)
+    call = _dial(system)
+    call.press("4")
+    call.wait_until(lambda s: s.get("awaiting_input") == "record")
+    call.say("This is Pat, please refill my lisinopril")
+    call.press("#")
+    call.wait_for("Your message has been recorded")
+    call.wait_for_status("ended")
+    eventually(lambda: _ledger_call(system).ended_at is not None)
+    with system.app.app_context():
+        assert db.session.scalar(select(Message)) is None
+    monkeypatch.undo()
+
+    with system.app.app_context():
+        stored = db.session.scalar(select(Call))
+        stored.ended_at -= timedelta(minutes=3)
+        db.session.commit()
+        assert reconcile()["voicemails_found"] == [stored.id]
+        message = db.session.scalar(select(Message))
+        assert (message.kind, message.needs_review, message.callback_number) == ("voicemail", True, PATIENT)
+        assert message.body.startswith("Voicemail, ")
+    audio = requests.get(message.recording_url + ".wav", timeout=5)  # the link staff will play
+    assert audio.status_code == 200 and audio.headers["Content-Type"] == "audio/x-wav"
 
 
 def test_hanging_up_during_the_greeting_is_an_abandoned_call_with_a_callback(system):

@@ -2,13 +2,15 @@
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from callcenter import calls
 from callcenter.extensions import db
-from callcenter.models import Call
+from callcenter.models import Call, CallbackTask, Message
 from callcenter.queue import CallQueue
 from ops.jobs import reconcile
 from ops.worker import run_worker
-from tests.support import PATIENT, incoming, queued_call
+from tests.support import ACCOUNT_SID, PATIENT, incoming, queued_call
 
 
 def _waiting(app, sid):
@@ -106,3 +108,83 @@ def test_a_caller_whose_hang_up_never_arrived_is_found_by_asking_twilio(app, wor
         assert db.session.get(Call, call_id).state == "abandoned"
     fetched = [r for r in twilio_http.requests if r["method"] == "GET"]
     assert fetched[0]["url"].endswith(f"/Calls/{'CA' + '5' * 32}.json")
+
+
+def _age(app, call_id: int, **ago) -> None:
+    """The call began (and, if it ended, ended) this long ago."""
+    with app.app_context():
+        call = db.session.get(Call, call_id)
+        call.created_at -= timedelta(**ago)
+        if call.ended_at is not None:
+            call.ended_at -= timedelta(**ago)
+        db.session.commit()
+
+
+def _asked(twilio_http, path: str) -> list[dict]:
+    return [r for r in twilio_http.requests if r["method"] == "GET" and r["url"].endswith(path)]
+
+
+def test_a_call_left_open_in_any_state_is_ended_as_twilio_says_asked_once_per_ten_minutes(app, world, twilio):
+    """Its hang-up never reached us and was never kept: the caller still gets their callback."""
+    twilio.post("/ivr/voice", incoming(sid="CA" + "4" * 32))  # in the menu, and then nothing more
+    with app.app_context():
+        call_id = db.session.scalar(select(Call.id))
+    _age(app, call_id, minutes=20)
+    twilio_http = app.config["TWILIO_HTTP_CLIENT"]
+    twilio_http.status_for_fetch = "completed"  # what Twilio says when asked
+
+    with app.app_context():
+        first, second = reconcile(), reconcile()
+        call = db.session.get(Call, call_id)
+        assert (call.state, call.telephony_status) == ("abandoned", "completed")
+        assert db.session.scalar(select(CallbackTask.number).where(CallbackTask.call_id == call_id)) == PATIENT
+    assert (first["ended_unseen"], second["ended_unseen"]) == ([call_id], [])
+    assert len(_asked(twilio_http, f"/Calls/{'CA' + '4' * 32}.json")) == 1
+
+
+def test_a_call_still_going_is_asked_about_again_only_after_ten_minutes(app, world, twilio):
+    twilio.post("/ivr/voice", incoming(sid="CA" + "3" * 32))
+    with app.app_context():
+        call_id = db.session.scalar(select(Call.id))
+    _age(app, call_id, minutes=20)
+    twilio_http = app.config["TWILIO_HTTP_CLIENT"]  # Twilio says the call is in progress
+
+    with app.app_context():
+        assert reconcile()["ended_unseen"] == [] and reconcile()["ended_unseen"] == []
+        assert db.session.get(Call, call_id).ended_at is None
+    assert len(_asked(twilio_http, f"/Calls/{'CA' + '3' * 32}.json")) == 1
+
+
+def test_a_recording_twilio_holds_for_a_call_without_a_message_becomes_a_voicemail(app, world, twilio, twilio_http):
+    """The recording callback was lost (and could not be kept): Twilio's list of the call's recordings has it."""
+    sid = "CA" + "2" * 32
+    twilio.post("/ivr/voice", incoming(sid=sid))
+    twilio.post("/ivr/status", incoming(sid=sid, CallStatus="completed", SequenceNumber="4", CallDuration="61"))
+    with app.app_context():
+        call_id = db.session.scalar(select(Call.id))
+    _age(app, call_id, minutes=5)
+    recording = {"sid": "RE" + "5" * 32, "call_sid": sid, "duration": "33", "status": "completed",
+                 "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE{'5' * 32}.json"}
+    twilio_http.recordings[sid] = [recording]
+
+    with app.app_context():
+        first, second = reconcile(), reconcile()
+        [message] = db.session.scalars(select(Message)).all()
+        assert (message.kind, message.needs_review, message.call_id) == ("voicemail", True, call_id)
+        assert message.recording_url == f"https://api.twilio.com{recording['uri'].removesuffix('.json')}"
+        assert message.body == "Voicemail, 33 seconds. Transcription pending."
+    assert (first["voicemails_found"], second["voicemails_found"]) == ([call_id], [])
+    [listed] = _asked(twilio_http, "/Recordings.json")  # asked once per call
+    assert listed["params"]["CallSid"] == sid
+
+
+def test_a_call_without_a_recording_is_asked_about_once(app, world, twilio, twilio_http):
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/status", incoming(CallStatus="completed", SequenceNumber="4"))
+    with app.app_context():
+        call_id = db.session.scalar(select(Call.id))
+    _age(app, call_id, minutes=5)
+    with app.app_context():
+        assert reconcile()["voicemails_found"] == [] and reconcile()["voicemails_found"] == []
+        assert db.session.scalar(select(Message)) is None
+    assert len(_asked(twilio_http, "/Recordings.json")) == 1

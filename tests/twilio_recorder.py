@@ -21,15 +21,21 @@ class RecordingHttpClient(HttpClient):
         self.requests: list[dict] = []
         self.fail_with: int | None = None
         self.status_for_fetch = "in-progress"  # what a GET of a call answers
+        self.recordings: dict[str, list[dict]] = {}  # CallSid -> the Recording resources Twilio holds
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                 allow_redirects=False):
         form = dict(parse_qsl(data, keep_blank_values=True)) if isinstance(data, str) else dict(data or {})
-        self.requests.append({"method": method, "url": url, "data": form, "auth": auth})
+        self.requests.append({"method": method, "url": url, "data": form, "params": dict(params or {}), "auth": auth})
         if self.fail_with:
             body = {"code": 21220, "message": "Call is not in-progress. Cannot redirect.",
                     "more_info": "https://www.twilio.com/docs/errors/21220", "status": self.fail_with}
             return Response(self.fail_with, json.dumps(body))
+        if method == "GET" and url.endswith("/Recordings.json"):
+            found = self.recordings.get((params or {}).get("CallSid"), [])
+            return Response(200, json.dumps({"recordings": found, "next_page_uri": None, "page": 0,
+                                             "page_size": 50, "start": 0, "end": max(0, len(found) - 1),
+                                             "uri": url}))
         sid_match = re.search(r"/Calls/(CA\w+)\.json$", url)
         if sid_match:
             sid = sid_match.group(1)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import wave
 
-from flask import Response
+from flask import Response, request
 
 from ..state import API_VERSION, EmulatorState
-from .base import account_uri, bp, current_state, fetch, found, without_credentials
+from .base import account_uri, bp, current_state, fetch, found, list_page, without_credentials
 
 MAX_AUDIO_SECONDS = 600  # longer recordings are served cut short
 
@@ -22,6 +22,21 @@ def recording_json(state: EmulatorState, recording: dict) -> dict:
         "source": "RecordVerb", "api_version": API_VERSION,
         "uri": f"{account_uri(state.account_sid)}/Recordings/{sid}.json",
     }
+
+
+@bp.get("/Recordings.json")
+def list_recordings(account_sid):
+    """List recordings, newest first, filtered by CallSid like Twilio's list."""
+    call_sid = request.args.get("CallSid")
+    return list_page("recordings", lambda state: [r for r in reversed(state.recordings.values())
+                                                  if call_sid is None or r["call_sid"] == call_sid], recording_json)
+
+
+@bp.get("/Calls/<call_sid>/Recordings.json")
+def list_call_recordings(account_sid, call_sid):
+    """One call's recordings (the same list, scoped under the call)."""
+    return list_page("recordings", lambda state: [r for r in reversed(state.recordings.values())
+                                                  if r["call_sid"] == call_sid], recording_json)
 
 
 @bp.get("/Recordings/<recording_sid>.json")

@@ -15,7 +15,7 @@ import functools
 import logging
 import traceback
 
-from flask import current_app
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import Namespace, disconnect, emit, join_room
 
@@ -39,9 +39,37 @@ def _agent():
     return current_user._get_current_object()
 
 
+# The presence epoch (callcenter.presence) each of this process's sockets was opened under.
+_epochs: dict[str, str] = {}
+
+
 def _signed_in() -> bool:
-    return (current_user.is_authenticated and current_user.is_staff
-            and not sessions.session_over(current_user.id))
+    if not (current_user.is_authenticated and current_user.is_staff):
+        return False
+    _carry_on_if_redis_lost()
+    return not sessions.session_over(current_user.id)
+
+
+def _carry_on_if_redis_lost() -> None:
+    """A Redis restart without its data is not a logout: a console opened before it carries on."""
+    epoch = current_app.presence.epoch()
+    opened_under = _epochs.setdefault(request.sid, epoch)
+    if opened_under != epoch:
+        _epochs[request.sid] = epoch
+        sessions.redis_lost(current_user.id)
+        log.warning("Redis lost its data: a console opened before carries on, its presence rebuilt")
+
+
+def _heartbeat() -> None:
+    """The console is alive. Its first heartbeat after Redis lost the agent rebuilds their presence."""
+    app = current_app
+    agent = _agent()
+    if app.presence.heartbeat(agent.id, ledger.now().timestamp()) and acd.restore(
+            db.session, app.presence, agent.id, ledger.now()):
+        db.session.commit()
+        app.offers.wake()
+        app.console.desk_changed(agent)
+        app.console.queue_changed()
 
 
 def _id(data: dict, key: str, what: str) -> int:
@@ -107,7 +135,8 @@ class ConsoleNamespace(Namespace):
         if not current_user.is_authenticated or not current_user.is_staff:
             raise ConnectionRefusedError("Log in with a staff account to use the console.")
         sessions.socket_opened(current_user.id)
-        current_app.presence.heartbeat(current_user.id, ledger.now().timestamp())
+        _epochs[request.sid] = current_app.presence.epoch()
+        _heartbeat()
         join_room(staff_room(current_user.id))
         if current_user.role in ("supervisor", "admin"):
             join_room(SUPERVISORS_ROOM)
@@ -115,7 +144,7 @@ class ConsoleNamespace(Namespace):
 
     def on_disconnect(self, reason=None):
         # Presence is left alone: a dropped connection usually comes straight back.
-        pass
+        _epochs.pop(request.sid, None)
 
     @console_event
     def on_snapshot(self, data):
@@ -125,7 +154,7 @@ class ConsoleNamespace(Namespace):
     @console_event
     def on_heartbeat(self, data):
         """The console is open and connected: its agent is counted as on duty."""
-        current_app.presence.heartbeat(current_user.id, ledger.now().timestamp())
+        _heartbeat()
         return {}
 
     @console_event

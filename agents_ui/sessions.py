@@ -68,6 +68,15 @@ def socket_opened(user_id: int) -> None:
         app.presence.remember_socket(user_id, sid, time.time(), _sockets_ttl(app))
 
 
+def redis_lost(user_id: int) -> None:
+    """Redis lost its data while this console stayed open (not a logout): its session carries on from now."""
+    app = current_app._get_current_object()
+    _mark_seen(app, user_id, time.time())
+    sid = getattr(request, "sid", None)
+    if sid:
+        app.presence.remember_socket(user_id, sid, time.time(), _sockets_ttl(app))
+
+
 def agent_active(user_id: int) -> None:
     """The agent used the page (the keepalive request refreshed their session cookie)."""
     app = current_app._get_current_object()

@@ -87,6 +87,31 @@ def set_available(session: Session, presence: Presence, offers: Offers, agent: U
     offers.wake()
 
 
+def restore(session: Session, presence: Presence, agent_id: int, now: datetime) -> str | None:
+    """Redis lost the agent's presence while their console stayed open: rebuild it from the ledger's last
+    state change, so that the IVR and the offers count them again. Returns the state restored, or None.
+
+    An offer that rang when Redis went is gone, so a ringing agent is available again. An agent on a call
+    or in wrap-up returns to available after it, as one who took an offer was available before it."""
+    if presence.state_of(agent_id) is not None:
+        return None
+    last = session.scalar(select(AgentStateChange).where(AgentStateChange.agent_id == agent_id)
+                          .order_by(AgentStateChange.id.desc()).limit(1))
+    if last is None:
+        return None
+    if last.state in ("available", "ringing"):
+        since = last.at if last.state == "available" else now
+        presence.set_available(agent_id, since)
+        presence.note_state(agent_id, "available", None, since)
+        if last.state == "ringing":
+            session.execute(insert(AgentStateChange).values(agent_id=agent_id, state="available", at=now))
+        return "available"
+    presence.note_state(agent_id, last.state, last.reason, last.at)
+    if last.state in ("on_call", "wrap_up"):
+        presence.resume_after(agent_id, last.call_id or 0)
+    return last.state
+
+
 def signed_out(session: Session, presence: Presence, offers: Offers, agent_id: int, now: datetime) -> Settled | None:
     """The agent logged out (or their session expired): no more offers, and a ringing one moves on now."""
     settled = _ring_off(session, offers, agent_id, "offline")

@@ -8,11 +8,14 @@
 - each console's last heartbeat: a console that stops sending them is offline within OFFLINE_AFTER.
 
 Nothing else reads or writes these keys. Presence is a fast path: an agent who finds it wrong
-sets it again from the console, and losing it loses no caller.
+sets it again from the console, and losing it loses no caller. When Redis loses it all (a restart
+without its data), the `epoch` key is gone too: consoles that were open under the old epoch carry on,
+and each agent's presence is rebuilt from the ledger at their console's next heartbeat (acd.restore).
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from redis import Redis
@@ -40,6 +43,7 @@ class Presence:
     max_sockets = 20
     state_key = "cc:agents:state"  # agent -> "state|reason|since (epoch seconds)"
     heartbeat_key = "cc:agents:heartbeat"  # agent -> their console's last heartbeat (epoch seconds)
+    epoch_key = "cc:presence:epoch"  # names this Redis's lifetime: a new one means everything here was lost
 
     def __init__(self, redis: Redis):
         self.redis = redis
@@ -101,8 +105,17 @@ class Presence:
         return {int(a): _parse_state(v) for a, v in self.redis.hgetall(self.state_key).items()}
 
     # Liveness: each open console sends a heartbeat; one that stops is offline.
-    def heartbeat(self, agent_id: int, at: float) -> None:
-        self.redis.zadd(self.heartbeat_key, {str(agent_id): at})
+    def heartbeat(self, agent_id: int, at: float) -> bool:
+        """True when this is the agent's first heartbeat since they went offline (or Redis lost them)."""
+        return self.redis.zadd(self.heartbeat_key, {str(agent_id): at}) == 1
+
+    def epoch(self) -> str:
+        """This Redis's lifetime, named on first use: it changes only when Redis lost its data."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.epoch_key, uuid.uuid4().hex, nx=True)
+        pipe.get(self.epoch_key)
+        _, value = pipe.execute()
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     def silent_since(self, before: float) -> list[int]:
         """Agents whose consoles have sent no heartbeat since `before`."""

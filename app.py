@@ -99,6 +99,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         else None,
     )
     message_queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
+    # Flask-SocketIO keeps the previous app's queue manager when this one has none: each app its own.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(app, async_mode=_socketio_async_mode(), message_queue=message_queue, cors_allowed_origins=[],
                       channel=app.config.get("SOCKETIO_CHANNEL") or _socketio_channel(message_queue))
     # Every broadcast to the agents' consoles goes through it, coalesced by a background task.

@@ -138,6 +138,9 @@ class User(UserMixin, db.Model):
     # An agent's own phone (E.164): when set, calls they accept ring it, with a whisper asking them to
     # press 1, instead of their browser.
     audio_phone: Mapped[str | None] = mapped_column(String(20))
+    # Wrong passwords in a row since the last sign-in; at LOCK_AFTER the account locks until an admin unlocks it.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     practice: Mapped[Practice | None] = relationship()
 
     @property
@@ -152,6 +155,21 @@ class User(UserMixin, db.Model):
     @property
     def name(self) -> str:
         return self.display_name or self.email.split("@")[0]
+
+
+class LoginSession(db.Model):
+    """One sign-in, kept on the server: the browser's cookie carries only its token, whose hash is kept here.
+    Ending the row (logout, idle, a password change, "log out everywhere") ends the session in every web process."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_why: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiKey(db.Model):
@@ -303,3 +321,5 @@ class SecurityEvent(db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     path: Mapped[str] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(String(400))
+    # Where the request came from (the client's address, after the trusted proxies).
+    address: Mapped[str | None] = mapped_column(String(64))

@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from callcenter import signin
 from callcenter.accounts import (
     AccountError,
     create_api_key,
@@ -130,6 +131,70 @@ def user_create(email: str, role: str, practice_id: int | None, display_name: st
     except AccountError as exc:
         _fail(exc)
     click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+def _sessions_ended(user, ended: int) -> None:
+    """The account's consoles close too, on whichever web process holds them (via the Socket.IO queue)."""
+    from agents_ui.sessions import end_session
+
+    if user.is_staff:
+        end_session(current_app._get_current_object(), user.id)
+    click.echo(f"{ended} sessions ended")
+
+
+@user_cli.command("unlock")
+@click.option("--email", required=True)
+def user_unlock(email: str) -> None:
+    """Unlock an account locked after repeated wrong passwords (recorded as a security event)."""
+    try:
+        user = signin.unlock(db.session, email, by="command line")
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    click.echo(f"unlocked {user.email}")
+
+
+@user_cli.command("logout-everywhere")
+@click.option("--email", required=True)
+def user_logout_everywhere(email: str) -> None:
+    """End every session of an account: each browser must sign in again."""
+    try:
+        user, ended = signin.log_out_everywhere(db.session, email, by="command line")
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    _sessions_ended(user, ended)
+
+
+@user_cli.command("password")
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_password(email: str, password_stdin: bool) -> None:
+    """Set a new password; every session opened with the old one ends."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        user, ended = signin.set_password(db.session, email, password, by="command line")
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    click.echo(f"password changed for {user.email}")
+    _sessions_ended(user, ended)
+
+
+@user_cli.command("disable")
+@click.option("--email", required=True)
+def user_disable(email: str) -> None:
+    """Disable an account: it cannot sign in, and its sessions end now."""
+    try:
+        user, ended = signin.disable(db.session, email, by="command line")
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    click.echo(f"disabled {user.email}")
+    _sessions_ended(user, ended)
 
 
 @user_cli.command("skills")

@@ -1,0 +1,165 @@
+"""Signing in, and the sessions it opens.
+
+Wrong passwords are counted per account; LOCK_AFTER in a row lock it until an administrator unlocks it
+(`flask --app app user unlock`), which is recorded. The right password for a locked account is refused
+with a message saying so: only someone who knows the password learns that the account exists.
+
+A session is a row of `login_sessions`; the browser's signed cookie carries only a random token whose
+hash is kept. Logout ends the row, and so do a password change, disabling the account and "log out
+everywhere". Every web process reads the row on each request, so an ended session is refused at once
+everywhere, and a copy of the old cookie opens nothing. An idle session ends after the session lifetime
+without being touched; `touch` moves its time on at most once a minute, so a busy console costs one
+write a minute, not one a request.
+
+Each refusal is a security event with the account tried and the address it came from (for an account
+that does not exist, the email typed, when it is an email: never a password typed in the wrong box).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .accounts import AccountError, authenticate, hash_password
+from .models import LoginSession, SecurityEvent, User, utcnow
+
+LOCK_AFTER = 10  # wrong passwords in a row
+TOUCH_EVERY = timedelta(seconds=60)
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A sign-in's outcome: the user and their new session's token, or why it was refused."""
+
+    user: User | None = None
+    token: str | None = None
+    refused: str | None = None  # "wrong" (email or password) or "locked"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _event(session: Session, kind: str, path: str, detail: str, address: str | None) -> None:
+    session.add(SecurityEvent(kind=kind, path=path[:200], detail=detail[:400], address=(address or "")[:64] or None))
+
+
+def sign_in(session: Session, email: str, password: str, address: str | None, path: str = "/login") -> SignIn:
+    """Check the password, count a wrong one, lock at LOCK_AFTER, and open a session when it is right."""
+    typed = (email or "").strip().lower()
+    account = session.scalar(select(User).where(User.email == typed))
+    user = authenticate(session, typed, password)  # the same cost whether or not the account exists
+    if user is not None and user.locked_at is None:
+        user.failed_logins = 0
+        return SignIn(user=user, token=start_session(session, user, address))
+    if user is not None:
+        _event(session, "login_locked_out", path, f"account {user.id}: right password, account locked", address)
+        return SignIn(refused="locked")
+    if account is not None and account.active:
+        session.execute(update(User).where(User.id == account.id).values(failed_logins=User.failed_logins + 1))
+        session.refresh(account)
+        if account.failed_logins >= LOCK_AFTER and account.locked_at is None:
+            account.locked_at = utcnow()
+            _event(session, "account_locked", path,
+                   f"account {account.id} after {account.failed_logins} wrong passwords in a row", address)
+        detail = f"account {account.id} ({account.failed_logins} in a row)"
+    elif account is not None:
+        detail = f"account {account.id} (disabled)"
+    else:
+        detail = f"no such account: {typed}" if _EMAIL.match(typed) else "no such account (not an email)"
+    _event(session, "login_failed", path, detail, address)
+    return SignIn(refused="wrong")
+
+
+def start_session(session: Session, user: User, address: str | None) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(token_hash=_hash(token), user_id=user.id, address=(address or "")[:64] or None))
+    return token
+
+
+def open_session(session: Session, token: str | None, idle: timedelta,
+                 now: datetime | None = None) -> LoginSession | None:
+    """The session this token opened, if it has not ended and has not been idle longer than `idle`."""
+    if not token:
+        return None
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(token)))
+    if row is None or row.ended_at is not None or (now or utcnow()) - row.last_seen_at > idle:
+        return None
+    return row
+
+
+def touch(session: Session, row: LoginSession, now: datetime | None = None) -> bool:
+    """Move the session's last-seen time on, at most once per TOUCH_EVERY; True when it wrote."""
+    now = now or utcnow()
+    if now - row.last_seen_at < TOUCH_EVERY:
+        return False
+    session.execute(update(LoginSession).where(LoginSession.id == row.id, LoginSession.ended_at.is_(None))
+                    .values(last_seen_at=now))
+    return True
+
+
+def end_session(session: Session, token: str | None, why: str) -> None:
+    if token:
+        session.execute(update(LoginSession).where(LoginSession.token_hash == _hash(token),
+                                                   LoginSession.ended_at.is_(None))
+                        .values(ended_at=utcnow(), ended_why=why))
+
+
+def end_all_sessions(session: Session, user_id: int, why: str) -> int:
+    """End every open session of this user; how many there were."""
+    result = session.execute(update(LoginSession).where(LoginSession.user_id == user_id,
+                                                        LoginSession.ended_at.is_(None))
+                             .values(ended_at=utcnow(), ended_why=why))
+    return result.rowcount or 0
+
+
+def _account(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None:
+        raise AccountError(f"no account with email {email!r}")
+    return user
+
+
+def unlock(session: Session, email: str, by: str) -> User:
+    """Unlock an account locked by wrong passwords, and record who did."""
+    user = _account(session, email)
+    if user.locked_at is None and not user.failed_logins:
+        raise AccountError(f"{user.email} is not locked")
+    user.locked_at = None
+    user.failed_logins = 0
+    _event(session, "account_unlocked", "cli", f"account {user.id} unlocked by {by}", None)
+    return user
+
+
+def log_out_everywhere(session: Session, email: str, by: str) -> tuple[User, int]:
+    user = _account(session, email)
+    ended = end_all_sessions(session, user.id, "logged out everywhere")
+    _event(session, "logged_out_everywhere", "cli", f"account {user.id}: {ended} sessions ended by {by}", None)
+    return user, ended
+
+
+def set_password(session: Session, email: str, password: str, by: str) -> tuple[User, int]:
+    """A new password; every session opened with the old one ends."""
+    if len(password or "") < 8:
+        raise AccountError("the password must be at least 8 characters")
+    user = _account(session, email)
+    user.password_hash = hash_password(password)
+    ended = end_all_sessions(session, user.id, "password changed")
+    _event(session, "password_changed", "cli", f"account {user.id}: {ended} sessions ended, by {by}", None)
+    return user, ended
+
+
+def disable(session: Session, email: str, by: str) -> tuple[User, int]:
+    """The account can no longer sign in, and its sessions end."""
+    user = _account(session, email)
+    user.active = False
+    ended = end_all_sessions(session, user.id, "account disabled")
+    _event(session, "account_disabled", "cli", f"account {user.id}: {ended} sessions ended, by {by}", None)
+    return user, ended

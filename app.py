@@ -112,9 +112,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from ops.cli import register_commands
     from portal import api_bp, auth_bp, portal_bp
     from portal.auth import init_app as init_sign_in
+    from portal.headers import init_app as init_headers
     from simulator.cli import register_commands as register_simulator_commands
 
     init_sign_in(app)
+    init_headers(app)
     app.register_blueprint(ivr_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(auth_bp)

@@ -68,6 +68,14 @@ def log_in_browser(page, base: str, email: str, password: str = PASSWORD) -> Non
     page.click("button[type=submit]")
 
 
+def csp_refusals(page) -> list[str]:
+    """What the browser refused to load or run under the Content-Security-Policy, from now on."""
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return refused
+
+
 def log_out(client, page: str = "/console/"):
     """Log out with the token of a page the person has open."""
     return client.post("/logout", data={"csrf_token": csrf_token(client.get(page))})

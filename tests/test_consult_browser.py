@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from callcenter.extensions import db
 from callcenter.models import Call
-from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, log_in_browser
+from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, csp_refusals, log_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,6 +19,7 @@ def test_an_agent_holds_consults_and_puts_the_clinician_through_from_the_console
     expect = playwright_sync.expect
     phone_system.app.config["PUBLIC_BASE_URL"] = phone_system.app_url
     console = browser.new_context().new_page()
+    refused = csp_refusals(console)
     log_in_browser(console, phone_system.app_url, "alice@example.test")
     expect(console.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
     console.locator("#available-toggle").click()
@@ -69,3 +70,4 @@ def test_an_agent_holds_consults_and_puts_the_clinician_through_from_the_console
     with phone_system.app.app_context():
         call = db.session.get(Call, call_id)
         assert (call.state, call.disposition, call.hold) == ("wrapped_up", "transferred", "joined")
+    assert refused == []  # the console and its emulated audio passed the Content-Security-Policy

@@ -211,8 +211,10 @@ def voicemails_to_review(session: Session, limit: int = VOICEMAILS_LIMIT) -> lis
         .limit(limit)
     ).all()
     return [{"id": m.id, "practice": name, "urgency": m.urgency, "created_at": _iso(m.created_at),
-             "transcription": m.transcription, "recording_url": m.recording_url, "call_id": m.call_id,
-             "callback_number": m.callback_number}
+             "transcription": m.transcription, "call_id": m.call_id,
+             "callback_number": m.callback_number,
+             # Played through the app (authorised, audited), never straight from Twilio's address.
+             "recording_url": f"/console/voicemails/{m.id}/recording" if m.recording_url else None}
             for m, name in rows]
 
 

@@ -1,13 +1,15 @@
 """The console page and the keepalive that holds the agent's session open while they work."""
 
-from flask import abort, current_app, jsonify, render_template
+from flask import Response, abort, current_app, jsonify, render_template
 from flask_login import current_user, login_required
 
 from callcenter import voice_tokens
 from callcenter.acd import AGENT_AWAY_REASONS
 from callcenter.calls import DISPOSITIONS
-from callcenter.extensions import csrf
+from callcenter.extensions import csrf, db
+from callcenter.gateway import GatewayError
 from callcenter.labels import CONSOLE_WORDS, away_reason_label, disposition_label
+from callcenter.models import AuditEntry, Message
 
 from . import bp, sessions
 
@@ -57,3 +59,25 @@ def keepalive():
         return jsonify(ok=False, error="Your session has ended. Please log in again."), 401
     sessions.agent_active(current_user.id)
     return jsonify(ok=True)
+
+
+@bp.get("/voicemails/<int:message_id>/recording")
+@login_required
+def voicemail_recording(message_id: int):
+    """A voicemail's audio, fetched from Twilio for this staff member; each playback (and each refusal) is
+    audited. Only this account's recordings at Twilio are fetched, whatever the stored address says."""
+    message = db.session.get(Message, message_id)
+    if not current_user.is_staff:
+        db.session.add(AuditEntry(user_id=current_user.id, action="refused", object_type="recording",
+                                  object_id=message_id))
+        db.session.commit()
+        abort(403)
+    if message is None or not current_app.gateway.is_recording_url(message.recording_url):
+        abort(404)
+    db.session.add(AuditEntry(user_id=current_user.id, action="play", object_type="recording", object_id=message.id))
+    db.session.commit()
+    try:
+        audio, content_type = current_app.gateway.recording_audio(message.recording_url)
+    except GatewayError:
+        return jsonify(error="Twilio did not give the recording. Try again in a minute."), 502
+    return Response(audio, mimetype=content_type, headers={"Cache-Control": "private, no-store"})

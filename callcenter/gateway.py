@@ -7,7 +7,9 @@ configured; the code path is the same either way.
 from __future__ import annotations
 
 import logging
+import re
 
+import requests
 from requests import RequestException
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
@@ -15,6 +17,9 @@ from twilio.rest import Client
 
 # twilio-python logs request parameters at INFO; those can hold patients' numbers.
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
+_RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 
 
 class GatewayError(Exception):
@@ -37,6 +42,24 @@ class TwilioGateway:
             account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=timeout)
         )
         self.client.api.base_url = self.api_base
+
+    def is_recording_url(self, url: str | None) -> bool:
+        """Whether `url` is a recording of this account at Twilio (its API host, its scheme, a RE sid)."""
+        prefix = f"{self.api_base}/2010-04-01/Accounts/{self.account_sid}/Recordings/"
+        return bool(url) and url.startswith(prefix) and _RECORDING_SID.fullmatch(url[len(prefix):]) is not None
+
+    def recording_audio(self, url: str) -> tuple[bytes, str]:
+        """A recording's audio (WAV) and its content type, fetched with the account's credentials (Twilio may
+        require them for media); only ever from this account's recordings at Twilio."""
+        if not self.is_recording_url(url):
+            raise GatewayError("not a recording of this account at Twilio")
+        try:
+            answer = requests.get(url + ".wav", auth=(self.account_sid, self.auth_token), timeout=(3, 20))
+        except RequestException as exc:
+            raise GatewayError(f"recording fetch failed: {type(exc).__name__}") from exc
+        if answer.status_code != 200:
+            raise GatewayError(f"recording fetch answered {answer.status_code}")
+        return answer.content, answer.headers.get("Content-Type", "audio/x-wav")
 
     def redirect_call(self, call_sid: str, url: str) -> None:
         """Make a live call fetch new TwiML from `url` (e.g. leave the queue for an agent)."""

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from agents_ui.broadcast import NAMESPACE
 from callcenter.extensions import db
 from callcenter.models import AuditEntry, Call, Message
-from tests.support import HARBOR_NUMBER, PATIENT, RECORDING, Page, ask, left_voicemail, log_in, received
+from tests.support import HARBOR_NUMBER, PATIENT, Page, ask, left_voicemail, log_in, received
 
 
 def test_it_lists_voicemails_to_review_urgent_first_then_oldest_first(app, world, alice):
@@ -30,7 +30,8 @@ def test_it_lists_voicemails_to_review_urgent_first_then_oldest_first(app, world
     assert listed[1]["transcription"] is None  # the page says "transcription pending"
     assert listed[2] == {"id": recent, "practice": "Maple Street Family Medicine", "urgency": "routine",
                          "created_at": listed[2]["created_at"], "transcription": "Please call me about my labs",
-                         "recording_url": RECORDING.format(1), "call_id": call_id, "callback_number": PATIENT}
+                         "recording_url": f"/console/voicemails/{recent}/recording", "call_id": call_id,
+                         "callback_number": PATIENT}
     assert listed[1]["created_at"] < listed[2]["created_at"]
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from callcenter.extensions import db
-from callcenter.models import Call, CallbackTask, Message, OnCallPage
-from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, eventually
+from callcenter.models import AuditEntry, Call, CallbackTask, Message, OnCallPage
+from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, eventually, log_in
 
 pytestmark = pytest.mark.slow
 OPTIONS = [("1", "urgent"), ("2", "message"), ("3", "appointment"), ("4", "refill"), ("5", "billing"),
@@ -103,6 +103,38 @@ def test_after_hours_a_routine_caller_leaves_a_voicemail(system, language, maple
     assert (message.kind, message.needs_review) == ("voicemail", True)
     assert message.transcription == "This is Pat, please refill my lisinopril"
     assert _ledger_call(system).state == "voicemail"
+
+
+def test_staff_play_a_voicemail_through_the_app_and_each_playback_is_audited(system, world, maple_closed, on_call):
+    call = _dial(system)
+    call.press("4")
+    call.wait_until(lambda s: s.get("awaiting_input") == "record")
+    call.say("This is Pat, please refill my lisinopril")
+    call.press("#")
+    call.wait_for_status("ended")
+    message = eventually(lambda: _message(system))
+    agent, desk = system.app.test_client(), system.app.test_client()
+    assert log_in(agent, "alice@example.test").status_code == 302
+    assert log_in(desk, "desk@maple.test").status_code == 302
+
+    played = agent.get(f"/console/voicemails/{message.id}/recording")
+    assert played.status_code == 200 and played.mimetype == "audio/x-wav"
+    assert played.data[:4] == b"RIFF" and len(played.data) > 8000  # a second of audio or more, from the emulator
+    assert played.headers["Cache-Control"] == "private, no-store"
+    assert desk.get(f"/console/voicemails/{message.id}/recording").status_code == 403
+    with system.app.app_context():
+        audited = db.session.execute(select(AuditEntry.user_id, AuditEntry.action)
+                                     .where(AuditEntry.object_type == "recording")).all()
+        assert sorted(audited) == sorted([(world["alice"], "play"), (world["maple_staff"], "refused")])
+        # A stored address that is not this account's recording at Twilio is never fetched.
+        db.session.get(Message, message.id).recording_url = "http://evil.example/2010-04-01/Recordings/RE" + "0" * 32
+        db.session.commit()
+    assert agent.get(f"/console/voicemails/{message.id}/recording").status_code == 404
+
+
+def _message(system):
+    with system.app.app_context():
+        return db.session.scalar(select(Message))
 
 
 def test_after_hours_an_urgent_caller_is_put_through_to_the_on_call_clinician(system, maple_closed, on_call):

@@ -141,6 +141,11 @@ class User(UserMixin, db.Model):
     # Wrong passwords in a row since the last sign-in; at LOCK_AFTER the account locks until an admin unlocks it.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-factor sign-in (callcenter.two_factor): the TOTP secret once confirmed, the last time step used
+    # (a code works once), and the hashes of the unused recovery codes.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    recovery_codes: Mapped[list | None] = mapped_column(JSON)
     practice: Mapped[Practice | None] = relationship()
 
     @property

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from . import two_factor
 from .accounts import AccountError, authenticate, hash_password
 from .models import LoginSession, SecurityEvent, User, utcnow
 
@@ -41,6 +42,8 @@ class SignIn:
     user: User | None = None
     token: str | None = None
     refused: str | None = None  # "wrong" (email or password) or "locked"
+    # The password was right but a second step comes first: "code" (two-factor) or "enrol" (set it up).
+    next_step: str | None = None
 
 
 def _hash(token: str) -> str:
@@ -57,8 +60,11 @@ def sign_in(session: Session, email: str, password: str, address: str | None, pa
     account = session.scalar(select(User).where(User.email == typed))
     user = authenticate(session, typed, password)  # the same cost whether or not the account exists
     if user is not None and user.locked_at is None:
-        user.failed_logins = 0
-        return SignIn(user=user, token=start_session(session, user, address))
+        if user.totp_secret:
+            return SignIn(user=user, next_step="code")
+        if two_factor.required_for(user):
+            return SignIn(user=user, next_step="enrol")
+        return SignIn(user=user, token=complete(session, user, address))
     if user is not None:
         _event(session, "login_locked_out", path, f"account {user.id}: right password, account locked", address)
         return SignIn(refused="locked")
@@ -75,6 +81,33 @@ def sign_in(session: Session, email: str, password: str, address: str | None, pa
     else:
         detail = f"no such account: {typed}" if _EMAIL.match(typed) else "no such account (not an email)"
     _event(session, "login_failed", path, detail, address)
+    return SignIn(refused="wrong")
+
+
+def complete(session: Session, user: User, address: str | None) -> str:
+    """Every step passed: the count of wrong tries starts again, and a session opens."""
+    user.failed_logins = 0
+    return start_session(session, user, address)
+
+
+def second_step(session: Session, user: User, code: str, address: str | None, path: str) -> SignIn:
+    """The two-factor code (or a recovery code) after a right password. A wrong one counts like a wrong
+    password, towards the lock."""
+    if user.locked_at is not None or not user.active:
+        return SignIn(refused="locked" if user.locked_at is not None else "wrong")
+    used = two_factor.check(user, code)
+    if used is not None:
+        if used == "recovery":
+            _event(session, "recovery_code_used", path,
+                   f"account {user.id}: {len(user.recovery_codes or [])} recovery codes left", address)
+        return SignIn(user=user, token=complete(session, user, address))
+    session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+    session.refresh(user)
+    if user.failed_logins >= LOCK_AFTER and user.locked_at is None:
+        user.locked_at = utcnow()
+        _event(session, "account_locked", path,
+               f"account {user.id} after {user.failed_logins} wrong tries in a row", address)
+    _event(session, "two_factor_failed", path, f"account {user.id} ({user.failed_logins} in a row)", address)
     return SignIn(refused="wrong")
 
 
@@ -154,6 +187,13 @@ def set_password(session: Session, email: str, password: str, by: str) -> tuple[
     ended = end_all_sessions(session, user.id, "password changed")
     _event(session, "password_changed", "cli", f"account {user.id}: {ended} sessions ended, by {by}", None)
     return user, ended
+
+
+def reset_two_factor(session: Session, email: str, by: str) -> tuple[User, int]:
+    """A lost phone: two-factor sign-in is set up again at the next sign-in; open sessions end."""
+    user = _account(session, email)
+    two_factor.reset(session, user, by)
+    return user, end_all_sessions(session, user.id, "two-factor reset")
 
 
 def disable(session: Session, email: str, by: str) -> tuple[User, int]:

@@ -184,6 +184,20 @@ def user_password(email: str, password_stdin: bool) -> None:
     _sessions_ended(user, ended)
 
 
+@user_cli.command("two-factor-reset")
+@click.option("--email", required=True)
+def user_two_factor_reset(email: str) -> None:
+    """A lost phone: forget the account's two-factor secret and recovery codes (recorded); it is set up again
+    at the next sign-in, and open sessions end."""
+    try:
+        user, ended = signin.reset_two_factor(db.session, email, by="command line")
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    click.echo(f"two-factor sign-in reset for {user.email}")
+    _sessions_ended(user, ended)
+
+
 @user_cli.command("disable")
 @click.option("--email", required=True)
 def user_disable(email: str) -> None:

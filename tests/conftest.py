@@ -30,6 +30,7 @@ from tests.support import (
     MAPLE_NUMBER,
     ON_CALL_NUMBER,
     PASSWORD,
+    SUPERVISOR_TOTP,
     TwilioSigner,
     console_for,
 )
@@ -153,6 +154,7 @@ def world(app, password_hash):
             "maple_staff": person("desk@maple.test", "practice", maple.id),
             "harbor_staff": person("desk@harbor.test", "practice", harbor.id),
         }
+        people["sam"].totp_secret = SUPERVISOR_TOTP  # supervisors must sign in with a code (tests.support.log_in)
         db.session.commit()
         ids = {name: user.id for name, user in people.items()}
         ids.update(maple=maple.id, harbor=harbor.id)

@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
+import pyotp
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
@@ -25,6 +26,7 @@ from callcenter.models import Call, CallbackTask, CallEvent, Message
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PASSWORD = "correct-horse-battery"
+SUPERVISOR_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the world's supervisor's authenticator app
 MAPLE_NUMBER = "+14155550101"
 HARBOR_NUMBER = "+16175550102"
 PATIENT = "+14155550123"
@@ -55,9 +57,19 @@ def without_csrf_token(html: str) -> str:
 
 
 def log_in(client, email: str, password: str = PASSWORD):
-    """Log in as a browser does: fetch the form, then post it with its token. The answer, unchecked."""
+    """Log in as a browser does: fetch the form, then post it with its token. The answer, unchecked.
+    An account with two-factor sign-in (the world's supervisor) types its app's code next."""
     form = client.get("/login")
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_token(form)})
+    answer = client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_token(form)})
+    if answer.status_code == 302 and answer.headers["Location"] == "/login/code":
+        return enter_code(client, pyotp.TOTP(SUPERVISOR_TOTP).now())
+    return answer
+
+
+def enter_code(client, code: str):
+    """Type a two-factor code (or a recovery code) at the second step of signing in."""
+    form = client.get("/login/code")
+    return client.post("/login/code", data={"code": code, "csrf_token": csrf_token(form)})
 
 
 def log_in_browser(page, base: str, email: str, password: str = PASSWORD) -> None:
@@ -65,7 +77,11 @@ def log_in_browser(page, base: str, email: str, password: str = PASSWORD) -> Non
     page.goto(f"{base}/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    if page.url.endswith("/login/code"):
+        page.fill("input[name=code]", pyotp.TOTP(SUPERVISOR_TOTP).now())
+        page.click("button[type=submit]")
 
 
 def csp_refusals(page) -> list[str]:

@@ -1,5 +1,5 @@
-"""sign-in protection: wrong passwords counted and accounts locked, sessions kept on the server, the address of
-each security event
+"""sign-in protection: wrong passwords counted and accounts locked, two-factor sign-in, sessions kept on the
+server, the address of each security event
 
 Revision ID: b8e3d5a1c6f2
 Revises: 6d2f8a4c1e93
@@ -22,6 +22,9 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('failed_logins', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('locked_at', callcenter.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('totp_last_step', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('recovery_codes', sa.JSON(), nullable=True))
     with op.batch_alter_table('security_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('address', sa.String(length=64), nullable=True))
     op.create_table(
@@ -49,5 +52,8 @@ def downgrade():
     with op.batch_alter_table('security_events', schema=None) as batch_op:
         batch_op.drop_column('address')
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('recovery_codes')
+        batch_op.drop_column('totp_last_step')
+        batch_op.drop_column('totp_secret')
         batch_op.drop_column('locked_at')
         batch_op.drop_column('failed_logins')

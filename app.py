@@ -50,6 +50,21 @@ def _socketio_channel(message_queue: str | None) -> str:
     return f"answering-console-db{database}"
 
 
+def _console_origins(config):
+    """Which pages may open the console's socket: those of the public address (PUBLIC_BASE_URL) and those
+    of the host the request came to (an agent on the local address while Twilio uses a tunnel). A page
+    on another site, in a browser holding a staff cookie, is refused. A client that sends no Origin at
+    all is not a browser page, so not a cross-site risk, and python-engineio lets it through."""
+    public = config.get("PUBLIC_BASE_URL")
+    allowed_public = f"{urlsplit(public).scheme}://{urlsplit(public).netloc}" if public else None
+
+    def allowed(origin: str | None, environ: dict) -> bool:
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin is not None and origin in (own, allowed_public)
+
+    return allowed
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -101,7 +116,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     message_queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
     # Flask-SocketIO keeps the previous app's queue manager when this one has none: each app its own.
     socketio.server_options.pop("client_manager", None)
-    socketio.init_app(app, async_mode=_socketio_async_mode(), message_queue=message_queue, cors_allowed_origins=[],
+    socketio.init_app(app, async_mode=_socketio_async_mode(), message_queue=message_queue,
+                      cors_allowed_origins=_console_origins(app.config),
                       channel=app.config.get("SOCKETIO_CHANNEL") or _socketio_channel(message_queue))
     # Every broadcast to the agents' consoles goes through it, coalesced by a background task.
     app.console = ConsoleBroadcaster(app, socketio, interval=app.config.get("CONSOLE_PUSH_INTERVAL", PUSH_INTERVAL))

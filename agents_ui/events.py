@@ -15,11 +15,11 @@ import functools
 import logging
 import traceback
 
-from flask import current_app, request
+from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import Namespace, disconnect, emit, join_room
 
-from callcenter import acd, consult, desk, ledger
+from callcenter import acd, consult, desk, ledger, signin
 from callcenter.calls import Refused
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db, socketio
@@ -135,6 +135,7 @@ class ConsoleNamespace(Namespace):
         if not current_user.is_authenticated or not current_user.is_staff:
             raise ConnectionRefusedError("Log in with a staff account to use the console.")
         sessions.socket_opened(current_user.id)
+        sessions.socket_watch(current_app._get_current_object()).opened(request.sid, session.get(signin.SESSION_KEY))
         _epochs[request.sid] = current_app.presence.epoch()
         _heartbeat()
         join_room(staff_room(current_user.id))
@@ -145,6 +146,7 @@ class ConsoleNamespace(Namespace):
     def on_disconnect(self, reason=None):
         # Presence is left alone: a dropped connection usually comes straight back.
         _epochs.pop(request.sid, None)
+        sessions.socket_watch(current_app._get_current_object()).closed(request.sid)
 
     @console_event
     def on_snapshot(self, data):

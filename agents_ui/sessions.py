@@ -17,18 +17,21 @@ process does not hold is published on the Socket.IO message queue (python-socket
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from flask import Flask, current_app, request
 from flask_login import user_logged_out
 from itsdangerous import BadSignature
 
-from callcenter import acd, ledger
+from callcenter import acd, ledger, signin
 from callcenter.extensions import db
 
 from .broadcast import NAMESPACE, staff_room
 
 log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 10  # how often each web process checks its consoles' sign-in sessions
 
 
 def _lifetime(app: Flask) -> float:
@@ -130,3 +133,70 @@ def _ring_off(app: Flask, user_id: int) -> None:
 def _on_logout(app: Flask, user=None, **_extra) -> None:
     if user is not None and getattr(user, "is_staff", False):
         end_session(app, user.id)
+
+
+class SocketWatch:
+    """This web process's console sockets and the sign-in session each was opened with. Every
+    SWEEP_SECONDS one query finds which of those sessions have ended (logout, idle, a new password,
+    disabled), and the server closes their sockets: a socket that stays silent and only listens is
+    dropped too, instead of receiving patients' numbers until it next sends an event."""
+
+    def __init__(self, app: Flask, socketio, every: float):
+        self.app, self.socketio, self.server, self.every = app, socketio, socketio.server, every
+        self.sockets: dict[str, str | None] = {}
+        self.lock = threading.Lock()
+        self.running = False
+
+    def opened(self, sid: str, token: str | None) -> None:
+        with self.lock:
+            self.sockets[sid] = token
+            start = not self.running
+            self.running = True
+        if start:
+            self.socketio.start_background_task(self._run)
+
+    def closed(self, sid: str) -> None:
+        with self.lock:
+            self.sockets.pop(sid, None)
+
+    def sweep(self) -> list[str]:
+        """Close the sockets whose session has ended; their ids."""
+        with self.lock:
+            sockets = dict(self.sockets)
+        if not sockets:
+            return []
+        with self.app.app_context():
+            try:
+                live = signin.live_tokens(db.session, {t for t in sockets.values() if t},
+                                          self.app.permanent_session_lifetime)
+            finally:
+                db.session.remove()
+        ended = [sid for sid, token in sockets.items() if token not in live]
+        for sid in ended:
+            self.closed(sid)
+            self.server.disconnect(sid, namespace=NAMESPACE)
+        return ended
+
+    def _run(self) -> None:
+        while True:
+            self.socketio.sleep(self.every)
+            with self.lock:
+                if not self.sockets or self.socketio.server is not self.server:  # nothing to watch; or a new app
+                    self.running = False
+                    return
+            try:
+                ended = self.sweep()
+            except Exception as exc:  # the database is down: the next sweep tries again
+                log.warning("could not check the console sockets' sessions: %s", type(exc).__name__)
+                continue
+            if ended:
+                log.info("closed %d console sockets whose session had ended", len(ended))
+
+
+def socket_watch(app: Flask) -> SocketWatch:
+    watch = app.extensions.get("console_socket_watch")
+    socketio = app.extensions["socketio"]
+    if watch is None or watch.server is not socketio.server:
+        watch = app.extensions["console_socket_watch"] = SocketWatch(
+            app, socketio, app.config.get("CONSOLE_SWEEP_SECONDS", SWEEP_SECONDS))
+    return watch

@@ -31,6 +31,7 @@ from .accounts import AccountError, authenticate, hash_password
 from .models import LoginSession, SecurityEvent, User, utcnow
 
 LOCK_AFTER = 10  # wrong passwords in a row
+SESSION_KEY = "login"  # where the browser's (signed) session cookie carries the session's token
 TOUCH_EVERY = timedelta(seconds=60)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")
 
@@ -126,6 +127,18 @@ def open_session(session: Session, token: str | None, idle: timedelta,
     if row is None or row.ended_at is not None or (now or utcnow()) - row.last_seen_at > idle:
         return None
     return row
+
+
+def live_tokens(session: Session, tokens: set[str], idle: timedelta, now: datetime | None = None) -> set[str]:
+    """Those of `tokens` whose sessions are still open (one query for them all)."""
+    if not tokens:
+        return set()
+    by_hash = {_hash(token): token for token in tokens}
+    since = (now or utcnow()) - idle
+    open_hashes = session.scalars(select(LoginSession.token_hash).where(
+        LoginSession.token_hash.in_(list(by_hash)), LoginSession.ended_at.is_(None),
+        LoginSession.last_seen_at >= since)).all()
+    return {by_hash[h] for h in open_hashes}
 
 
 def touch(session: Session, row: LoginSession, now: datetime | None = None) -> bool:

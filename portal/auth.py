@@ -36,7 +36,7 @@ login_manager.session_protection = "strong"
 # Failed sign-ins allowed before the login form answers "too many" (429) for a while.
 PER_ADDRESS = "30 per 10 minutes"  # a practice's whole office may sit behind one address
 PER_ACCOUNT = "5 per minute; 20 per hour"
-_TOKEN = "login"  # the session cookie's key for the server-side session's token
+_TOKEN = signin.SESSION_KEY
 _PENDING = "pending_sign_in"  # a right password waiting for its second step
 _SETUP_SECRET = "two_factor_setup"  # the secret shown while two-factor sign-in is being set up
 PENDING_SECONDS = 300

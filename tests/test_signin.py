@@ -11,7 +11,7 @@ from callcenter.extensions import db
 from callcenter.models import LoginSession, SecurityEvent, User
 from callcenter.signin import LOCK_AFTER
 from portal.auth import limiter
-from tests.support import PASSWORD, log_in, log_out, open_console
+from tests.support import PASSWORD, eventually, log_in, log_out, open_console
 
 DESK = "desk@maple.test"
 
@@ -168,3 +168,18 @@ def test_sign_in_works_while_redis_is_down(app, world):
     assert log_in(browser, DESK, "wrong-password").status_code == 401
     assert log_in(browser, DESK).status_code == 302
     assert browser.get("/portal/").status_code == 200
+
+
+def test_a_silent_socket_whose_session_ended_is_closed_by_the_server(app, world):
+    """It sends nothing, so no event of its own would find the session gone: the server's sweep does."""
+    app.config["CONSOLE_SWEEP_SECONDS"] = 0.2
+    idle, busy = app.test_client(), app.test_client()
+    log_in(idle, "alice@example.test")
+    log_in(busy, "bob@example.test")
+    idle_socket, busy_socket = open_console(app, idle), open_console(app, busy)
+    with app.app_context():
+        row = db.session.scalar(select(LoginSession).where(LoginSession.user_id == world["alice"]))
+        row.last_seen_at -= app.permanent_session_lifetime + timedelta(seconds=1)
+        db.session.commit()
+    eventually(lambda: not idle_socket.is_connected(NAMESPACE))
+    assert busy_socket.is_connected(NAMESPACE)

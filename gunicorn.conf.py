@@ -21,6 +21,20 @@ timeout = 30
 graceful_timeout = 5
 
 
+def on_starting(server):
+    """Refuse to serve a real Twilio account without its public https address (callcenter.config)."""
+    import sys
+
+    from callcenter import config
+
+    problems = config.production_problems({"TWILIO_EMULATED": config.is_emulated(os.environ),
+                                           "PUBLIC_BASE_URL": config.public_base_url(os.environ)})
+    if problems:
+        for problem in problems:
+            print(f"Not starting: {problem}", file=sys.stderr)
+        sys.exit(1)
+
+
 def post_worker_init(worker):
     """Each web process keeps a standby for the offer loop, in case every worker is down (ops/offer_loop.py)."""
     app = getattr(worker, "wsgi", None)

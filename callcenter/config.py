@@ -43,6 +43,15 @@ def redis_url(env: Mapping[str, str], instance_path: str) -> str:
     return DEFAULT_REDIS_URL
 
 
+def is_emulated(env: Mapping[str, str]) -> bool:
+    """No Twilio credentials: the built-in emulator stands in for Twilio."""
+    return not (env.get("TWILIO_ACCOUNT_SID") and env.get("TWILIO_AUTH_TOKEN"))
+
+
+def public_base_url(env: Mapping[str, str]) -> str | None:
+    return (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+
+
 def from_environment(instance_path: str) -> dict:
     """Build the app's settings from environment variables, with the defaults above."""
     env = os.environ
@@ -51,7 +60,7 @@ def from_environment(instance_path: str) -> dict:
         database_url = "postgresql://" + database_url[len("postgres://"):]
     account_sid = env.get("TWILIO_ACCOUNT_SID") or ""
     auth_token = env.get("TWILIO_AUTH_TOKEN") or ""
-    emulated = not (account_sid and auth_token)
+    emulated = is_emulated(env)
     if emulated:
         account_sid = EMULATOR_ACCOUNT_SID
         auth_token = env.get("EMULATOR_AUTH_TOKEN") or _instance_secret(instance_path, "emulator_token")
@@ -59,7 +68,7 @@ def from_environment(instance_path: str) -> dict:
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path, "secret_key"),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url(env, instance_path),
-        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        "PUBLIC_BASE_URL": public_base_url(env),
         # Socket.IO's pub/sub channel on Redis; unset: named after the Redis database (see app.py).
         "SOCKETIO_CHANNEL": env.get("SOCKETIO_CHANNEL") or None,
         # Callers waiting at once across all practices; a practice may hold fewer (practice configure).
@@ -91,3 +100,20 @@ def from_environment(instance_path: str) -> dict:
         "PORT": int(env.get("PORT", "5000")),
         "EMULATOR_URL": (env.get("EMULATOR_URL") or "").rstrip("/") or None,
     }
+
+
+def production_problems(config: dict) -> list[str]:
+    """What stops the web process from serving a real Twilio account safely; nothing for the emulator.
+
+    Without PUBLIC_BASE_URL, webhook signatures are checked against the address the request names
+    (through the trusted proxies' X-Forwarded-Host), so a request signed for an attacker's address,
+    sent with that host, would pass: fine for the local demo, never for real patients' calls."""
+    if config.get("TWILIO_EMULATED"):
+        return []
+    public = config.get("PUBLIC_BASE_URL")
+    if not public:
+        return ["PUBLIC_BASE_URL is not set: with a real Twilio account, set it to the https address Twilio calls "
+                "(for example https://answering.example.com), so that webhook signatures are checked against it."]
+    if not public.startswith("https://"):
+        return [f"PUBLIC_BASE_URL must be https with a real Twilio account: {public}"]
+    return []

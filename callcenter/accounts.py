@@ -129,6 +129,23 @@ def find_api_key(session: Session, plain: str) -> ApiKey | None:
     return key
 
 
+def revoke_api_key(session: Session, prefix: str) -> ApiKey:
+    """Revoke the key whose plain text starts `ak_<prefix>_`: it stops working at once, everywhere."""
+    prefix = (prefix or "").strip().removeprefix("ak_").split("_")[0]
+    keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))).all()
+    if len(keys) != 1:
+        raise AccountError(f"no key in use starts ak_{prefix}_" if not keys else
+                           f"{len(keys)} keys start ak_{prefix}_: revoke them from the database")
+    from .models import utcnow
+
+    keys[0].revoked_at = utcnow()
+    return keys[0]
+
+
+def api_keys(session: Session, practice_id: int) -> list[ApiKey]:
+    return session.scalars(select(ApiKey).where(ApiKey.practice_id == practice_id).order_by(ApiKey.id)).all()
+
+
 AGENT_LANGUAGES = ("en", "es")
 
 

@@ -15,9 +15,11 @@ from flask.cli import AppGroup, with_appcontext
 from callcenter import signin
 from callcenter.accounts import (
     AccountError,
+    api_keys,
     create_api_key,
     create_practice,
     create_user,
+    revoke_api_key,
     set_agent_audio,
     set_agent_skills,
 )
@@ -253,6 +255,27 @@ def apikey_create(practice_id: int) -> None:
     except AccountError as exc:
         _fail(exc)
     click.echo(plain)
+
+
+@apikey_cli.command("list")
+@click.option("--practice", "practice_id", type=int, required=True)
+def apikey_list(practice_id: int) -> None:
+    """A practice's keys: their prefix (never the key), when made, and whether revoked."""
+    for key in api_keys(db.session, practice_id):
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M} UTC" if key.revoked_at else "in use"
+        click.echo(f"ak_{key.prefix}_…  created {key.created_at:%Y-%m-%d %H:%M} UTC  {state}")
+
+
+@apikey_cli.command("revoke")
+@click.option("--prefix", required=True, help="The key's first part: ak_<prefix>_ (as `apikey list` shows).")
+def apikey_revoke(prefix: str) -> None:
+    """Revoke an API key: requests with it are refused (401) from now on."""
+    try:
+        key = revoke_api_key(db.session, prefix)
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    click.echo(f"revoked ak_{key.prefix}_… of practice {key.practice_id}")
 
 
 @click.command("demo")

@@ -92,6 +92,22 @@ def test_it_prints_an_api_key_that_works_for_its_practice_only(app, cli, client)
     assert [c["id"] for c in response.get_json()["data"]] == [cedar_call]
 
 
+def test_a_revoked_api_key_is_refused_at_once(cli, client):
+    cedar = _practice(cli).output.strip()
+    key = cli.invoke(args=["apikey", "create", "--practice", cedar]).output.strip()
+    prefix = key.split("_")[1]
+    assert client.get("/api/v1/calls", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    listed = cli.invoke(args=["apikey", "list", "--practice", cedar]).output
+    assert f"ak_{prefix}_…" in listed and "in use" in listed and key not in listed
+
+    result = cli.invoke(args=["apikey", "revoke", "--prefix", f"ak_{prefix}_"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/api/v1/calls", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    assert "revoked" in cli.invoke(args=["apikey", "list", "--practice", cedar]).output
+    again = cli.invoke(args=["apikey", "revoke", "--prefix", prefix])
+    assert again.exit_code != 0 and f"no key in use starts ak_{prefix}_" in again.output
+
+
 def test_it_refuses_a_key_for_a_missing_practice(cli):
     result = cli.invoke(args=["apikey", "create", "--practice", "999"])
     assert result.exit_code != 0

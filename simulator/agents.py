@@ -51,6 +51,8 @@ def login(app_url: str, email: str, password: str) -> requests.Session:
                           allow_redirects=False, timeout=30)
     if answer.status_code != 302:
         raise LoginFailed(f"login as {email} answered {answer.status_code}")
+    if answer.headers.get("Location", "").startswith(("/login/code", "/account/two-factor")):
+        raise LoginFailed(f"{email} signs in with a two-factor code: simulate agents without it")
     return session
 
 

@@ -41,6 +41,8 @@ class WebProcess:
         if log_level:
             command += ["--log-level", log_level]
         env = {**env, "WEB_CONCURRENCY": str(workers)} if workers is not None else env
+        # Signatures are checked against the public address; a process on its own is its own public address.
+        env = {"PUBLIC_BASE_URL": self.url, **env}
         output = self.log_path.open("wb") if self.log_path is not None else None
         try:
             self.process = subprocess.Popen([*command, app_spec], cwd=ROOT, env=env, stdout=output,

@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .queue import DEFAULT_CAPACITY
 
@@ -114,6 +115,7 @@ def production_problems(config: dict) -> list[str]:
     if not public:
         return ["PUBLIC_BASE_URL is not set: with a real Twilio account, set it to the https address Twilio calls "
                 "(for example https://answering.example.com), so that webhook signatures are checked against it."]
-    if not public.startswith("https://"):
+    host = urlsplit(public).hostname or ""
+    if not public.startswith("https://") and host not in ("127.0.0.1", "localhost", "::1"):
         return [f"PUBLIC_BASE_URL must be https with a real Twilio account: {public}"]
     return []

@@ -20,6 +20,7 @@ def test_a_real_account_without_a_public_address_is_a_problem():
     assert production_problems({**real, "PUBLIC_BASE_URL": "http://answering.example.com"}) == [
         "PUBLIC_BASE_URL must be https with a real Twilio account: http://answering.example.com"]
     assert production_problems({**real, "PUBLIC_BASE_URL": "https://answering.example.com"}) == []
+    assert production_problems({**real, "PUBLIC_BASE_URL": "http://127.0.0.1:5000"}) == []  # on this machine only
     assert production_problems({"TWILIO_EMULATED": True, "PUBLIC_BASE_URL": None}) == []
 
 

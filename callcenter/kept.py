@@ -61,6 +61,33 @@ class Replayed:
     forwarded: int = 0
 
 
+FAULTS_KEY = "cc:faults"  # faults a webhook could not write down, because the database was the fault
+
+
+def note_fault(redis: Redis, kind: str, path: str, detail: str | None) -> None:
+    """Note a fault for the worker to write down (best effort: it is in the log already)."""
+    with redis.pipeline() as pipe:
+        pipe.rpush(FAULTS_KEY, json.dumps({"kind": kind, "path": path[:200], "detail": (detail or "")[:400],
+                                           "at": time.time()}))
+        pipe.ltrim(FAULTS_KEY, -10_000, -1)  # the newest, should no worker come for a long while
+        pipe.execute()
+
+
+def take_faults(redis: Redis, limit: int = 500) -> list[dict]:
+    """The faults noted so far (oldest first), taken off the list."""
+    with redis.pipeline() as pipe:
+        pipe.lrange(FAULTS_KEY, 0, limit - 1)
+        pipe.ltrim(FAULTS_KEY, limit, -1)
+        raw, _ = pipe.execute()
+    faults = []
+    for item in raw:
+        try:
+            faults.append(json.loads(item))
+        except ValueError:
+            continue
+    return faults
+
+
 class KeptWebhooks:
     key = "cc:kept"
     dead_key = "cc:kept:dead"

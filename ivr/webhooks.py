@@ -10,6 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from callcenter.calls import find_by_leg
 from callcenter.extensions import db
+from callcenter.kept import is_transient, note_fault
 from callcenter.models import SecurityEvent
 
 from .urls import public_request_url
@@ -49,8 +50,17 @@ def signature_is_valid() -> bool:
     return validator.validate(public_request_url(), request.form, signature)
 
 
-def _record(kind: str, detail: str | None = None) -> None:
-    """Keep a row of what happened, in its own transaction; never let that fail the answer."""
+def _record(kind: str, detail: str | None = None, fault: BaseException | None = None) -> None:
+    """Keep a row of what happened, in its own transaction; never let that fail the answer. When the
+    database itself is what failed (down, locked, timed out), the row is kept for the worker instead of
+    waiting for the database a second time: the caller's answer must not wait twice."""
+    if fault is not None and is_transient(fault):
+        db.session.rollback()
+        try:
+            note_fault(current_app.redis, kind, request.path, detail)
+        except Exception:
+            log.warning("could not note %s for %s", kind, request.path)
+        return
     try:
         db.session.rollback()
         db.session.add(SecurityEvent(kind=kind, path=request.path[:200], detail=(detail or "")[:400] or None))
@@ -75,7 +85,7 @@ def twilio_webhook(fallback):
             except Exception as exc:
                 # The type only: exception text can carry patient data (numbers in SQL parameters).
                 log.error("webhook %s failed with %s; answered safe TwiML", request.path, type(exc).__name__)
-                _record("webhook_fault", type(exc).__name__)
+                _record("webhook_fault", type(exc).__name__, exc)
                 return fallback()
 
         return wrapper

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 
 from callcenter import acd, call_status, escalation, ledger, voicemail
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
-from callcenter.models import Message
+from callcenter.kept import take_faults
+from callcenter.models import Message, SecurityEvent
 from callcenter.reconciler import reconcile as reconcile_ledger
 from ivr.urls import public_url
 
 log = logging.getLogger(__name__)
+
+
+def _write_down_faults(app) -> None:
+    """Faults webhooks answered with safe TwiML while the database could not take their row either."""
+    try:
+        faults = take_faults(app.redis)
+    except RedisError:
+        return
+    for fault in faults:
+        try:
+            at = datetime.fromtimestamp(float(fault["at"]), UTC)
+        except (KeyError, TypeError, ValueError):
+            at = datetime.now(UTC)
+        db.session.add(SecurityEvent(kind=str(fault.get("kind") or "webhook_fault")[:40],
+                                     path=str(fault.get("path") or "")[:200],
+                                     detail=str(fault.get("detail") or "")[:400] or None, at=at))
+    if faults:
+        db.session.commit()
 
 
 def reconcile() -> dict:
@@ -24,6 +44,7 @@ def reconcile() -> dict:
     kept = app.kept.replay({"status": lambda fields: call_status.apply(db.session, app.call_queue, app.followups,
                                                                          fields),
                             "recording": _voicemail_kept}, on_failure=db.session.rollback)
+    _write_down_faults(app)
     replayed = [result for kind, result in kept.applied if kind == "status"]
     if kept.dead:  # raised once, here: the items wait in the dead-letter list for a person (ops kept)
         log.error("reconciler: %d kept webhooks can never be applied; set aside (flask kept show)", kept.dead)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from twilio.request_validator import RequestValidator
 
 from agents_ui.broadcast import NAMESPACE
@@ -337,3 +339,32 @@ def agent_device(phone_system, agent_id: int):
     device = DeviceClient(phone_system.emulator_url, voice_tokens.access_token(setup, agent_id))
     device.register()
     return device
+
+
+@contextmanager
+def database_locked(database_url: str, seconds: float):
+    """Another client takes the write lock (SQLite) or an exclusive lock on the calls (PostgreSQL), and
+    keeps it for `seconds` or until the block ends."""
+    engine = create_engine(database_url)
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                connection.execute(text("BEGIN"))
+                connection.execute(text("LOCK TABLE calls, call_events IN ACCESS EXCLUSIVE MODE"))
+            taken.set()
+            release.wait(seconds)
+            connection.rollback()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert taken.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(seconds + 5)
+        engine.dispose()

@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 
 from flask import Flask
 from sqlalchemy import Engine, event
@@ -14,6 +15,8 @@ from .extensions import db
 
 # How long a writer waits for another writer of the same process (the busy timeout covers other processes).
 SQLITE_WRITE_WAIT = 5.0
+# The longest SQLite's busy handler may block the process at once (seconds), between cooperative waits.
+SQLITE_BUSY_STEP = 0.05
 _WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 # hide_parameters everywhere: SQL errors must not carry patients' numbers into logs.
@@ -32,7 +35,10 @@ def engine_options(uri: str) -> dict | None:
     if uri.startswith("sqlite"):
         # Wait a little for a writer of another process (the worker) instead of failing at once.
         in_memory = uri in ("sqlite://", "sqlite:///") or ":memory:" in uri  # one connection, no pool to size
-        return {"hide_parameters": True, "connect_args": {"timeout": 5}, **({} if in_memory else pool)}
+        # SQLite's own busy handler sleeps inside C, which under gevent stops the whole process: keep it
+        # short, and wait for another process's writer in `_take_write_lock`, a little at a time.
+        return {"hide_parameters": True, "connect_args": {"timeout": SQLITE_BUSY_STEP},
+                **({} if in_memory else pool)}
     if uri.startswith("postgresql"):
         # No ping before every checkout (a round trip per request): a connection the server dropped
         # fails one request, and SQLAlchemy then replaces the whole pool; recycle before idle timeouts.
@@ -55,6 +61,24 @@ def init_app(app: Flask) -> None:
         _tune_sqlite(db.engine)
 
 
+def _take_write_lock(dbapi_connection, deadline: float) -> None:
+    """Begin the transaction with SQLite's write lock, waiting for another process's writer (the worker,
+    a migration) in short steps with `time.sleep` between them, which gevent turns into a yield: the
+    process's other requests go on meanwhile, instead of all waiting inside SQLite's busy handler."""
+    if dbapi_connection.in_transaction:
+        return  # pysqlite began it for an earlier write of this transaction
+    while True:
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.02)
+
+
 def _tune_sqlite(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         return
@@ -75,8 +99,14 @@ def _tune_sqlite(engine: Engine) -> None:
     def _start_writing(dbapi_connection, record_info: dict) -> None:
         if record_info.get("writing"):
             return
+        deadline = time.monotonic() + SQLITE_WRITE_WAIT
         if not writer.acquire(timeout=SQLITE_WRITE_WAIT):
             raise sqlite3.OperationalError("database is locked (another writer of this process held it)")
+        try:
+            _take_write_lock(dbapi_connection, deadline)
+        except BaseException:
+            writer.release()
+            raise
         record_info["writing"] = True
 
     def _done_writing(dbapi_connection, record_info: dict, end) -> None:

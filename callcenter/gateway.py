@@ -93,6 +93,18 @@ class TwilioGateway:
                            "duration": duration})
         return listed
 
+    def calls_started_since(self, day, limit: int = 5000) -> list[dict]:
+        """The account's calls that started on or after `day` (a UTC date, as Twilio filters), newest first:
+        sid, from, to, direction, status, start_time, end_time (aware datetimes or None), duration."""
+        try:
+            found = self.client.api.v2010.accounts(self.account_sid).calls.list(start_time_after=day, limit=limit,
+                                                                                page_size=1000)
+        except FAILURES as exc:
+            raise GatewayError(f"calls list failed: {exc}") from exc
+        # twilio-python keeps "from" as `_from` (a keyword in Python).
+        return [{"sid": c.sid, "from": c._from, "to": c.to, "direction": c.direction, "status": c.status,
+                 "start_time": c.start_time, "end_time": c.end_time, "duration": c.duration} for c in found]
+
     def end_call(self, call_sid: str) -> None:
         try:
             self.client.api.v2010.accounts(self.account_sid).calls(call_sid).update(status="completed")

@@ -25,7 +25,7 @@ def create_emulator(account_sid: str, auth_token: str, voice_url: str | None = N
                     status_url: str | None = None, sms_url: str | None = None,
                     numbers: list[str] | None = None, speed: float = 1.0) -> Flask:
     """Build the emulator's Flask app; its state is at `app.extensions["twilio_emulator"]`."""
-    from . import devices, phone, rest
+    from . import bins, devices, phone, rest
 
     app = Flask(__name__)
     state = EmulatorState(account_sid, auth_token, voice_url, status_url, sms_url, numbers, speed)
@@ -38,6 +38,7 @@ def create_emulator(account_sid: str, auth_token: str, voice_url: str | None = N
     app.register_blueprint(rest.bp)
     app.register_blueprint(phone.bp)
     app.register_blueprint(devices.bp)
+    app.register_blueprint(bins.bp)
     return app
 
 
@@ -52,7 +53,8 @@ _UNSET = object()
 
 
 def configure(app_or_state: Flask | EmulatorState, *, voice_url=_UNSET, status_url=_UNSET, sms_url=_UNSET,
-              numbers=_UNSET, speed=_UNSET, auto_answer_clients=_UNSET, undeliverable=_UNSET) -> EmulatorState:
+              numbers=_UNSET, speed=_UNSET, auto_answer_clients=_UNSET, undeliverable=_UNSET,
+              voice_fallback_url=_UNSET, twiml_bins=_UNSET) -> EmulatorState:
     """Change where webhooks go (and the demo numbers, speed) after the emulator was created."""
     state = state_of(app_or_state)
     with state.lock:
@@ -60,6 +62,10 @@ def configure(app_or_state: Flask | EmulatorState, *, voice_url=_UNSET, status_u
             state.voice_url = voice_url
         if status_url is not _UNSET:
             state.status_url = status_url
+        if voice_fallback_url is not _UNSET:
+            state.voice_fallback_url = voice_fallback_url
+        if twiml_bins is not _UNSET:
+            state.twiml_bins = dict(twiml_bins or {})
         if sms_url is not _UNSET:
             state.sms_url = sms_url
         if numbers is not _UNSET:

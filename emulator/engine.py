@@ -170,6 +170,7 @@ class LiveCall:
     def run(self, start: dict) -> None:
         """Run the call from `start` ({"url", "method"} or {"twiml"}) until it ends."""
         final_status = None
+        fallback_url = start.get("fallback_url")
         try:
             target = start
             while target is not None:
@@ -178,6 +179,17 @@ class LiveCall:
                     target = self.execute(document)
                 except Redirected as redirect:
                     target = redirect.target
+                except AppError as error:
+                    if not fallback_url:
+                        raise
+                    # Twilio asks the number's Fallback URL once, with what went wrong, and carries on there.
+                    logger.error("APPLICATION ERROR %s on call %s: %s (url: %s); asking the fallback URL",
+                                 error.code, self.call.sid, error.message, error.url)
+                    with self.state.changed:
+                        self.call.errors.append({"code": error.code, "message": error.message, "url": error.url})
+                    target = {"url": fallback_url, "method": "POST",
+                              "params": {"ErrorCode": str(error.code), "ErrorUrl": error.url or ""}}
+                    fallback_url = None
         except CallerGone:
             pass
         except EndCall as end:

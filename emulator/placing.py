@@ -23,7 +23,10 @@ def place_inbound_call(state: EmulatorState, from_: str, to: str) -> Call:
         live.application_error(AppError(11200, "No voice URL configured for this number"))
         live.finish()
         return call
-    state.start_thread(live.run, {"url": state.voice_url, "method": "POST"}, name=f"call-{call.sid[:8]}")
+    start = {"url": state.voice_url, "method": "POST"}
+    if state.voice_fallback_url:
+        start["fallback_url"] = state.voice_fallback_url
+    state.start_thread(live.run, start, name=f"call-{call.sid[:8]}")
     return call
 
 

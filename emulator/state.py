@@ -219,6 +219,10 @@ class EmulatorState:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.voice_url = voice_url
+        # The number's Fallback URL: asked when the voice URL (or a document it led to) fails.
+        self.voice_fallback_url: str | None = None
+        # TwiML Bins: documents Twilio hosts itself (served at /twiml/<sid>, see emulator/bins.py).
+        self.twiml_bins: dict[str, str] = {}
         self.status_url = status_url
         self.sms_url = sms_url
         self.numbers = list(numbers or [])

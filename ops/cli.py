@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from callcenter import signin
+from callcenter import outage, signin
 from callcenter.accounts import (
     AccountError,
     api_keys,
@@ -319,7 +319,27 @@ def worker(burst: bool) -> None:
     run_worker(current_app._get_current_object(), burst=burst)
 
 
+twilio_cli = AppGroup("twilio", help="Set-up texts for the Twilio console.")
+
+
+@twilio_cli.command("outage-bins")
+def twilio_outage_bins() -> None:
+    """The two TwiML Bins callers hear when the app is down, and where each goes in Twilio's console."""
+    thanks_url = "https://handler.twilio.com/twiml/EH<the Thanks Bin's SID>"
+    click.echo("When the app cannot answer, Twilio asks each number's Fallback URL. Point it at a TwiML Bin,\n"
+               "which Twilio serves with nothing of ours up. Make two Bins (Console > TwiML Bins > Create):\n")
+    click.echo("1. Name it 'Answering service: thanks', paste this, save, and copy its URL:\n")
+    click.echo(outage.thanks_bin())
+    click.echo("\n2. Name it 'Answering service: outage', paste this with the URL of Bin 1 in place of\n"
+               f"   {thanks_url}, and save:\n")
+    click.echo(outage.fallback_bin(thanks_url))
+    click.echo("\n3. For each practice's number (Phone Numbers > Active numbers > the number > Voice):\n"
+               "   'Primary handler fails': TwiML Bin 'Answering service: outage' (this is the Fallback URL).\n\n"
+               "When the app is back, the worker finds these calls through Twilio's REST API within ten minutes:\n"
+               "a voicemail to review for each message left, a callback owed for each caller who hung up.")
+
+
 def register_commands(app: Flask) -> None:
     """Add these commands to the app's command line."""
-    for command in (practice_cli, user_cli, apikey_cli, oncall_cli, kept_cli, demo, worker):
+    for command in (practice_cli, user_cli, apikey_cli, oncall_cli, kept_cli, twilio_cli, demo, worker):
         app.cli.add_command(command)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 
-from callcenter import acd, call_status, escalation, ledger, voicemail
+from callcenter import acd, call_status, escalation, ledger, outage, voicemail
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
@@ -18,6 +18,8 @@ from callcenter.reconciler import reconcile as reconcile_ledger
 from ivr.urls import public_url
 
 log = logging.getLogger(__name__)
+
+OUTAGE_SLOT = "cc:outage:looked"  # set for ten minutes after a look at Twilio's calls
 
 
 def _write_down_faults(app) -> None:
@@ -53,6 +55,7 @@ def reconcile() -> dict:
     if len(kept.applied) > len(replayed):
         log.warning("reconciler: saved %d voicemails whose recording callback had failed",
                     len(kept.applied) - len(replayed))
+    taken_while_down = _take_in_calls_twilio_took(app)
     report = reconcile_ledger(db.session, app.call_queue, app.gateway,
                               after_call_limit=timedelta(seconds=app.config["AFTER_CALL_WORK_LIMIT"]))
     db.session.commit()
@@ -97,7 +100,26 @@ def reconcile() -> dict:
             "sms_not_sent": report.sms_not_sent, "replayed": len(kept.applied), "set_aside": kept.dead,
             "gone_while_waiting": report.gone_while_waiting, "wrap_up_overdue": report.wrap_up_overdue,
             "ended_unseen": [call_id for call_id, _agent in report.ended_unseen],
-            "voicemails_found": report.voicemails_found}
+            "voicemails_found": report.voicemails_found, "taken_while_down": taken_while_down}
+
+
+def _take_in_calls_twilio_took(app) -> list[int]:
+    """Every ten minutes (one worker, through a Redis slot): calls Twilio's fallback took while the app was
+    down, or that reached Twilio and never us, are recorded with their voicemail or their callback."""
+    try:
+        if not app.redis.set(OUTAGE_SLOT, "1", nx=True, ex=int(outage.LOOK_EVERY.total_seconds())):
+            return []
+    except RedisError:
+        return []
+    taken = outage.take_in_calls_twilio_took(db.session, app.call_queue, app.followups, app.gateway, ledger.now())
+    if taken:
+        log.warning("reconciler: %d calls Twilio took while the app could not answer are recorded now "
+                    "(voicemails to review, callbacks owed)", len(taken))
+        app.console.voicemails_changed()
+        app.console.callbacks_changed()
+        app.console.tell_supervisors(f"{len(taken)} call(s) reached Twilio while the service could not answer. "
+                                     "Their voicemails and callbacks are on the lists now.")
+    return taken
 
 
 def _voicemail_kept(fields: dict) -> int | None:

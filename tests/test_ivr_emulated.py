@@ -221,3 +221,50 @@ def test_hanging_up_while_the_on_call_clinician_rings_keeps_the_page(system, map
     eventually(lambda: _ledger_call(system).ended_at is not None)
     stored = _ledger_call(system)
     assert stored.outcome == "oncall"  # the clinician was paged with the number
+
+
+def test_while_the_app_is_down_the_fallback_bin_takes_messages_that_become_voicemails_when_it_is_back(
+        system, world, monkeypatch):
+    """The app dies mid-day. Twilio (the emulator) asks each number's Fallback URL, a TwiML Bin: the caller
+    hears the advisory and leaves a message, or hangs up. Back up, the worker finds both through REST."""
+    from callcenter import outage
+    from ops.jobs import reconcile
+
+    emulator_url = system.emulator_url
+    configure_bins(system, emulator_url)
+    system._servers[0].stop()  # the app's web process is gone
+
+    message_left = system.phone.dial(PATIENT, MAPLE_NUMBER)
+    message_left.wait_for("If this is a medical emergency, hang up and dial 9 1 1")
+    message_left.wait_until(lambda s: s.get("awaiting_input") == "record")
+    message_left.say("This is Pat, my prescription ran out")
+    message_left.press("#")
+    message_left.wait_for("Your message has been recorded, and we will call you back")
+    message_left.wait_for_status("ended")
+    hung_up = system.phone.dial("+16175550123", MAPLE_NUMBER)
+    hung_up.wait_for("If this is a medical emergency")
+    hung_up.hang_up()
+    hung_up.wait_for_status("ended")
+    with system.app.app_context():
+        assert db.session.scalar(select(Call)) is None  # the ledger saw nothing
+
+    monkeypatch.setattr(outage, "SETTLE", outage.SETTLE * 0)  # no callbacks are on their way: look now
+    with system.app.app_context():
+        taken = reconcile()["taken_while_down"]
+        assert len(taken) == 2
+        message = db.session.scalar(select(Message))
+        assert (message.kind, message.needs_review, message.callback_number) == ("voicemail", True, PATIENT)
+        assert db.session.scalar(select(CallbackTask.number)) == "+16175550123"
+    agent = system.app.test_client()
+    assert log_in(agent, "alice@example.test").status_code == 302
+    played = agent.get(f"/console/voicemails/{message.id}/recording")  # the message Twilio kept, playable
+    assert played.status_code == 200 and played.data[:4] == b"RIFF"
+
+
+def configure_bins(system, emulator_url: str) -> None:
+    from callcenter import outage
+    from emulator import configure
+
+    configure(system.emulator, twiml_bins={"EH" + "1" * 32: outage.thanks_bin(),
+                                           "EH" + "2" * 32: outage.fallback_bin(f"{emulator_url}/twiml/EH{'1' * 32}")},
+              voice_fallback_url=f"{emulator_url}/twiml/EH{'2' * 32}")

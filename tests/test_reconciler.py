@@ -106,7 +106,7 @@ def test_a_caller_whose_hang_up_never_arrived_is_found_by_asking_twilio(app, wor
         result = reconcile()
         assert result["gone_while_waiting"] == [call_id]
         assert db.session.get(Call, call_id).state == "abandoned"
-    fetched = [r for r in twilio_http.requests if r["method"] == "GET"]
+    fetched = [r for r in twilio_http.requests if r["method"] == "GET" and "/Calls/CA" in r["url"]]
     assert fetched[0]["url"].endswith(f"/Calls/{'CA' + '5' * 32}.json")
 
 

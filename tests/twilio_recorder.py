@@ -22,6 +22,7 @@ class RecordingHttpClient(HttpClient):
         self.fail_with: int | None = None
         self.status_for_fetch = "in-progress"  # what a GET of a call answers
         self.recordings: dict[str, list[dict]] = {}  # CallSid -> the Recording resources Twilio holds
+        self.calls: list[dict] = []  # the Call resources a list of the account's calls answers
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                 allow_redirects=False):
@@ -35,6 +36,10 @@ class RecordingHttpClient(HttpClient):
             found = self.recordings.get((params or {}).get("CallSid"), [])
             return Response(200, json.dumps({"recordings": found, "next_page_uri": None, "page": 0,
                                              "page_size": 50, "start": 0, "end": max(0, len(found) - 1),
+                                             "uri": url}))
+        if method == "GET" and url.endswith("/Calls.json"):
+            return Response(200, json.dumps({"calls": self.calls, "next_page_uri": None, "page": 0,
+                                             "page_size": 1000, "start": 0, "end": max(0, len(self.calls) - 1),
                                              "uri": url}))
         sid_match = re.search(r"/Calls/(CA\w+)\.json$", url)
         if sid_match:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date
 
 from flask import jsonify, request
 
@@ -101,15 +102,28 @@ def create_call(account_sid):
     return jsonify(body), 201
 
 
+def _day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise TwilioError(400, 20001, f"Invalid date: {value!r}") from None
+
+
 @bp.get("/Calls.json")
 def list_calls(account_sid):
     """List calls, newest first, filtered like Twilio's list (To, From, Status, ParentCallSid)."""
     filters = {"to": request.args.get("To"), "from_": request.args.get("From"),
                "status": request.args.get("Status"), "parent_sid": request.args.get("ParentCallSid")}
+    # StartTime> is a day, as Twilio reads it: calls that started on or after that UTC date.
+    started_on_or_after = _day(request.args.get("StartTime>"))
 
     def matching(state: EmulatorState) -> list[Call]:
         calls = [c for c in state.calls.values()
-                 if all(v is None or getattr(c, k) == v for k, v in filters.items())]
+                 if all(v is None or getattr(c, k) == v for k, v in filters.items())
+                 and (started_on_or_after is None
+                      or (c.start_time or c.date_created).astimezone(UTC).date() >= started_on_or_after)]
         return sorted(calls, key=lambda c: c.date_created, reverse=True)
 
     return list_page("calls", matching, call_json)

@@ -30,6 +30,7 @@ def test_callers_are_answered_inside_the_budget_while_the_database_is_locked(app
         hung_up = twilio.post("/ivr/status", incoming(CallStatus="completed", CallDuration="9", SequenceNumber="1"))
         timings.append(time.monotonic() - started)
         assert hung_up.status_code == 204
+    print("webhook answers under the lock (s):", [round(t, 2) for t in timings])
     assert max(timings) < BUDGET_SECONDS, timings
 
     with app.app_context():

@@ -4,14 +4,16 @@ Each option in each language, in and out of hours, speech, silence, wrong keys, 
 each step. What is asserted is what the caller hears and what the ledger then holds.
 """
 
+import time
+
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from callcenter.extensions import db
 from callcenter.models import AuditEntry, Call, CallbackTask, Message, OnCallPage
-from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, eventually, log_in
+from tests.support import HARBOR_NUMBER, MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, eventually, log_in
 
 pytestmark = pytest.mark.slow
 OPTIONS = [("1", "urgent"), ("2", "message"), ("3", "appointment"), ("4", "refill"), ("5", "billing"),
@@ -268,3 +270,47 @@ def configure_bins(system, emulator_url: str) -> None:
     configure(system.emulator, twiml_bins={"EH" + "1" * 32: outage.thanks_bin(),
                                            "EH" + "2" * 32: outage.fallback_bin(f"{emulator_url}/twiml/EH{'1' * 32}")},
               voice_fallback_url=f"{emulator_url}/twiml/EH{'2' * 32}")
+
+
+def test_duplicated_reordered_and_late_status_callbacks_count_each_call_once(system, agent_on_duty, maple_closed,
+                                                                            on_call):
+    """Twilio's status callbacks sent twice, newest first and late: every call still ends once, with one
+    outcome, one callback or one voicemail, and no call's status moves backwards."""
+    from emulator import CallbackChaos, state_of
+
+    state_of(system.emulator).callback_chaos = CallbackChaos(duplicate=True, reorder=True, delay=0.05)
+    in_line = system.phone.dial(PATIENT, HARBOR_NUMBER)
+    in_line.wait_for("press 1")
+    in_line.press("2")
+    in_line.wait_for("in line")
+    in_line.hang_up()
+
+    voicemail = _dial(system)  # Maple Street is closed today
+    voicemail.press("4")
+    voicemail.wait_until(lambda s: s.get("awaiting_input") == "record")
+    voicemail.say("Please call me about my refill")
+    voicemail.press("#")
+    voicemail.wait_for("Your message has been recorded")
+
+    greeting = system.phone.dial("+16175550144", HARBOR_NUMBER)
+    greeting.wait_for("Thank you for calling")
+    greeting.hang_up()
+    for call in (in_line, voicemail, greeting):
+        call.wait_for_status("ended")
+
+    def settled():
+        with system.app.app_context():
+            stored = db.session.scalars(select(Call).order_by(Call.id)).all()
+            done = len(stored) == 3 and all(c.ended_at is not None and c.telephony_status == "completed"
+                                            for c in stored)
+            return stored if done else None
+
+    stored = eventually(settled)
+    time.sleep(1.0)  # the duplicates still on their way arrive
+    with system.app.app_context():
+        stored = db.session.scalars(select(Call).order_by(Call.id)).all()
+        assert [c.state for c in stored] == ["abandoned", "voicemail", "abandoned"]
+        assert all(c.telephony_status == "completed" for c in stored)  # never back to ringing or in-progress
+        tasks = db.session.scalars(select(CallbackTask.call_id).order_by(CallbackTask.call_id)).all()
+        assert tasks == [stored[0].id, stored[2].id]
+        assert db.session.scalar(select(func.count(Message.id))) == 1

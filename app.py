@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from agents_ui.broadcast import DEFAULT_INTERVAL as PUSH_INTERVAL
 from agents_ui.broadcast import ConsoleBroadcaster
-from callcenter import acd, config, database
+from callcenter import acd, audit, config, database
 from callcenter.extensions import csrf, db, login_manager, migrate, socketio
 from callcenter.followups import FollowUps
 from callcenter.gateway import TwilioGateway
@@ -132,6 +132,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from simulator.cli import register_commands as register_simulator_commands
 
     init_sign_in(app)
+    audit.install()
+
+    @app.before_request
+    def _audit_address():
+        db.session.info["address"] = request.remote_addr  # for the audit rows this request writes
     init_headers(app)
     app.register_blueprint(ivr_bp)
     app.register_blueprint(sms_bp)

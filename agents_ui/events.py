@@ -85,6 +85,7 @@ def console_event(handler):
     @functools.wraps(handler)
     def answer(self, data=None):
         try:
+            db.session.info["address"] = request.remote_addr  # for the audit rows this event writes
             if not _signed_in():
                 user_id = current_user.id if current_user.is_authenticated else None
                 if user_id is not None:

@@ -69,12 +69,13 @@ def voicemail_recording(message_id: int):
     message = db.session.get(Message, message_id)
     if not current_user.is_staff:
         db.session.add(AuditEntry(user_id=current_user.id, action="refused", object_type="recording",
-                                  object_id=message_id))
+                                  object_id=message_id, practice_id=message.practice_id if message else None))
         db.session.commit()
         abort(403)
     if message is None or not current_app.gateway.is_recording_url(message.recording_url):
         abort(404)
-    db.session.add(AuditEntry(user_id=current_user.id, action="play", object_type="recording", object_id=message.id))
+    db.session.add(AuditEntry(user_id=current_user.id, action="play", object_type="recording", object_id=message.id,
+                              practice_id=message.practice_id))
     db.session.commit()
     try:
         audio, content_type = current_app.gateway.recording_audio(message.recording_url)

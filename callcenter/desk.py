@@ -122,7 +122,8 @@ def take_call(session: Session, queue: CallQueue, presence: Presence, gateway: T
     if was_available:
         presence.resume_after(agent.id, call.id)
     # The agent is about to see the caller's number and history.
-    session.add(AuditEntry(user_id=agent.id, action="view", object_type="call", object_id=call.id))
+    session.add(AuditEntry(user_id=agent.id, action="view", object_type="call", object_id=call.id,
+                           practice_id=call.practice_id))
     return call
 
 
@@ -250,7 +251,8 @@ def take_over_wrap_up(session: Session, call_id: int, supervisor: User) -> Call:
     ledger.record(session, call, "wrap_up_taken_over", {"from": call.agent_id, "to": supervisor.id},
                   actor_id=supervisor.id)
     call.agent_id = supervisor.id
-    session.add(AuditEntry(user_id=supervisor.id, action="view", object_type="call", object_id=call.id))
+    session.add(AuditEntry(user_id=supervisor.id, action="view", object_type="call", object_id=call.id,
+                           practice_id=call.practice_id))
     return call
 
 
@@ -286,5 +288,6 @@ def review_voicemail(session: Session, message_id: int, agent: User) -> Message:
     if not message.needs_review:
         raise Refused("This voicemail has already been reviewed.")
     voicemail.review(session, message, agent.id)
-    session.add(AuditEntry(user_id=agent.id, action="review", object_type="message", object_id=message.id))
+    session.add(AuditEntry(user_id=agent.id, action="review", object_type="message", object_id=message.id,
+                           practice_id=message.practice_id))
     return message

@@ -315,6 +315,14 @@ class AuditEntry(db.Model):
     action: Mapped[str] = mapped_column(String(40))
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[int | None] = mapped_column(Integer)
+    # Whose patient data it was (the export is by practice), and where the request came from.
+    practice_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    address: Mapped[str | None] = mapped_column(String(64))
+    # The hash chain (callcenter.audit): rows are sealed in order by the worker, each holding the hash of
+    # the one before, so an edited, removed or inserted row breaks the chain from there on.
+    chain_seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class SecurityEvent(db.Model):

@@ -48,9 +48,14 @@ class PracticeScope:
     def _audit(self, action: str, object_type: str, object_ids: Iterable[int]) -> None:
         self.session.add_all(
             AuditEntry(user_id=self.user_id, api_key_id=self.api_key_id, action=action,
-                       object_type=object_type, object_id=object_id)
+                       object_type=object_type, object_id=object_id, practice_id=self.practice_id)
             for object_id in object_ids
         )
+
+    def _refused_if_elsewhere(self, model, object_type: str, object_id: int) -> None:
+        """A look at another practice's call or message: answered as missing, and audited as refused."""
+        if self.session.scalar(select(model.id).where(model.id == object_id)) is not None:
+            self._audit("refused", object_type, [object_id])
 
     def _page(self, query: Select, page: int) -> Page:
         if page < 1:
@@ -81,6 +86,8 @@ class PracticeScope:
         call = self.session.scalar(select(Call).where(Call.id == call_id, Call.practice_id == self.practice_id))
         if call is not None:
             self._audit("view", "call", [call.id])
+        else:
+            self._refused_if_elsewhere(Call, "call", call_id)
         return call
 
     def message_ids_by_call(self, call_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -132,4 +139,6 @@ class PracticeScope:
         )
         if message is not None:
             self._audit("view", "message", [message.id])
+        else:
+            self._refused_if_elsewhere(Message, "message", message_id)
         return message

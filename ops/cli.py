@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from callcenter import outage, signin
+from callcenter import audit, outage, signin
 from callcenter.accounts import (
     AccountError,
     api_keys,
@@ -319,6 +319,48 @@ def worker(burst: bool) -> None:
     run_worker(current_app._get_current_object(), burst=burst)
 
 
+audit_cli = AppGroup("audit", help="The audit of who saw patient data (hash-chained).")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Seal what is new, then check the whole chain; exit status 1 when it is broken."""
+    audit.seal(db.session)
+    db.session.commit()
+    result = audit.verify(db.session)
+    if not result.intact:
+        click.echo(f"BROKEN: {result.why}; {result.checked} entries before it check out", err=True)
+        sys.exit(1)
+    click.echo(f"{result.checked} audit entries, chain intact")
+
+
+@audit_cli.command("export")
+@click.option("--practice", "practice_id", type=int, required=True)
+@click.option("--from", "since", required=True, help="First day, YYYY-MM-DD (UTC).")
+@click.option("--to", "until", required=True, help="Last day, YYYY-MM-DD (UTC), included.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None, help="A file; default: stdout.")
+def audit_export(practice_id: int, since: str, until: str, out: str | None) -> None:
+    """A practice's audit entries for a range of days, as CSV with each entry's place and hash in the chain."""
+    from datetime import UTC, date, datetime, time, timedelta
+
+    try:
+        first, last = date.fromisoformat(since), date.fromisoformat(until)
+    except ValueError:
+        _fail(AccountError("--from and --to are days: YYYY-MM-DD"))
+    if last < first:
+        _fail(AccountError("--to is before --from"))
+    audit.seal(db.session)
+    db.session.commit()
+    text = audit.export(db.session, practice_id, datetime.combine(first, time(), UTC),
+                        datetime.combine(last + timedelta(days=1), time(), UTC))
+    if out:
+        with open(out, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        click.echo(f"{text.count(chr(10)) - 1} entries written to {out}")
+    else:
+        click.echo(text, nl=False)
+
+
 twilio_cli = AppGroup("twilio", help="Set-up texts for the Twilio console.")
 
 
@@ -341,5 +383,5 @@ def twilio_outage_bins() -> None:
 
 def register_commands(app: Flask) -> None:
     """Add these commands to the app's command line."""
-    for command in (practice_cli, user_cli, apikey_cli, oncall_cli, kept_cli, twilio_cli, demo, worker):
+    for command in (practice_cli, user_cli, apikey_cli, oncall_cli, kept_cli, audit_cli, twilio_cli, demo, worker):
         app.cli.add_command(command)

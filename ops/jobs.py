@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 
-from callcenter import acd, call_status, escalation, ledger, outage, voicemail
+from callcenter import acd, audit, call_status, escalation, ledger, outage, voicemail
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
@@ -56,6 +56,8 @@ def reconcile() -> dict:
         log.warning("reconciler: saved %d voicemails whose recording callback had failed",
                     len(kept.applied) - len(replayed))
     taken_while_down = _take_in_calls_twilio_took(app)
+    sealed = audit.seal(db.session)  # the audit rows written since the last round join the hash chain
+    db.session.commit()
     report = reconcile_ledger(db.session, app.call_queue, app.gateway,
                               after_call_limit=timedelta(seconds=app.config["AFTER_CALL_WORK_LIMIT"]))
     db.session.commit()
@@ -100,7 +102,8 @@ def reconcile() -> dict:
             "sms_not_sent": report.sms_not_sent, "replayed": len(kept.applied), "set_aside": kept.dead,
             "gone_while_waiting": report.gone_while_waiting, "wrap_up_overdue": report.wrap_up_overdue,
             "ended_unseen": [call_id for call_id, _agent in report.ended_unseen],
-            "voicemails_found": report.voicemails_found, "taken_while_down": taken_while_down}
+            "voicemails_found": report.voicemails_found, "taken_while_down": taken_while_down,
+            "audit_sealed": sealed}
 
 
 def _take_in_calls_twilio_took(app) -> list[int]:

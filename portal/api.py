@@ -132,6 +132,7 @@ def call(call_id: str):
     """One call with its events."""
     found = g.scope.call(params.object_id(call_id))
     if found is None:
+        db.session.commit()  # a look at another practice's is audited as refused
         abort(404)
     body = call_json(found, g.scope.message_ids_by_call([found.id])[found.id])
     body["events"] = [{"kind": e.kind, "at": iso(e.at), "data": e.data or {}} for e in found.events]
@@ -154,6 +155,7 @@ def message(message_id: str):
     """One message."""
     found = g.scope.message(params.object_id(message_id))
     if found is None:
+        db.session.commit()  # a look at another practice's is audited as refused
         abort(404)
     body = message_json(found)
     db.session.commit()

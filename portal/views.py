@@ -112,6 +112,7 @@ def call(call_id: str):
     """One call: its timeline, wrap-up and messages."""
     found = g.scope.call(params.object_id(call_id))
     if found is None:
+        db.session.commit()  # a look at another practice's is audited as refused
         abort(404)
     html = render_template("portal/call.html", call=found, messages=g.scope.messages_for_call(found),
                            staff_names=_staff_names(found))
@@ -144,6 +145,7 @@ def message(message_id: str):
     """One message."""
     found = g.scope.message(params.object_id(message_id))
     if found is None:
+        db.session.commit()  # a look at another practice's is audited as refused
         abort(404)
     html = render_template("portal/message.html", message=found)
     db.session.commit()

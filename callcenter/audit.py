@@ -1,0 +1,115 @@
+"""The audit of who saw patient data: append-only, hash-chained, verifiable, exported per practice.
+
+Views write `AuditEntry` rows as they always did (who, what, which object, whose practice; the web layer
+puts the request's address in `session.info["address"]` and `note_address` copies it on flush). The
+worker seals new rows in a single line (`seal`): each sealed row takes the next `chain_seq` and holds
+the hash of the row before it and a hash of its own fields with that one. An edited row no longer
+matches its own hash; a removed or inserted one breaks the line of hashes. `verify` walks the line,
+and `export` writes a practice's entries for a date range as CSV with their hashes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from .models import ApiKey, AuditEntry, User
+
+GENESIS = "0" * 64
+SEAL_BATCH = 5000
+
+
+def note_address(session: Session, _flush_context, _instances) -> None:
+    """Give new audit rows the request's address, when the web layer named one."""
+    address = session.info.get("address")
+    if not address:
+        return
+    for obj in session.new:
+        if isinstance(obj, AuditEntry) and obj.address is None:
+            obj.address = str(address)[:64]
+
+
+def install() -> None:
+    if not event.contains(Session, "before_flush", note_address):
+        event.listen(Session, "before_flush", note_address)
+
+
+def _fields(entry: AuditEntry) -> str:
+    at = entry.at.astimezone(UTC).isoformat() if entry.at else ""
+    parts = [entry.id, at, entry.user_id, entry.api_key_id, entry.practice_id, entry.action, entry.object_type,
+             entry.object_id, entry.address, entry.chain_seq]
+    return "|".join("" if p is None else str(p) for p in parts)
+
+
+def _hash(prev_hash: str, entry: AuditEntry) -> str:
+    return hashlib.sha256(f"{prev_hash}|{_fields(entry)}".encode()).hexdigest()
+
+
+def seal(session: Session, limit: int = SEAL_BATCH) -> int:
+    """Chain the rows written since the last seal (one sealer at a time: the worker's scheduled round)."""
+    last = session.scalar(select(AuditEntry).where(AuditEntry.chain_seq.is_not(None))
+                          .order_by(AuditEntry.chain_seq.desc()).limit(1))
+    seq, prev = (last.chain_seq, last.entry_hash) if last is not None else (0, GENESIS)
+    new = session.scalars(select(AuditEntry).where(AuditEntry.chain_seq.is_(None))
+                          .order_by(AuditEntry.id).limit(limit)).all()
+    for entry in new:
+        seq += 1
+        entry.chain_seq, entry.prev_hash = seq, prev
+        entry.entry_hash = prev = _hash(prev, entry)
+    session.flush()
+    return len(new)
+
+
+@dataclass(frozen=True)
+class Verified:
+    checked: int
+    unsealed: int
+    broken_at: int | None = None  # the chain position where it first fails
+    why: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+def verify(session: Session, batch: int = 5000) -> Verified:
+    """Walk the whole chain, recomputing each hash."""
+    prev, expected_seq, checked, after = GENESIS, 1, 0, 0
+    while True:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.chain_seq > after)
+                               .order_by(AuditEntry.chain_seq).limit(batch)).all()
+        if not rows:
+            break
+        for entry in rows:
+            if entry.chain_seq != expected_seq:
+                return Verified(checked, 0, expected_seq, f"entry {expected_seq} of the chain is missing")
+            if entry.prev_hash != prev:
+                return Verified(checked, 0, entry.chain_seq, f"entry {entry.chain_seq} does not follow the one before")
+            if entry.entry_hash != _hash(prev, entry):
+                return Verified(checked, 0, entry.chain_seq, f"entry {entry.chain_seq} (id {entry.id}) was changed")
+            prev, expected_seq, checked, after = entry.entry_hash, expected_seq + 1, checked + 1, entry.chain_seq
+    unsealed = session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.chain_seq.is_(None))) or 0
+    return Verified(checked, unsealed)
+
+
+def export(session: Session, practice_id: int, since: datetime, until: datetime) -> str:
+    """A practice's audit entries from `since` (inclusive) to `until` (exclusive), as CSV."""
+    rows = session.execute(
+        select(AuditEntry, User.email, ApiKey.prefix)
+        .outerjoin(User, User.id == AuditEntry.user_id).outerjoin(ApiKey, ApiKey.id == AuditEntry.api_key_id)
+        .where(AuditEntry.practice_id == practice_id, AuditEntry.at >= since, AuditEntry.at < until)
+        .order_by(AuditEntry.at, AuditEntry.id)).all()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["at", "who", "action", "object", "object_id", "from", "chain_seq", "entry_hash"])
+    for entry, email, prefix in rows:
+        who = email or (f"api key ak_{prefix}_" if prefix else "")
+        writer.writerow([entry.at.astimezone(UTC).isoformat(), who, entry.action, entry.object_type,
+                         entry.object_id, entry.address or "", entry.chain_seq or "", entry.entry_hash or ""])
+    return out.getvalue()

@@ -1,0 +1,106 @@
+"""The audit of who saw patient data: who, when, what, whose practice and from where; a refused look at
+another practice's data is audited too; the worker seals the rows into a hash chain that `flask audit
+verify` checks, so an edited, removed or inserted row is found; `flask audit export` gives a practice's."""
+
+import csv
+import io
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
+
+from callcenter import audit
+from callcenter.accounts import create_api_key
+from callcenter.extensions import db
+from callcenter.models import AuditEntry
+from ops.jobs import reconcile
+from tests.support import log_in, make_call, make_message
+
+
+def _api(app, client, practice_id: int):
+    with app.app_context():
+        _, plain = create_api_key(db.session, practice_id)
+        db.session.commit()
+    return lambda path: client.get(f"/api/v1{path}", headers={"Authorization": f"Bearer {plain}",
+                                                               "X-Forwarded-For": "203.0.113.7"})
+
+
+def _entries(app) -> list[AuditEntry]:
+    with app.app_context():
+        return db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+
+
+def test_each_look_is_audited_with_whose_data_and_from_where_and_a_refused_one_too(app, client, world):
+    ours, theirs = make_call(app, world["maple"]), make_call(app, world["harbor"])
+    get = _api(app, client, world["maple"])
+    assert get(f"/calls/{ours}").status_code == 200
+    assert get(f"/calls/{theirs}").status_code == 404  # answered as missing ...
+    assert get(f"/calls/{theirs + 1000}").status_code == 404  # ... like one that is
+    looks = [(e.action, e.object_type, e.object_id, e.practice_id, e.address) for e in _entries(app)]
+    assert looks == [("view", "call", ours, world["maple"], "203.0.113.7"),
+                     ("refused", "call", theirs, world["maple"], "203.0.113.7")]
+
+
+def test_the_worker_seals_the_chain_and_verify_finds_an_edited_row(app, client, cli, world):
+    get = _api(app, client, world["maple"])
+    for _ in range(3):
+        get(f"/calls/{make_call(app, world['maple'])}")
+    with app.app_context():
+        assert reconcile()["audit_sealed"] == 3
+    assert [e.chain_seq for e in _entries(app)] == [1, 2, 3]
+    result = cli.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "3 audit entries, chain intact" in result.output
+
+    with app.app_context():  # someone covers their tracks
+        db.session.execute(update(AuditEntry).where(AuditEntry.chain_seq == 2).values(object_id=999999))
+        db.session.commit()
+    result = cli.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "entry 2 (id" in result.output and "was changed" in result.output
+
+
+def test_verify_finds_a_removed_row(app, client, cli, world):
+    get = _api(app, client, world["maple"])
+    for _ in range(3):
+        get(f"/calls/{make_call(app, world['maple'])}")
+    with app.app_context():
+        audit.seal(db.session)
+        db.session.execute(delete(AuditEntry).where(AuditEntry.chain_seq == 2))
+        db.session.commit()
+        result = audit.verify(db.session)
+    assert (result.intact, result.broken_at, result.why) == (False, 2, "entry 2 of the chain is missing")
+
+
+def test_rows_written_after_a_seal_join_the_chain_where_it_ended(app, client, world):
+    get = _api(app, client, world["maple"])
+    get(f"/calls/{make_call(app, world['maple'])}")
+    with app.app_context():
+        audit.seal(db.session)
+        db.session.commit()
+    get(f"/messages/{make_message(app, world['maple'])}")
+    with app.app_context():
+        assert audit.seal(db.session) == 1
+        db.session.commit()
+        assert audit.verify(db.session).checked == 2
+    first, second = _entries(app)
+    assert second.prev_hash == first.entry_hash
+
+
+def test_export_gives_one_practices_entries_for_the_days_asked(app, client, cli, world, tmp_path):
+    maple, harbor = _api(app, client, world["maple"]), _api(app, client, world["harbor"])
+    maple(f"/calls/{make_call(app, world['maple'])}")
+    harbor(f"/calls/{make_call(app, world['harbor'])}")
+    browser = app.test_client()
+    log_in(browser, "desk@maple.test")
+    browser.get(f"/portal/messages/{make_message(app, world['maple'])}")
+    today = datetime.now(UTC).date().isoformat()
+    out = tmp_path / "maple.csv"
+    result = cli.invoke(args=["audit", "export", "--practice", str(world["maple"]), "--from", today, "--to", today,
+                              "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["action"], r["object"]) for r in rows] == [("view", "call"), ("view", "message")]
+    assert rows[0]["who"].startswith("api key ak_") and rows[1]["who"] == "desk@maple.test"
+    assert all(r["entry_hash"] and r["chain_seq"] for r in rows)  # sealed before the export
+    earlier = cli.invoke(args=["audit", "export", "--practice", str(world["maple"]), "--from", "2020-01-01",
+                               "--to", "2020-01-02"])
+    assert earlier.output.strip() == "at,who,action,object,object_id,from,chain_seq,entry_hash"

@@ -17,10 +17,15 @@ from .models import Call, CallbackTask, Practice
 from .queue import CallQueue
 
 RETRY_DELAY = CALLBACK_DELAY
-# Written (not spoken) text, per language: only who will call and by when.
+# Written (not spoken) text, per language: only who will call and by when. A lock screen shows it to
+# anyone near the phone, so the practice is named only when it opts in (practice configure --sms-names-practice).
 CALLBACK_SMS = {
     "en": "We're sorry we missed your call to {practice}. We will call you back by {time}.",
     "es": "Lamentamos no haber atendido su llamada a {practice}. Le llamaremos antes de las {time}.",
+}
+CALLBACK_SMS_UNNAMED = {
+    "en": "We're sorry we missed your call. We will call you back by {time}.",
+    "es": "Lamentamos no haber atendido su llamada. Le llamaremos antes de las {time}.",
 }
 
 
@@ -55,7 +60,8 @@ def keep_place(session: Session, call: Call, number: str) -> CallbackTask:
 def callback_sms_text(practice: Practice, due_at: datetime, language: str) -> str:
     """What the patient is told: who will call and by when, in the practice's local time; nothing else."""
     when = local_time(due_at, practice.timezone).strftime("%-I:%M %p").lower()
-    return CALLBACK_SMS.get(language, CALLBACK_SMS["en"]).format(practice=practice.name, time=when)
+    texts = CALLBACK_SMS if practice.sms_names_practice else CALLBACK_SMS_UNNAMED
+    return texts.get(language, texts["en"]).format(practice=practice.name, time=when)
 
 
 def send_callback_sms(session: Session, gateway: TwilioGateway, task_id: int) -> str | None:

@@ -50,6 +50,8 @@ class Practice(db.Model):
     max_wait_seconds: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
     # Callers of this practice who may wait at once; None: as many as the service holds (QUEUE_CAPACITY).
     queue_capacity: Mapped[int | None] = mapped_column(Integer)
+    # Texts to patients name the practice only when it opts in: a lock screen shows them to anyone nearby.
+    sms_names_practice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     numbers: Mapped[list[PracticeNumber]] = relationship(back_populates="practice", cascade="all, delete-orphan")
     hours: Mapped[list[BusinessHours]] = relationship(cascade="all, delete-orphan")

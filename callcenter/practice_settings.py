@@ -83,6 +83,7 @@ def configure_practice(
     session: Session, practice_id: int, *, greeting: str | None = None,
     options: str | Iterable[str] | None = None, languages: str | Iterable[str] | None = None,
     max_wait: int | None = None, instructions: str | None = None, queue_capacity: int | None = None,
+    sms_names_practice: bool | None = None,
 ) -> Practice:
     """Change the settings given (None leaves one as it is); a blank greeting or instructions clears it.
 
@@ -105,6 +106,8 @@ def configure_practice(
         practice.instructions = _text(instructions)
     if queue_capacity is not None:
         practice.queue_capacity = capacity
+    if sms_names_practice is not None:
+        practice.sms_names_practice = bool(sms_names_practice)
     return practice
 
 

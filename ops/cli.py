@@ -68,12 +68,17 @@ def practice_create(name: str, number: str, timezone: str) -> None:
 @click.option("--instructions", default=None, help="What agents should know when they take this practice's calls.")
 @click.option("--queue-capacity", type=int, default=None,
               help="Callers of this practice who may wait at once (0: as many as the service holds).")
-def practice_configure(practice_id, greeting, options, languages, max_wait, instructions, queue_capacity) -> None:
+@click.option("--sms-names-practice", type=click.Choice(["yes", "no"]), default=None,
+              help="Whether texts to patients name the practice (no, unless the practice asks: lock screens).")
+def practice_configure(practice_id, greeting, options, languages, max_wait, instructions, queue_capacity,
+                       sms_names_practice) -> None:
     """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
         practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
                                       languages=languages, max_wait=max_wait, instructions=instructions,
-                                      queue_capacity=queue_capacity)
+                                      queue_capacity=queue_capacity,
+                                      sms_names_practice=None if sms_names_practice is None
+                                      else sms_names_practice == "yes")
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

@@ -30,12 +30,21 @@ def test_only_a_number_we_could_dial_is_kept_for_a_call_back(raw, number):
     assert callbacks.callable_number(raw) == number
 
 
-def test_the_sms_says_who_will_call_and_by_when_in_the_practices_time_and_the_callers_language():
+def test_the_sms_says_by_when_in_the_practices_time_and_the_callers_language_and_names_no_one():
+    """A lock screen shows the text to anyone near the phone: no practice name unless the practice asks."""
     assert callbacks.callback_sms_text(MAPLE, DUE, "en") == (
-        "We're sorry we missed your call to Maple Street Family Medicine. We will call you back by 9:05 am.")
+        "We're sorry we missed your call. We will call you back by 9:05 am.")
     assert callbacks.callback_sms_text(MAPLE, DUE, "es") == (
-        "Lamentamos no haber atendido su llamada a Maple Street Family Medicine. Le llamaremos antes de las 9:05 am.")
+        "Lamentamos no haber atendido su llamada. Le llamaremos antes de las 9:05 am.")
     assert callbacks.callback_sms_text(MAPLE, DUE, "fr") == callbacks.callback_sms_text(MAPLE, DUE, "en")
+
+
+def test_a_practice_that_opts_in_is_named_in_the_sms():
+    named = Practice(name="Maple Street Family Medicine", timezone=MAPLE.timezone, sms_names_practice=True)
+    assert callbacks.callback_sms_text(named, DUE, "en") == (
+        "We're sorry we missed your call to Maple Street Family Medicine. We will call you back by 9:05 am.")
+    assert callbacks.callback_sms_text(named, DUE, "es") == (
+        "Lamentamos no haber atendido su llamada a Maple Street Family Medicine. Le llamaremos antes de las 9:05 am.")
 
 
 def test_keeping_a_place_keeps_the_caller_in_line_and_a_second_number_replaces_the_first(app, world):
@@ -75,7 +84,7 @@ def test_an_abandoned_caller_is_texted_once(app, world, twilio_http):
 
     [sms] = twilio_http.requests
     assert (sms["data"]["To"], sms["data"]["From"]) == (PATIENT, MAPLE_NUMBER)
-    assert sms["data"]["Body"].startswith("We're sorry we missed your call to Maple Street Family Medicine.")
+    assert sms["data"]["Body"].startswith("We're sorry we missed your call. We will call you back by")
 
 
 def test_a_caller_who_withheld_their_number_is_not_texted(app, world, twilio_http):

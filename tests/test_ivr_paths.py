@@ -302,7 +302,8 @@ def test_an_abandoned_caller_gets_an_sms_saying_when_we_will_call_back(app, twil
     assert len(sms) == 1
     assert sms[0]["data"]["To"] == PATIENT
     body = sms[0]["data"]["Body"]
-    assert body.startswith("We're sorry we missed your call to Maple Street Family Medicine. We will call you back by")
+    assert body.startswith("We're sorry we missed your call. We will call you back by")
+    assert "Maple" not in body  # the lock screen does not say which practice
     assert PATIENT not in body
 
 

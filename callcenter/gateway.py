@@ -105,6 +105,17 @@ class TwilioGateway:
         return [{"sid": c.sid, "from": c._from, "to": c.to, "direction": c.direction, "status": c.status,
                  "start_time": c.start_time, "end_time": c.end_time, "duration": c.duration} for c in found]
 
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a recording at Twilio; one already gone counts as deleted."""
+        try:
+            self.client.api.v2010.accounts(self.account_sid).recordings(recording_sid).delete()
+        except TwilioException as exc:
+            if getattr(exc, "status", None) == 404:
+                return
+            raise GatewayError(f"recording delete failed: {exc}") from exc
+        except FAILURES as exc:
+            raise GatewayError(f"recording delete failed: {exc}") from exc
+
     def end_call(self, call_sid: str) -> None:
         try:
             self.client.api.v2010.accounts(self.account_sid).calls(call_sid).update(status="completed")

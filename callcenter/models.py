@@ -52,6 +52,8 @@ class Practice(db.Model):
     queue_capacity: Mapped[int | None] = mapped_column(Integer)
     # Texts to patients name the practice only when it opts in: a lock screen shows them to anyone nearby.
     sms_names_practice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Days a reviewed voicemail's recording is kept at Twilio before the worker deletes it (None: kept).
+    recording_retention_days: Mapped[int | None] = mapped_column(Integer, default=90, server_default="90")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     numbers: Mapped[list[PracticeNumber]] = relationship(back_populates="practice", cascade="all, delete-orphan")
     hours: Mapped[list[BusinessHours]] = relationship(cascade="all, delete-orphan")
@@ -264,6 +266,7 @@ class Message(db.Model):
     kind: Mapped[str] = mapped_column(String(20), default="agent", server_default="agent")
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     recording_url: Mapped[str | None] = mapped_column(String(500))
+    recording_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # deleted at Twilio, retention over
     transcription: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

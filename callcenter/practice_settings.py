@@ -83,7 +83,7 @@ def configure_practice(
     session: Session, practice_id: int, *, greeting: str | None = None,
     options: str | Iterable[str] | None = None, languages: str | Iterable[str] | None = None,
     max_wait: int | None = None, instructions: str | None = None, queue_capacity: int | None = None,
-    sms_names_practice: bool | None = None,
+    sms_names_practice: bool | None = None, recording_retention_days: int | None = None,
 ) -> Practice:
     """Change the settings given (None leaves one as it is); a blank greeting or instructions clears it.
 
@@ -94,6 +94,8 @@ def configure_practice(
     spoken = parse_languages(languages) if languages is not None else None
     wait = check_max_wait(max_wait) if max_wait is not None else None
     capacity = check_queue_capacity(queue_capacity) if queue_capacity is not None else None
+    if recording_retention_days is not None and not 0 <= recording_retention_days <= 3650:
+        raise SettingsError("the recording retention is 0 (keep them) to 3650 days")
     if greeting is not None:
         practice.greeting = _text(greeting)
     if menu is not None:
@@ -108,6 +110,8 @@ def configure_practice(
         practice.queue_capacity = capacity
     if sms_names_practice is not None:
         practice.sms_names_practice = bool(sms_names_practice)
+    if recording_retention_days is not None:
+        practice.recording_retention_days = recording_retention_days or None
     return practice
 
 

@@ -70,15 +70,18 @@ def practice_create(name: str, number: str, timezone: str) -> None:
               help="Callers of this practice who may wait at once (0: as many as the service holds).")
 @click.option("--sms-names-practice", type=click.Choice(["yes", "no"]), default=None,
               help="Whether texts to patients name the practice (no, unless the practice asks: lock screens).")
+@click.option("--recording-retention-days", type=click.IntRange(0, 3650), default=None,
+              help="Days a reviewed voicemail's recording is kept at Twilio (90 by default; 0: kept).")
 def practice_configure(practice_id, greeting, options, languages, max_wait, instructions, queue_capacity,
-                       sms_names_practice) -> None:
+                       sms_names_practice, recording_retention_days) -> None:
     """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
         practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
                                       languages=languages, max_wait=max_wait, instructions=instructions,
                                       queue_capacity=queue_capacity,
                                       sms_names_practice=None if sms_names_practice is None
-                                      else sms_names_practice == "yes")
+                                      else sms_names_practice == "yes",
+                                      recording_retention_days=recording_retention_days)
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

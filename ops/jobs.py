@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 
-from callcenter import acd, audit, call_status, escalation, ledger, outage, voicemail
+from callcenter import acd, audit, call_status, escalation, ledger, outage, retention, voicemail
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
@@ -20,6 +20,7 @@ from ivr.urls import public_url
 log = logging.getLogger(__name__)
 
 OUTAGE_SLOT = "cc:outage:looked"  # set for ten minutes after a look at Twilio's calls
+RETENTION_SLOT = "cc:retention:looked"  # set for an hour after recordings past retention were deleted
 
 
 def _write_down_faults(app) -> None:
@@ -56,6 +57,7 @@ def reconcile() -> dict:
         log.warning("reconciler: saved %d voicemails whose recording callback had failed",
                     len(kept.applied) - len(replayed))
     taken_while_down = _take_in_calls_twilio_took(app)
+    removed = _remove_expired_recordings(app)
     sealed = audit.seal(db.session)  # the audit rows written since the last round join the hash chain
     db.session.commit()
     report = reconcile_ledger(db.session, app.call_queue, app.gateway,
@@ -103,7 +105,21 @@ def reconcile() -> dict:
             "gone_while_waiting": report.gone_while_waiting, "wrap_up_overdue": report.wrap_up_overdue,
             "ended_unseen": [call_id for call_id, _agent in report.ended_unseen],
             "voicemails_found": report.voicemails_found, "taken_while_down": taken_while_down,
-            "audit_sealed": sealed}
+            "audit_sealed": sealed, "recordings_removed": removed}
+
+
+def _remove_expired_recordings(app) -> list[int]:
+    """Hourly (one worker, through a Redis slot): recordings past their practice's retention period go."""
+    try:
+        if not app.redis.set(RETENTION_SLOT, "1", nx=True, ex=3600):
+            return []
+    except RedisError:
+        return []
+    removed = retention.remove_expired_recordings(db.session, app.gateway, ledger.now())
+    if removed:
+        log.info("retention: %d voicemail recordings past their practice's retention period deleted at Twilio",
+                 len(removed))
+    return removed
 
 
 def _take_in_calls_twilio_took(app) -> list[int]:

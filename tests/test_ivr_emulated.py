@@ -128,6 +128,11 @@ def test_staff_play_a_voicemail_through_the_app_and_each_playback_is_audited(sys
         audited = db.session.execute(select(AuditEntry.user_id, AuditEntry.action)
                                      .where(AuditEntry.object_type == "recording")).all()
         assert sorted(audited) == sorted([(world["alice"], "play"), (world["maple_staff"], "refused")])
+    recording_sid = message.recording_url.rsplit("/", 1)[-1]
+    system.app.gateway.delete_recording(recording_sid)  # as the retention job does (callcenter/retention.py)
+    system.app.gateway.delete_recording(recording_sid)  # already gone: counts as deleted
+    assert agent.get(f"/console/voicemails/{message.id}/recording").status_code == 502  # Twilio has it no more
+    with system.app.app_context():
         # A stored address that is not this account's recording at Twilio is never fetched.
         db.session.get(Message, message.id).recording_url = "http://evil.example/2010-04-01/Recordings/RE" + "0" * 32
         db.session.commit()

@@ -23,6 +23,7 @@ class RecordingHttpClient(HttpClient):
         self.status_for_fetch = "in-progress"  # what a GET of a call answers
         self.recordings: dict[str, list[dict]] = {}  # CallSid -> the Recording resources Twilio holds
         self.calls: list[dict] = []  # the Call resources a list of the account's calls answers
+        self.deleted_before: set[str] = set()  # recordings already gone at Twilio (a DELETE answers 404)
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                 allow_redirects=False):
@@ -37,6 +38,11 @@ class RecordingHttpClient(HttpClient):
             return Response(200, json.dumps({"recordings": found, "next_page_uri": None, "page": 0,
                                              "page_size": 50, "start": 0, "end": max(0, len(found) - 1),
                                              "uri": url}))
+        if method == "DELETE":
+            sid = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
+            if sid in self.deleted_before:
+                return Response(404, json.dumps({"code": 20404, "message": "not found", "status": 404}))
+            return Response(204, "")
         if method == "GET" and url.endswith("/Calls.json"):
             return Response(200, json.dumps({"calls": self.calls, "next_page_uri": None, "page": 0,
                                              "page_size": 1000, "start": 0, "end": max(0, len(self.calls) - 1),

@@ -45,6 +45,15 @@ def fetch_recording(account_sid, recording_sid):
     return fetch(lambda state: state.recordings.get(recording_sid), recording_json)
 
 
+@bp.delete("/Recordings/<recording_sid>.json")
+def delete_recording(account_sid, recording_sid):
+    """Delete a recording: its audio and metadata are gone (404 from then on)."""
+    state = current_state()
+    with state.lock:
+        found(state.recordings.pop(recording_sid, None))
+    return Response(status=204)
+
+
 @bp.get("/Recordings/<recording_sid>")
 @bp.get("/Recordings/<recording_sid>.wav")
 @without_credentials

@@ -1,0 +1,34 @@
+"""patients' data: texts name the practice only when it opts in; recordings kept for a retention period
+
+Revision ID: d7b3f1a9c2e5
+Revises: c4a9e7b2d1f8
+Create Date: 2026-12-06 22:45:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import callcenter.models
+
+
+revision = 'd7b3f1a9c2e5'
+down_revision = 'c4a9e7b2d1f8'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('practices', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sms_names_practice', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('recording_retention_days', sa.Integer(), server_default='90', nullable=True))
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('recording_removed_at', callcenter.models.UTCDateTime(timezone=True),
+                                      nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_column('recording_removed_at')
+    with op.batch_alter_table('practices', schema=None) as batch_op:
+        batch_op.drop_column('recording_retention_days')
+        batch_op.drop_column('sms_names_practice')

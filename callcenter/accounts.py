@@ -108,13 +108,13 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, practice_id: int) -> tuple[ApiKey, str]:
+def create_api_key(session: Session, practice_id: int, can_write: bool = False) -> tuple[ApiKey, str]:
     """Create a key for one practice; the plain key is returned once and only its hash is kept."""
     if session.get(Practice, practice_id) is None:
         raise AccountError(f"no practice with id {practice_id}")
     prefix = secrets.token_hex(4)
     plain = f"ak_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(practice_id=practice_id, prefix=prefix, key_hash=_digest(plain))
+    key = ApiKey(practice_id=practice_id, prefix=prefix, key_hash=_digest(plain), can_write=can_write)
     session.add(key)
     session.flush()
     return key, plain

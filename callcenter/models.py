@@ -189,6 +189,7 @@ class ApiKey(db.Model):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    can_write: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # e.g. acknowledge
 
 
 class Call(db.Model):
@@ -271,8 +272,12 @@ class Message(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who acknowledged it: a practice's staff member in the portal, or the practice's system with its API key.
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     call: Mapped[Call | None] = relationship()
-    taken_by: Mapped[User | None] = relationship()
+    taken_by: Mapped[User | None] = relationship(foreign_keys=[taken_by_id])
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
 
 
 class CallbackTask(db.Model):

@@ -18,6 +18,11 @@ from .ledger import STATE_RANK
 from .models import AuditEntry, Call, Message
 
 PAGE_SIZE = 50
+UNDO_SECONDS = 60  # an acknowledgement can be taken back this long after, by whoever gave it
+
+
+class ScopeRefused(ValueError):
+    """A change this practice's staff may not make now; the message says why."""
 CALL_STATES = tuple(STATE_RANK)  # what a `status` filter may ask for
 
 T = TypeVar("T")
@@ -116,15 +121,22 @@ class PracticeScope:
         self._audit("view", "message", (m.id for m in messages))
         return messages
 
-    def messages(self, *, since: datetime | None = None, until: datetime | None = None,
-                 page: int = 1, urgent_first: bool = False) -> Page[Message]:
-        """The practice's messages, newest first (urgent ones ahead of the rest when asked)."""
+    def _messages_query(self, since: datetime | None, until: datetime | None, acknowledged: bool | None) -> Select:
         query = (select(Message).where(Message.practice_id == self.practice_id)
-                 .options(selectinload(Message.taken_by)))
+                 .options(selectinload(Message.taken_by), selectinload(Message.acknowledged_by)))
         if since:
             query = query.where(Message.created_at >= since)
         if until:
             query = query.where(Message.created_at < until)
+        if acknowledged is not None:
+            query = query.where(Message.acknowledged_at.is_not(None) if acknowledged
+                                else Message.acknowledged_at.is_(None))
+        return query
+
+    def messages(self, *, since: datetime | None = None, until: datetime | None = None,
+                 page: int = 1, urgent_first: bool = False, acknowledged: bool | None = None) -> Page[Message]:
+        """The practice's messages, newest first (urgent ones ahead of the rest when asked)."""
+        query = self._messages_query(since, until, acknowledged)
         order = [Message.created_at.desc(), Message.id.desc()]
         if urgent_first:
             order.insert(0, case((Message.urgency == "urgent", 0), else_=1))
@@ -141,4 +153,51 @@ class PracticeScope:
             self._audit("view", "message", [message.id])
         else:
             self._refused_if_elsewhere(Message, "message", message_id)
+        return message
+
+    def messages_to_export(self, *, since: datetime | None = None, until: datetime | None = None,
+                           acknowledged: bool | None = None, chunk: int = 500) -> Iterable[list[Message]]:
+        """The practice's messages, oldest first, a chunk at a time (a year of them never sits in memory),
+        each chunk audited as exported; the caller commits after each."""
+        query = self._messages_query(since, until, acknowledged).order_by(Message.created_at, Message.id)
+        after: tuple | None = None
+        while True:
+            page_query = query
+            if after is not None:
+                page_query = page_query.where((Message.created_at > after[0])
+                                              | ((Message.created_at == after[0]) & (Message.id > after[1])))
+            rows = list(self.session.scalars(page_query.limit(chunk)))
+            if not rows:
+                return
+            self._audit("export", "message", (m.id for m in rows))
+            yield rows
+            after = (rows[-1].created_at, rows[-1].id)
+
+    def acknowledge(self, message_ids: Iterable[int], at: datetime) -> list[Message]:
+        """Acknowledge these messages of this practice (others' and missing ids are skipped); those that
+        were not acknowledged before, now acknowledged by this staff member or key."""
+        ids = [int(i) for i in message_ids]
+        if not ids:
+            return []
+        found = list(self.session.scalars(select(Message).where(
+            Message.practice_id == self.practice_id, Message.id.in_(ids), Message.acknowledged_at.is_(None))))
+        for message in found:
+            message.acknowledged_at = at
+            message.acknowledged_by_id = self.user_id
+            message.acknowledged_by_key_id = self.api_key_id
+        self._audit("acknowledge", "message", (m.id for m in found))
+        return found
+
+    def undo_acknowledge(self, message_id: int, at: datetime) -> Message:
+        """Take back one's own acknowledgement within UNDO_SECONDS; ScopeRefused says why not otherwise."""
+        message = self.session.scalar(select(Message).where(Message.id == message_id,
+                                                            Message.practice_id == self.practice_id))
+        if message is None or message.acknowledged_at is None:
+            raise ScopeRefused("This message is not acknowledged.")
+        if message.acknowledged_by_id != self.user_id or self.user_id is None:
+            raise ScopeRefused("Only the person who acknowledged a message can undo it.")
+        if (at - message.acknowledged_at).total_seconds() > UNDO_SECONDS:
+            raise ScopeRefused("An acknowledgement can be undone only within a minute.")
+        message.acknowledged_at = message.acknowledged_by_id = message.acknowledged_by_key_id = None
+        self._audit("undo_acknowledge", "message", [message.id])
         return message

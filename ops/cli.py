@@ -255,10 +255,11 @@ def user_audio(email: str, phone: str | None, browser: bool) -> None:
 
 @apikey_cli.command("create")
 @click.option("--practice", "practice_id", type=int, required=True)
-def apikey_create(practice_id: int) -> None:
+@click.option("--write", is_flag=True, help="The key may also acknowledge messages (read-only otherwise).")
+def apikey_create(practice_id: int, write: bool) -> None:
     """Create an API key for a practice and print it (only this once)."""
     try:
-        _, plain = create_api_key(db.session, practice_id)
+        _, plain = create_api_key(db.session, practice_id, can_write=write)
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

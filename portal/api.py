@@ -84,6 +84,7 @@ def authenticate_key():
         db.session.commit()
         return _unauthorized("this API key is not valid or has been revoked", 'Bearer error="invalid_token"')
     g.scope = PracticeScope(db.session, key.practice_id, api_key_id=key.id)
+    g.key_can_write = key.can_write
     return None
 
 
@@ -157,6 +158,21 @@ def message(message_id: str):
     if found is None:
         db.session.commit()  # a look at another practice's is audited as refused
         abort(404)
+    body = message_json(found)
+    db.session.commit()
+    return jsonify(body)
+
+
+@api_bp.post("/messages/<message_id>/acknowledge")
+def acknowledge(message_id: str):
+    """Acknowledge a message (a key made with `apikey create --write`); acknowledging it again changes nothing."""
+    if not g.key_can_write:
+        return _error(403, "this API key may only read: make one with `apikey create --write` to acknowledge")
+    found = g.scope.message(params.object_id(message_id))
+    if found is None:
+        db.session.commit()
+        abort(404)
+    g.scope.acknowledge([found.id], datetime.now(UTC))
     body = message_json(found)
     db.session.commit()
     return jsonify(body)

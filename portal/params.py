@@ -80,3 +80,13 @@ def time_range(since: datetime | None, until: datetime | None, until_name: str =
     """Refuse a range that ends before it starts."""
     if since is not None and until is not None and until <= since:
         raise BadParameter(until_name, "must be after the start of the range")
+
+
+def acknowledged(raw: str | None) -> bool | None:
+    """`yes`, `no`, or empty/`any` for either."""
+    value = (raw or "").strip().lower()
+    if value in ("", "any"):
+        return None
+    if value in ("yes", "no"):
+        return value == "yes"
+    raise BadParameter("acknowledged", "must be yes, no or any")

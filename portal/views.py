@@ -5,17 +5,19 @@ Answering-service staff get 403 here in this version; they have the console.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, g, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from callcenter import labels
 from callcenter.extensions import db
 from callcenter.models import User
-from callcenter.scoping import CALL_STATES, PracticeScope
+from callcenter.scoping import CALL_STATES, UNDO_SECONDS, PracticeScope, ScopeRefused
 
 from . import params, portal_bp
 
@@ -129,15 +131,105 @@ def _staff_names(call) -> dict[int, str]:
     return {u.id: u.name for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
 
 
+def _message_filters() -> tuple[dict, list[str]]:
+    found, errors = _filters(with_status=False)
+    del found["status"]
+    try:
+        found["acknowledged"] = params.acknowledged(request.args.get("acknowledged"))
+    except params.BadParameter as exc:
+        errors.append(str(exc))
+        found["acknowledged"] = None
+    return found, errors
+
+
 @portal_bp.get("/messages")
 def messages():
     """The practice's messages, urgent ones first."""
-    found, errors = _filters(with_status=False)
-    del found["status"]
+    found, errors = _message_filters()
     page = g.scope.messages(**found, urgent_first=True)
-    html = render_template("portal/messages.html", page=page, errors=errors, args=request.args)
+    export_args = {k: v for k, v in request.args.items() if k != "page"}
+    html = render_template("portal/messages.html", page=page, errors=errors, args=request.args,
+                           export_url=url_for("portal.messages_csv", **export_args), with_acknowledged=True)
     db.session.commit()
     return html
+
+
+CSV_COLUMNS = ["received", "urgency", "caller", "callback_number", "message", "taken_by", "acknowledged",
+               "acknowledged_by", "call_id"]
+
+
+@portal_bp.get("/messages.csv")
+def messages_csv():
+    """The filtered messages as CSV, oldest first, streamed a chunk at a time; each exported row is audited."""
+    found, _errors = _message_filters()
+    found.pop("page", None)
+    scope, tz = g.scope, g.tz
+
+    def rows():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for chunk in scope.messages_to_export(**found):
+            for m in chunk:
+                writer.writerow([
+                    m.created_at.astimezone(tz).isoformat(timespec="seconds"), m.urgency, m.caller_name or "",
+                    m.callback_number or "", m.body, m.taken_by.name if m.taken_by else "voicemail",
+                    m.acknowledged_at.astimezone(tz).isoformat(timespec="seconds") if m.acknowledged_at else "",
+                    m.acknowledged_by.email if m.acknowledged_by else ("API" if m.acknowledged_by_key_id else ""),
+                    m.call_id or ""])
+            db.session.commit()  # this chunk's audit entries
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+        yield out.getvalue()
+
+    day = datetime.now(tz).date().isoformat()
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="messages-{day}.csv"'})
+
+
+def _back(default: str) -> str:
+    """Where a form came from, when it is a page of this portal."""
+    target = request.form.get("next", "")
+    return target if target.startswith("/portal/") and "//" not in target else default
+
+
+@portal_bp.post("/messages/acknowledge")
+def acknowledge_messages():
+    """Acknowledge the messages ticked on the list."""
+    ids = [int(v) for v in request.form.getlist("message_id") if v.isdigit() and len(v) < 10]
+    done = g.scope.acknowledge(ids, datetime.now(UTC))
+    db.session.commit()
+    if not ids:
+        flash("Tick the messages to acknowledge first.", "error")
+    else:
+        flash(f"{len(done)} message{'s' if len(done) != 1 else ''} acknowledged.", "ok")
+    return redirect(_back(url_for("portal.messages")))
+
+
+@portal_bp.post("/messages/<message_id>/acknowledge")
+def acknowledge_message(message_id: str):
+    found = g.scope.message(params.object_id(message_id))
+    if found is None:
+        db.session.commit()
+        abort(404)
+    if g.scope.acknowledge([found.id], datetime.now(UTC)):
+        flash("Acknowledged. You can undo this for a minute.", "ok")
+    db.session.commit()
+    return redirect(url_for("portal.message", message_id=found.id))
+
+
+@portal_bp.post("/messages/<message_id>/undo")
+def undo_acknowledge(message_id: str):
+    try:
+        found = g.scope.undo_acknowledge(params.object_id(message_id), datetime.now(UTC))
+    except ScopeRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("portal.message", message_id=message_id))
+    db.session.commit()
+    flash("The acknowledgement is undone.", "ok")
+    return redirect(url_for("portal.message", message_id=found.id))
 
 
 @portal_bp.get("/messages/<message_id>")
@@ -147,7 +239,9 @@ def message(message_id: str):
     if found is None:
         db.session.commit()  # a look at another practice's is audited as refused
         abort(404)
-    html = render_template("portal/message.html", message=found)
+    can_undo = (found.acknowledged_by_id == current_user.id and found.acknowledged_at is not None
+                and (datetime.now(UTC) - found.acknowledged_at).total_seconds() <= UNDO_SECONDS)
+    html = render_template("portal/message.html", message=found, can_undo=can_undo)
     db.session.commit()
     return html
 

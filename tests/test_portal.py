@@ -99,7 +99,8 @@ def test_it_lists_messages_urgent_first_and_marked(app, maple_desk, world):
     assert _ids(response, "data-message-id") == [urgent, routine]
     html = response.get_data(as_text=True)
     assert 'id="messages"' in html
-    assert re.search(rf'data-message-id="{urgent}" class="urgent">\s*<td><span class="badge urgent">Urgent', html)
+    assert re.search(rf'data-message-id="{urgent}" class="urgent">\s*<td>[^<]*(<input[^>]*>)?</td>\s*'
+                     r'<td><span class="badge urgent">Urgent', html)
     assert "Robin Roe" in html and "+14155550123" in html and "Bob" in html
     assert "Harbor patient message." not in html
 

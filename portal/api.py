@@ -16,6 +16,7 @@ from callcenter.queue import PRIORITY_URGENT
 from callcenter.scoping import PracticeScope
 
 from . import api_bp, params
+from .openapi import document as openapi_document
 
 csrf.exempt(api_bp)
 
@@ -71,9 +72,17 @@ def _unauthorized(text: str, challenge: str):
     return response
 
 
+@api_bp.get("/openapi.json")
+def openapi():
+    """This API's OpenAPI 3.1 description (no key needed: it holds no patient data)."""
+    return jsonify(openapi_document())
+
+
 @api_bp.before_request
 def authenticate_key():
     """Every API request carries `Authorization: Bearer <key>` for one practice."""
+    if request.endpoint == "api.openapi":
+        return None
     scheme, _, plain = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not plain.strip():
         return _unauthorized("send an API key: Authorization: Bearer <key>", "Bearer")

@@ -127,6 +127,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from ivr import sms_bp
     from ops.cli import register_commands
     from portal import api_bp, auth_bp, portal_bp
+    from portal.admin import admin_bp
     from portal.auth import init_app as init_sign_in
     from portal.headers import init_app as init_headers
     from simulator.cli import register_commands as register_simulator_commands
@@ -144,6 +145,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(console_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
     register_commands(app)
     register_simulator_commands(app)
 

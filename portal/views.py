@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from callcenter import labels
 from callcenter.extensions import db
+from callcenter.figures import practice_day
 from callcenter.models import User
 from callcenter.scoping import CALL_STATES, UNDO_SECONDS, PracticeScope, ScopeRefused
 
@@ -107,6 +108,26 @@ def calls():
                            args=request.args)
     db.session.commit()  # the audit entries
     return html
+
+
+@portal_bp.get("/dashboard")
+def dashboard():
+    """Today's service (or another day's): calls, answer speed, service level, abandonment, callbacks owed,
+    messages and how fast they were acknowledged, with the calls of each hour as a chart."""
+    errors = []
+    today = datetime.now(g.tz).date()
+    try:
+        day = params.local_day("Day", request.args.get("day"), g.tz) or params.local_day("Day", today.isoformat(),
+                                                                                         g.tz)
+    except params.BadParameter as exc:
+        errors.append(str(exc))
+        day = params.local_day("Day", today.isoformat(), g.tz)
+    local = day.astimezone(g.tz)
+    end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), g.tz).astimezone(UTC)
+    figures = practice_day(db.session, g.practice.id, day, end)
+    peak = max([row["arrivals"] for row in figures["by_hour"]] + [1])
+    return render_template("portal/dashboard.html", figures=figures, day=local.date(), today=today, peak=peak,
+                           errors=errors)
 
 
 @portal_bp.get("/calls/<call_id>")

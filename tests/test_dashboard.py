@@ -1,0 +1,90 @@
+"""A practice's day in the portal: calls, service level, answer speed, abandonment, callbacks owed and
+messages, with the calls of each hour; by the same rules as the simulator's report, which a test checks."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from callcenter import figures
+from callcenter.extensions import db
+from callcenter.models import Call, CallbackTask, CallEvent, Message
+from simulator.outcomes import summarize
+from tests.support import log_in, make_message
+
+DAY = "2026-11-02"  # a Monday; Maple Street is in Los Angeles (UTC-8 then)
+START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # midnight there
+sids = iter(range(10_000, 20_000))
+
+
+def _call(app, practice_id: int, at: datetime, *events: tuple[str, int]) -> int:
+    """A call that began at `at`, with each event `seconds` after it."""
+    with app.app_context():
+        call = Call(call_sid=f"CA{next(sids):032d}", practice_id=practice_id, from_number="+16175550100",
+                    to_number="+14155550101", state="ended", created_at=at)
+        db.session.add(call)
+        db.session.flush()
+        db.session.add(CallEvent(call_id=call.id, kind="entered_ivr", at=at))
+        for kind, seconds in events:
+            db.session.add(CallEvent(call_id=call.id, kind=kind, at=at + timedelta(seconds=seconds)))
+        db.session.commit()
+        return call.id
+
+
+@pytest.fixture
+def a_day(app, world):
+    nine = START + timedelta(hours=9)
+    _call(app, world["maple"], nine, ("queued", 5), ("connected", 15), ("wrapped_up", 200))  # waited 10 s
+    _call(app, world["maple"], nine + timedelta(minutes=5), ("queued", 5), ("connected", 45))  # waited 40 s
+    abandoned = _call(app, world["maple"], START + timedelta(hours=14), ("queued", 5), ("abandoned", 30))
+    _call(app, world["maple"], START + timedelta(hours=20), ("voicemail", 40))
+    _call(app, world["harbor"], nine, ("queued", 5), ("abandoned", 6))  # another practice's
+    _call(app, world["maple"], START - timedelta(hours=1), ("queued", 1), ("abandoned", 2))  # the day before
+    with app.app_context():
+        db.session.add(CallbackTask(practice_id=world["maple"], call_id=abandoned, number="+16175550100",
+                                    reason="abandoned", due_at=START))
+        db.session.commit()
+    message = make_message(app, world["maple"], at=nine, urgency="urgent")
+    with app.app_context():
+        db.session.get(Message, message).acknowledged_at = nine + timedelta(minutes=4)
+        db.session.commit()
+    return world
+
+
+def test_the_days_figures(app, a_day):
+    with app.app_context():
+        day = figures.practice_day(db.session, a_day["maple"], START, START + timedelta(days=1))
+    assert (day["offered"], day["answered"], day["queued"], day["abandoned"]) == (4, 2, 3, 1)
+    assert day["service_level"] == pytest.approx(1 / 3)  # one of three queued callers answered within 15 s
+    assert day["average_speed_of_answer"] == pytest.approx(25.0)
+    assert day["abandonment_rate"] == pytest.approx(0.25)
+    assert day["callbacks_owed"] == 1
+    assert (day["messages"], day["urgent_messages"], day["not_acknowledged"]) == (1, 1, 0)
+    assert day["average_time_to_acknowledge"] == pytest.approx(240.0)
+    assert [(r["hour"], r["arrivals"], r["answered"], r["abandoned"]) for r in day["by_hour"] if r["arrivals"]] == [
+        (9, 2, 2, 0), (14, 1, 0, 1), (20, 1, 0, 0)]
+
+
+def test_the_dashboard_and_the_simulators_report_agree(app, a_day):
+    with app.app_context():
+        day = figures.practice_day(db.session, a_day["maple"], START, START + timedelta(days=1))
+        calls = db.session.scalars(select(Call).where(Call.practice_id == a_day["maple"], Call.created_at >= START,
+                                                      Call.created_at < START + timedelta(days=1))).all()
+        records = figures.records_for(db.session, calls, lambda m: None if m is None else (m - START).total_seconds())
+        report = summarize(db.session, records, agents=2, day_seconds=86_400)
+    assert report["offered"] == day["offered"] and report["answered"] == day["answered"]
+    assert report["service_level"]["15"] == pytest.approx(day["service_level"])
+    assert report["average_speed_of_answer"] == pytest.approx(day["average_speed_of_answer"])
+    assert report["abandonment_rate"] == pytest.approx(day["abandonment_rate"])
+
+
+def test_the_practice_sees_its_day_with_a_chart(app, a_day):
+    desk = app.test_client()
+    log_in(desk, "desk@maple.test")
+    page = desk.get(f"/portal/dashboard?day={DAY}").get_data(as_text=True)
+    assert 'data-figure="offered">4<' in page
+    assert 'data-figure="service_level">33 %<' in page
+    assert 'data-figure="asa">25 s<' in page
+    assert 'data-figure="abandonment">25 %<' in page
+    assert page.count('class="bar-all"') == 24 and "9:00 · 2 calls, 2 answered, 0 abandoned" in page
+    assert desk.get("/portal/dashboard?day=not-a-day").status_code == 200  # said, and today shown

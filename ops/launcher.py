@@ -122,7 +122,8 @@ def main() -> int:
         if emulated:
             children.append(Child("emulator",
                 [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port", str(emulator_port),
-                 "--account-sid", EMULATOR_ACCOUNT_SID, "--auth-token", env["EMULATOR_AUTH_TOKEN"],
+                 # Its auth token comes in EMULATOR_AUTH_TOKEN, never on the command line (process listings).
+                 "--account-sid", EMULATOR_ACCOUNT_SID,
                  "--voice-url", f"{app_url}/ivr/voice", "--status-url", f"{app_url}/ivr/status",
                  "--sms-url", f"{app_url}/sms/inbound", "--numbers", "+14155550101,+16175550102"],
                 cwd=ROOT, env=env))

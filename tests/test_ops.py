@@ -174,6 +174,10 @@ def test_make_run_starts_a_worker_again_after_it_is_killed(tmp_path, redis_url):
 
     try:
         assert read_until("Stop everything with Ctrl-C", 90), "".join(lines)
+        # No secret on a command line: any user of the machine can list them.
+        token = (ROOT / "instance" / "emulator_token").read_text().strip()
+        assert not [p.cmdline() for p in psutil.Process(launcher.pid).children(recursive=True)
+                    if any(token in part for part in p.cmdline())]
         redis = Redis.from_url(redis_url)
         deadline = time.monotonic() + 30
         while not redis.exists("rq:scheduler-lock:answering") and time.monotonic() < deadline:

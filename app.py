@@ -59,8 +59,13 @@ def _console_origins(config):
     allowed_public = f"{urlsplit(public).scheme}://{urlsplit(public).netloc}" if public else None
 
     def allowed(origin: str | None, environ: dict) -> bool:
-        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        return origin is not None and origin in (own, allowed_public)
+        # Socket.IO sees the request before ProxyFix does: a proxy's X-Forwarded-* name the address the
+        # browser used (a page on another site cannot set them, so this lets no stranger in).
+        host = environ.get("HTTP_HOST", "")
+        scheme = environ.get("wsgi.url_scheme", "http")
+        forwarded = (environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip() + "://"
+                     + environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip())
+        return origin is not None and origin in (f"{scheme}://{host}", forwarded, allowed_public)
 
     return allowed
 

@@ -9,9 +9,9 @@ from simulator.agents import login
 from tests.support import PASSWORD
 
 
-def _open(url: str, session, origin: str | None):
+def _open(url: str, session, origin: str | None, **more_headers):
     client = socketio.Client(http_session=session, reconnection=False)
-    headers = {"Origin": origin} if origin else {}
+    headers = {**({"Origin": origin} if origin else {}), **more_headers}
     client.connect(url, namespaces=[NAMESPACE], headers=headers, transports=["polling"], wait_timeout=5)
     return client
 
@@ -28,3 +28,11 @@ def test_a_socket_from_the_services_own_page_opens(live_app, world):
         client = _open(live_app.url, session, origin)
         assert client.connected
         client.disconnect()
+
+
+def test_behind_a_proxy_the_address_the_browser_used_is_the_services_own(live_app, world):
+    session = login(live_app.url, "alice@example.test", PASSWORD)
+    client = _open(live_app.url, session, "https://answering.example.com",
+                   **{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "answering.example.com"})
+    assert client.connected
+    client.disconnect()

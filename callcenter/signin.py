@@ -70,12 +70,7 @@ def sign_in(session: Session, email: str, password: str, address: str | None, pa
         _event(session, "login_locked_out", path, f"account {user.id}: right password, account locked", address)
         return SignIn(refused="locked")
     if account is not None and account.active:
-        session.execute(update(User).where(User.id == account.id).values(failed_logins=User.failed_logins + 1))
-        session.refresh(account)
-        if account.failed_logins >= LOCK_AFTER and account.locked_at is None:
-            account.locked_at = utcnow()
-            _event(session, "account_locked", path,
-                   f"account {account.id} after {account.failed_logins} wrong passwords in a row", address)
+        _count_wrong(session, account, "wrong passwords", path, address)
         detail = f"account {account.id} ({account.failed_logins} in a row)"
     elif account is not None:
         detail = f"account {account.id} (disabled)"
@@ -83,6 +78,17 @@ def sign_in(session: Session, email: str, password: str, address: str | None, pa
         detail = f"no such account: {typed}" if _EMAIL.match(typed) else "no such account (not an email)"
     _event(session, "login_failed", path, detail, address)
     return SignIn(refused="wrong")
+
+
+def _count_wrong(session: Session, user: User, what: str, path: str, address: str | None) -> None:
+    """One more wrong password or code in a row (counted in the database, so concurrent tries all count);
+    at LOCK_AFTER the account locks."""
+    session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+    session.refresh(user)
+    if user.failed_logins >= LOCK_AFTER and user.locked_at is None:
+        user.locked_at = utcnow()
+        _event(session, "account_locked", path, f"account {user.id} after {user.failed_logins} {what} in a row",
+               address)
 
 
 def complete(session: Session, user: User, address: str | None) -> str:
@@ -102,12 +108,7 @@ def second_step(session: Session, user: User, code: str, address: str | None, pa
             _event(session, "recovery_code_used", path,
                    f"account {user.id}: {len(user.recovery_codes or [])} recovery codes left", address)
         return SignIn(user=user, token=complete(session, user, address))
-    session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-    session.refresh(user)
-    if user.failed_logins >= LOCK_AFTER and user.locked_at is None:
-        user.locked_at = utcnow()
-        _event(session, "account_locked", path,
-               f"account {user.id} after {user.failed_logins} wrong tries in a row", address)
+    _count_wrong(session, user, "wrong tries", path, address)
     _event(session, "two_factor_failed", path, f"account {user.id} ({user.failed_logins} in a row)", address)
     return SignIn(refused="wrong")
 

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import ROLES, ApiKey, Practice, PracticeNumber, User
+from .models import ROLES, ApiKey, Practice, PracticeNumber, SecurityEvent, User, utcnow
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -129,17 +129,19 @@ def find_api_key(session: Session, plain: str) -> ApiKey | None:
     return key
 
 
-def revoke_api_key(session: Session, prefix: str) -> ApiKey:
-    """Revoke the key whose plain text starts `ak_<prefix>_`: it stops working at once, everywhere."""
+def revoke_api_key(session: Session, prefix: str, by: str) -> ApiKey:
+    """Revoke the key whose plain text starts `ak_<prefix>_`: it stops working at once, everywhere, and
+    who revoked it is recorded. Revoking one already revoked changes nothing."""
     prefix = (prefix or "").strip().removeprefix("ak_").split("_")[0]
     keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))).all()
     if len(keys) != 1:
         raise AccountError(f"no key in use starts ak_{prefix}_" if not keys else
                            f"{len(keys)} keys start ak_{prefix}_: revoke them from the database")
-    from .models import utcnow
-
-    keys[0].revoked_at = utcnow()
-    return keys[0]
+    key = keys[0]
+    key.revoked_at = utcnow()
+    session.add(SecurityEvent(kind="api_key_revoked", path="apikey revoke",
+                              detail=f"key ak_{key.prefix}_ of practice {key.practice_id}, by {by}"))
+    return key
 
 
 def api_keys(session: Session, practice_id: int) -> list[ApiKey]:

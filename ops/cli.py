@@ -280,7 +280,7 @@ def apikey_list(practice_id: int) -> None:
 def apikey_revoke(prefix: str) -> None:
     """Revoke an API key: requests with it are refused (401) from now on."""
     try:
-        key = revoke_api_key(db.session, prefix)
+        key = revoke_api_key(db.session, prefix, by="command line")
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

@@ -11,9 +11,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from callcenter import signin
-from callcenter.accounts import AccountError
+from callcenter.accounts import AccountError, revoke_api_key
 from callcenter.extensions import db
-from callcenter.models import ApiKey, LoginSession, Practice, SecurityEvent, User, utcnow
+from callcenter.models import ApiKey, LoginSession, Practice, User
 
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -77,10 +77,7 @@ def revoke(key_id: int):
     if key is None:
         abort(404)
     if key.revoked_at is None:
-        key.revoked_at = utcnow()
-        db.session.add(SecurityEvent(kind="api_key_revoked", path="/admin/keys",
-                                     detail=f"key ak_{key.prefix}_ of practice {key.practice_id}, by admin "
-                                            f"{current_user.email}"))
+        revoke_api_key(db.session, key.prefix, by=f"admin {current_user.email}")
         db.session.commit()
         flash(f"ak_{key.prefix}_… is revoked: it is refused from now on.", "ok")
     return redirect(url_for("admin.keys"))

@@ -119,17 +119,6 @@ def start_session(session: Session, user: User, address: str | None) -> str:
     return token
 
 
-def open_session(session: Session, token: str | None, idle: timedelta,
-                 now: datetime | None = None) -> LoginSession | None:
-    """The session this token opened, if it has not ended and has not been idle longer than `idle`."""
-    if not token:
-        return None
-    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(token)))
-    if row is None or row.ended_at is not None or (now or utcnow()) - row.last_seen_at > idle:
-        return None
-    return row
-
-
 def live_tokens(session: Session, tokens: set[str], idle: timedelta, now: datetime | None = None) -> set[str]:
     """Those of `tokens` whose sessions are still open (one query for them all)."""
     if not tokens:
@@ -140,6 +129,19 @@ def live_tokens(session: Session, tokens: set[str], idle: timedelta, now: dateti
         LoginSession.token_hash.in_(list(by_hash)), LoginSession.ended_at.is_(None),
         LoginSession.last_seen_at >= since)).all()
     return {by_hash[h] for h in open_hashes}
+
+
+def signed_in_user(session: Session, token: str | None, idle: timedelta,
+                   now: datetime | None = None) -> tuple[User, LoginSession] | None:
+    """The active user of the open session this token opened, and the session: one query, on every
+    request and every console event."""
+    if not token:
+        return None
+    found = session.execute(
+        select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == _hash(token), LoginSession.ended_at.is_(None),
+               LoginSession.last_seen_at >= (now or utcnow()) - idle, User.active.is_(True))).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 def touch(session: Session, row: LoginSession, now: datetime | None = None) -> bool:

@@ -64,13 +64,10 @@ def init_app(app) -> None:
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    row = signin.open_session(db.session, session.get(_TOKEN), current_app.permanent_session_lifetime)
-    if row is None or str(row.user_id) != user_id:
+    found = signin.signed_in_user(db.session, session.get(_TOKEN), current_app.permanent_session_lifetime)
+    if found is None or str(found[0].id) != user_id:
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
-        return None
-    g.login_session = row
+    user, g.login_session = found
     return user
 
 

@@ -10,6 +10,7 @@ without becomes an abandoned call with a callback owed, exactly as if the app ha
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,8 +23,13 @@ from .gateway import GatewayError, TwilioGateway
 from .models import Call, PracticeNumber
 from .queue import CallQueue
 
+log = logging.getLogger(__name__)
+
 LOOK_EVERY = timedelta(minutes=10)
-LOOKBACK = timedelta(hours=3)  # the calls looked at: those that started this long ago at most
+# The calls looked at: those that started this long ago at most. The callers were told "we will call you
+# back", so an outage overnight or over a weekend day must be covered, not only the last hours.
+LOOKBACK = timedelta(days=2)
+LIST_LIMIT = 10_000  # Twilio lists newest first: a list this long may have left the oldest calls out
 SETTLE = timedelta(minutes=2)  # a call that ended this recently may still have callbacks on their way
 PER_ROUND = 50
 FINAL = {"completed", "busy", "no-answer", "failed", "canceled"}
@@ -68,7 +74,10 @@ def _known(session: Session, sids: list[str]) -> set[str]:
 
 def calls_twilio_took(session: Session, gateway: TwilioGateway, now: datetime) -> list[dict]:
     """Finished calls to a practice's number that Twilio has and the ledger does not, oldest first."""
-    listed = gateway.calls_started_since((now - LOOKBACK).date())
+    listed = gateway.calls_started_since((now - LOOKBACK).date(), limit=LIST_LIMIT)
+    if len(listed) >= LIST_LIMIT:
+        log.error("outage check: Twilio listed %d calls, its limit; older calls to practices' numbers were not "
+                  "checked against the ledger", len(listed))
     numbers = set(session.scalars(select(PracticeNumber.number)))
     finished = [c for c in listed
                 if c["direction"] == "inbound" and c["to"] in numbers and c["status"] in FINAL

@@ -37,7 +37,7 @@ def test_calls_twilio_took_while_the_app_was_down_become_voicemails_and_callback
         _twilio_call("CA" + "5" * 32, ended_ago=timedelta(seconds=30)),  # its callbacks may still come
         _twilio_call("CA" + "6" * 32, ended_ago=None, status="in-progress"),
         _twilio_call("CA" + "7" * 32, to="+15005550006"),  # not a practice's number
-        _twilio_call("CA" + "8" * 32, ended_ago=timedelta(hours=4)),  # older than the look back
+        _twilio_call("CA" + "8" * 32, ended_ago=outage.LOOKBACK + timedelta(hours=1)),  # older than the look back
     ]
     twilio_http.recordings[LEFT_A_MESSAGE] = [{
         "sid": "RE" + "1" * 32, "call_sid": LEFT_A_MESSAGE, "duration": "21", "status": "completed",

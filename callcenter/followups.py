@@ -49,6 +49,11 @@ class FollowUps:
         reconciler's round would take them within 30 s anyway)."""
         return self.launch("escalate_pages", key=f"undelivered-{page_id}", retry=False)
 
+    def take_recording_copy(self, recording_id: int, *, again: bool = False) -> bool:
+        """Copy a recorded conversation from Twilio into the ledger, then delete it at Twilio; `again` when
+        the reconciler found the copy overdue."""
+        return self.launch("take_recording_copy", recording_id, key=f"{recording_id}{'-again' if again else ''}")
+
     def reconcile(self, period: str) -> bool:
         """Run the reconciler once for this period (it is scheduled again, so it is not retried)."""
         return self.launch("reconcile", key=period, retry=False, job_timeout=120, result_ttl=600)

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 FIELDS = {
     "status": ("CallSid", "CallStatus", "SequenceNumber", "CallDuration", "From", "To", "Direction"),
     "recording": ("CallSid", "From", "To", "RecordingUrl", "RecordingSid", "RecordingDuration"),
+    "call_recording": ("CallSid", "RecordingUrl", "RecordingSid", "RecordingStatus", "RecordingDuration",
+                       "RecordingChannels"),
 }
 LIMITS = {"RecordingUrl": 300}
 SPOOL_NAME = "kept.jsonl"

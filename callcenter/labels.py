@@ -26,6 +26,9 @@ PLAIN_WORDS: dict[str, str] = {
     "voicemail_reviewed": "Voicemail reviewed",
     "put_through_to_on_call": "Put through to on-call",
     "paged_on_call": "On-call paged",
+    "call_recorded": "Conversation recorded",
+    "recording_kept": "Recording copied from Twilio",
+    "recording_deleted_at_twilio": "Recording deleted at Twilio",
 }
 
 # Acronyms kept in capitals when a stored name is spelled out.

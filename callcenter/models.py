@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
@@ -54,6 +67,8 @@ class Practice(db.Model):
     sms_names_practice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Days a reviewed voicemail's recording is kept at Twilio before the worker deletes it (None: kept).
     recording_retention_days: Mapped[int | None] = mapped_column(Integer, default=90, server_default="90")
+    # Patients' conversations with agents are recorded (announced to the caller first); see callcenter/recordings.py.
+    records_calls: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     numbers: Mapped[list[PracticeNumber]] = relationship(back_populates="practice", cascade="all, delete-orphan")
     hours: Mapped[list[BusinessHours]] = relationship(cascade="all, delete-orphan")
@@ -278,6 +293,32 @@ class Message(db.Model):
     call: Mapped[Call | None] = relationship()
     taken_by: Mapped[User | None] = relationship(foreign_keys=[taken_by_id])
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+
+
+class CallRecording(db.Model):
+    """A patient's conversation with an agent, recorded by Twilio where the practice turns recording on.
+    The service takes its own copy, deletes Twilio's, and keeps the copy for the practice's retention
+    period (callcenter/recordings.py). `status`: at_twilio (announced by Twilio, not yet copied), kept
+    (the copy is here), removed (retention over: the audio is gone, the row stays), failed (Twilio
+    could not record it)."""
+
+    __tablename__ = "call_recordings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    recording_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    twilio_url: Mapped[str | None] = mapped_column(String(500))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    channels: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="at_twilio", index=True)
+    audio: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    content_type: Mapped[str | None] = mapped_column(String(40))
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at_twilio_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    call: Mapped[Call] = relationship()
 
 
 class CallbackTask(db.Model):

@@ -84,6 +84,7 @@ def configure_practice(
     options: str | Iterable[str] | None = None, languages: str | Iterable[str] | None = None,
     max_wait: int | None = None, instructions: str | None = None, queue_capacity: int | None = None,
     sms_names_practice: bool | None = None, recording_retention_days: int | None = None,
+    records_calls: bool | None = None,
 ) -> Practice:
     """Change the settings given (None leaves one as it is); a blank greeting or instructions clears it.
 
@@ -112,6 +113,8 @@ def configure_practice(
         practice.sms_names_practice = bool(sms_names_practice)
     if recording_retention_days is not None:
         practice.recording_retention_days = recording_retention_days or None
+    if records_calls is not None:
+        practice.records_calls = bool(records_calls)
     return practice
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session, selectinload
 
 from .ledger import STATE_RANK
-from .models import AuditEntry, Call, Message
+from .models import AuditEntry, Call, CallRecording, Message
 
 PAGE_SIZE = 50
 UNDO_SECONDS = 60  # an acknowledgement can be taken back this long after, by whoever gave it
@@ -120,6 +120,26 @@ class PracticeScope:
         ))
         self._audit("view", "message", (m.id for m in messages))
         return messages
+
+    def recordings_for_call(self, call: Call) -> list[CallRecording]:
+        """The recorded conversations of one of this practice's calls, without their audio."""
+        return list(self.session.scalars(
+            select(CallRecording).where(CallRecording.practice_id == self.practice_id, CallRecording.call_id == call.id)
+            .order_by(CallRecording.created_at, CallRecording.id)))
+
+    def recording_to_play(self, call_id: int, recording_id: int) -> CallRecording | None:
+        """A recorded conversation of this practice with its audio, audited as played; None when it is
+        missing, another practice's (audited as refused), or its audio is not here (yet, or any more)."""
+        recording = self.session.scalar(select(CallRecording).where(
+            CallRecording.id == recording_id, CallRecording.call_id == call_id,
+            CallRecording.practice_id == self.practice_id))
+        if recording is None:
+            self._refused_if_elsewhere(CallRecording, "call_recording", recording_id)
+            return None
+        if recording.status != "kept":
+            return None
+        self._audit("play", "call_recording", [recording.id])
+        return recording
 
     def _messages_query(self, since: datetime | None, until: datetime | None, acknowledged: bool | None) -> Select:
         query = (select(Message).where(Message.practice_id == self.practice_id)

@@ -18,6 +18,7 @@ from .call_control import CallControl
 from .callflow import AppError, CallerGone, Document, EndCall, Redirected, resolve
 from .state import Call, new_sid, now
 from .twiml import Verb
+from .webhooks import send_quietly
 
 logger = logging.getLogger("emulator.engine")
 
@@ -144,11 +145,13 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
         state.changed.notify_all()
     if answered.sid not in whispers:  # a whispered leg reported its answer before the whisper
         state.status_callbacks.emit(answered, "answered")
+    recording = _Recording.of(live, verb, document)
     try:
         live.wait(time_limit, until=lambda: answered.hangup_requested or answered.detached)
     except (CallerGone, Redirected):
         _end_legs(live, [answered], "completed")
         _unbridge(live)
+        recording.finish()
         live.notify_app(action, method, result("completed", answered))
         raise
     with state.lock:
@@ -156,9 +159,49 @@ def dial_parties(live: CallControl, verb: Verb, nouns: list[Verb], document: Doc
     if not detached:  # a leg redirected away lives on, running its own TwiML (placing.detach_leg)
         _end_legs(live, [answered], "completed")
     _unbridge(live)
+    recording.finish()
     if action:
         return {"url": action, "method": method, "params": result("completed", answered)}
     return None
+
+
+class _Recording:
+    """<Dial record="record-from-answer[-dual]">: the bridge is recorded from the moment the parties are
+    connected until it ends; then the recording exists (Recordings resource, silent audio of its length)
+    and its recordingStatusCallback reports it `completed`. (record-from-ringing is taken from the
+    answer too: the emulator has no ringing audio to keep.)"""
+
+    def __init__(self, live: CallControl | None, verb: Verb | None = None, document: Document | None = None):
+        self.live, self.verb, self.document = live, verb, document
+        self.started = time.monotonic()
+
+    @classmethod
+    def of(cls, live: CallControl, verb: Verb, document: Document) -> _Recording:
+        return cls(live, verb, document) if verb.attr("record", "do-not-record").startswith("record-") \
+            or verb.attr("record") == "true" else cls(None)
+
+    def finish(self) -> None:
+        if self.live is None:
+            return
+        verb, state, call = self.verb, self.live.state, self.live.call
+        self.live = None  # once
+        seconds = max(1, round((time.monotonic() - self.started) * state.speed))
+        channels = 2 if verb.attr("record", "").endswith("-dual") else 1
+        sid = new_sid("RE")
+        url = f"{state.base_url}/2010-04-01/Accounts/{call.account_sid}/Recordings/{sid}"
+        with state.lock:
+            state.recordings[sid] = {"sid": sid, "call_sid": call.sid, "text": None, "duration": seconds,
+                                     "channels": channels, "source": "DialVerb", "date_created": now()}
+        callback = resolve(self.document.url, verb.attr("recordingStatusCallback"))
+        events = (verb.attr("recordingStatusCallbackEvent") or "completed").replace(",", " ").split()
+        if not callback or "completed" not in events:
+            return
+        fields = {"AccountSid": call.account_sid, "CallSid": call.sid, "RecordingSid": sid, "RecordingUrl": url,
+                  "RecordingStatus": "completed", "RecordingDuration": str(seconds),
+                  "RecordingChannels": str(channels), "RecordingSource": "DialVerb", "RecordingTrack": "both",
+                  "RecordingStartTime": now().strftime("%a, %d %b %Y %H:%M:%S +0000"), "ErrorCode": "0"}
+        state.start_thread(send_quietly, state.auth_token, callback,
+                           verb.attr("recordingStatusCallbackMethod", "POST").upper(), fields, name="recording-status")
 
 
 def _whisper(live: CallControl, leg: Call, target: dict) -> bool:

@@ -50,6 +50,9 @@ CHILDREN = {
 DIGIT_KEYS = set("0123456789*#")
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")  # BCP 47 as Twilio writes it: en-US, es-US, cmn-Hans-CN
 VOICE = re.compile(r"man|woman|alice|(Polly|Google)\.[A-Za-z0-9-]+")
+DIAL_RECORD = {"do-not-record", "record-from-answer", "record-from-ringing", "record-from-answer-dual",
+               "record-from-ringing-dual", "true", "false"}
+RECORDING_EVENTS = {"in-progress", "completed", "absent"}
 CONFERENCE_EVENTS = {"start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement"}
 
 
@@ -197,6 +200,11 @@ def _check_attributes(verb: Verb) -> None:
         _positive_int(verb, "timeLimit", minimum=1, maximum=86400)
         if not verb.text and not verb.children:
             raise TwimlError("<Dial> needs a number or a noun")
+        _choice(verb, "record", DIAL_RECORD)
+        events = verb.attrs.get("recordingStatusCallbackEvent", "").replace(",", " ").split()
+        if set(events) - RECORDING_EVENTS:
+            raise TwimlError(f"<Dial> recordingStatusCallbackEvent={verb.attrs['recordingStatusCallbackEvent']!r} "
+                             f"may hold only {sorted(RECORDING_EVENTS)}")
     if name == "Conference":
         _positive_int(verb, "maxParticipants", minimum=2, maximum=250)
         _choice(verb, "beep", {"true", "false", "onEnter", "onExit"})

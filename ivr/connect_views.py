@@ -1,11 +1,12 @@
-"""Connecting callers to agents and the on-call clinician, voicemails and their transcriptions."""
+"""Connecting callers to agents and the on-call clinician, voicemails and their transcriptions, and
+recorded conversations."""
 
 from __future__ import annotations
 
 from flask import Response, current_app, request
 from sqlalchemy import select
 
-from callcenter import acd, calls, consult, escalation, ledger, oncall, patient_path, voicemail
+from callcenter import acd, calls, consult, escalation, ledger, oncall, patient_path, recordings, voicemail
 from callcenter.extensions import db
 from callcenter.gateway import GatewayError
 from callcenter.ledger import TERMINAL_TELEPHONY
@@ -57,10 +58,12 @@ def connect(call_id: int):
     db.session.commit()
     greeting = prompts(call.language)["callback_greeting"].format(practice=call.practice.name) if is_callback else None
     agent = db.session.get(User, call.agent_id)
+    recorded = call.practice.records_calls
     if agent is not None and agent.audio_phone:
-        return twiml_response(twiml.connect_to_agent_phone(call.language, call.id, agent.audio_phone, greeting))
+        return twiml_response(twiml.connect_to_agent_phone(call.language, call.id, agent.audio_phone, greeting,
+                                                           recorded=recorded))
     return twiml_response(twiml.connect_to_agent(call.language, call.id, twiml.agent_identity(call.agent_id),
-                                                 greeting))
+                                                 greeting, recorded=recorded))
 
 
 def _dialled_leg(call_id: int) -> Call | None:
@@ -377,4 +380,21 @@ def transcription():
     voicemail.transcription_arrived(db.session, url, form.get("TranscriptionText"),
                                     form.get("TranscriptionStatus", ""))
     db.session.commit()
+    return Response(status=204)
+
+
+def _keep_call_recording() -> Response:
+    keep_for_replay("call_recording")
+    return Response(status=204)
+
+
+@bp.post("/call-recording")
+@twilio_webhook(_keep_call_recording)
+def call_recording():
+    """Twilio finished recording a conversation (practices that record): written down, and the worker
+    takes the service's copy and deletes Twilio's. Kept for the worker when it cannot be written now."""
+    recording = recordings.arrived(db.session, request.form)
+    db.session.commit()
+    if recording is not None and recording.status == "at_twilio":
+        current_app.followups.take_recording_copy(recording.id)
     return Response(status=204)

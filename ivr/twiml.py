@@ -143,11 +143,28 @@ def say_then_hold(language: str, text: str) -> str:
     return str(r)
 
 
-def connect_to_agent(language: str, call_id: int, client_identity: str, greeting: str | None = None) -> str:
+def _recorded_dial(dial_options: dict, recorded: bool) -> Dial:
+    """A <Dial>; when the practice records conversations, Twilio records the bridge (both sides, one on
+    each channel) and reports the recording to /ivr/call-recording (callcenter/recordings.py)."""
+    if recorded:
+        dial_options |= {"record": "record-from-answer-dual", "recording_status_callback": "/ivr/call-recording",
+                         "recording_status_callback_event": "completed", "recording_status_callback_method": "POST"}
+    return Dial(**dial_options)
+
+
+def _connecting(r: VoiceResponse, p: dict, greeting: str | None, recorded: bool) -> None:
+    _say(r, greeting or p["connecting"], p)
+    if recorded:  # said before the recording starts, every time it will
+        _say(r, p["recorded"], p)
+
+
+def connect_to_agent(language: str, call_id: int, client_identity: str, greeting: str | None = None, *,
+                     recorded: bool = False) -> str:
     p = prompts(language)
     r = VoiceResponse()
-    _say(r, greeting or p["connecting"], p)
-    dial = Dial(action=f"/ivr/dial-done/{call_id}", method="POST", timeout=RING_TIMEOUT)
+    _connecting(r, p, greeting, recorded)
+    dial = _recorded_dial({"action": f"/ivr/dial-done/{call_id}", "method": "POST", "timeout": RING_TIMEOUT},
+                          recorded)
     # The agent's leg reports when it is answered: only then is the caller connected (a caller who hangs
     # up while it rings has abandoned the call; the agent missed nothing); and when it ends, in case the
     # agent's line drops while the patient is on hold (callcenter/consult.py).
@@ -160,14 +177,17 @@ def connect_to_agent(language: str, call_id: int, client_identity: str, greeting
     return str(r)
 
 
-def connect_to_agent_phone(language: str, call_id: int, number: str, greeting: str | None = None) -> str:
+def connect_to_agent_phone(language: str, call_id: int, number: str, greeting: str | None = None, *,
+                           recorded: bool = False) -> str:
     """Bridge the caller to an agent who takes calls on their own phone. The phone answering is not the
     agent accepting (a voicemail box answers too): the whisper asks them to press 1, and only that
     connects the caller (/ivr/agent-whisper-key); anything else sends the caller back in line."""
     p = prompts(language)
     r = VoiceResponse()
-    _say(r, greeting or p["connecting"], p)
-    dial = Dial(action=f"/ivr/dial-done/{call_id}?via=phone", method="POST", timeout=RING_TIMEOUT)
+    _connecting(r, p, greeting, recorded)
+    # Recorded from the answer: the agent's whisper ("press 1") runs on their leg before the bridge.
+    dial = _recorded_dial({"action": f"/ivr/dial-done/{call_id}?via=phone", "method": "POST",
+                           "timeout": RING_TIMEOUT}, recorded)
     dial.number(number, url=f"/ivr/agent-whisper/{call_id}", method="POST",
                 status_callback=f"/ivr/agent-leg/{call_id}?via=phone", status_callback_event="answered completed",
                 status_callback_method="POST")

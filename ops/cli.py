@@ -71,9 +71,12 @@ def practice_create(name: str, number: str, timezone: str) -> None:
 @click.option("--sms-names-practice", type=click.Choice(["yes", "no"]), default=None,
               help="Whether texts to patients name the practice (no, unless the practice asks: lock screens).")
 @click.option("--recording-retention-days", type=click.IntRange(0, 3650), default=None,
-              help="Days a reviewed voicemail's recording is kept at Twilio (90 by default; 0: kept).")
+              help="Days recordings are kept: a reviewed voicemail's at Twilio, a recorded conversation's "
+                   "copy here (90 by default; 0: kept).")
+@click.option("--record-calls", type=click.Choice(["yes", "no"]), default=None,
+              help="Record patients' conversations with agents (the caller is told first).")
 def practice_configure(practice_id, greeting, options, languages, max_wait, instructions, queue_capacity,
-                       sms_names_practice, recording_retention_days) -> None:
+                       sms_names_practice, recording_retention_days, record_calls) -> None:
     """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
         practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
@@ -81,7 +84,8 @@ def practice_configure(practice_id, greeting, options, languages, max_wait, inst
                                       queue_capacity=queue_capacity,
                                       sms_names_practice=None if sms_names_practice is None
                                       else sms_names_practice == "yes",
-                                      recording_retention_days=recording_retention_days)
+                                      recording_retention_days=recording_retention_days,
+                                      records_calls=None if record_calls is None else record_calls == "yes")
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from redis.exceptions import RedisError
 
-from callcenter import acd, audit, call_status, escalation, ledger, outage, retention, voicemail
+from callcenter import acd, audit, call_status, escalation, ledger, outage, recordings, retention, voicemail
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 OUTAGE_SLOT = "cc:outage:looked"  # set for ten minutes after a look at Twilio's calls
 RETENTION_SLOT = "cc:retention:looked"  # set for an hour after recordings past retention were deleted
+COPIES_SLOT = "cc:recordings:looked"  # set for ten minutes after overdue copies of recordings were launched
 
 
 def _write_down_faults(app) -> None:
@@ -46,18 +47,20 @@ def reconcile() -> dict:
     app = current_app
     kept = app.kept.replay({"status": lambda fields: call_status.apply(db.session, app.call_queue, app.followups,
                                                                          fields),
-                            "recording": _voicemail_kept}, on_failure=db.session.rollback)
+                            "recording": _voicemail_kept, "call_recording": _call_recording_kept},
+                           on_failure=db.session.rollback)
     _write_down_faults(app)
     replayed = [result for kind, result in kept.applied if kind == "status"]
+    voicemails_kept = sum(1 for kind, _result in kept.applied if kind == "recording")
     if kept.dead:  # raised once, here: the items wait in the dead-letter list for a person (ops kept)
         log.error("reconciler: %d kept webhooks can never be applied; set aside (flask kept show)", kept.dead)
         app.console.tell_supervisors(f"{kept.dead} Twilio callback(s) could not be applied and were set aside. "
                                      "Ask the service's administrator to look at them (flask kept show).")
-    if len(kept.applied) > len(replayed):
-        log.warning("reconciler: saved %d voicemails whose recording callback had failed",
-                    len(kept.applied) - len(replayed))
+    if voicemails_kept:
+        log.warning("reconciler: saved %d voicemails whose recording callback had failed", voicemails_kept)
     taken_while_down = _take_in_calls_twilio_took(app)
-    removed = _remove_expired_recordings(app)
+    removed, conversations_removed = _remove_expired_recordings(app)
+    copies = _copy_recordings_owed(app)
     sealed = audit.seal(db.session)  # the audit rows written since the last round join the hash chain
     db.session.commit()
     report = reconcile_ledger(db.session, app.call_queue, app.gateway,
@@ -105,21 +108,43 @@ def reconcile() -> dict:
             "gone_while_waiting": report.gone_while_waiting, "wrap_up_overdue": report.wrap_up_overdue,
             "ended_unseen": [call_id for call_id, _agent in report.ended_unseen],
             "voicemails_found": report.voicemails_found, "taken_while_down": taken_while_down,
-            "audit_sealed": sealed, "recordings_removed": removed}
+            "audit_sealed": sealed, "recordings_removed": removed,
+            "conversations_removed": conversations_removed, "recording_copies_relaunched": copies}
 
 
-def _remove_expired_recordings(app) -> list[int]:
-    """Hourly (one worker, through a Redis slot): recordings past their practice's retention period go."""
+def _remove_expired_recordings(app) -> tuple[list[int], list[int]]:
+    """Hourly (one worker, through a Redis slot): recordings past their practice's retention period go:
+    voicemails' at Twilio (their messages' ids) and recorded conversations' copies here (their ids)."""
     try:
         if not app.redis.set(RETENTION_SLOT, "1", nx=True, ex=3600):
-            return []
+            return [], []
     except RedisError:
-        return []
+        return [], []
     removed = retention.remove_expired_recordings(db.session, app.gateway, ledger.now())
     if removed:
         log.info("retention: %d voicemail recordings past their practice's retention period deleted at Twilio",
                  len(removed))
-    return removed
+    conversations = recordings.remove_expired(db.session, ledger.now())
+    if conversations:
+        log.info("retention: %d recorded conversations past their practice's retention period removed",
+                 len(conversations))
+    return removed, conversations
+
+
+def _copy_recordings_owed(app) -> list[int]:
+    """Every ten minutes (one worker): recorded conversations still at Twilio, or not yet deleted there,
+    long after their callback (the job failed for good, or was lost with Redis) are launched again."""
+    try:
+        if not app.redis.set(COPIES_SLOT, "1", nx=True, ex=600):
+            return []
+    except RedisError:
+        return []
+    owed = recordings.copies_owed(db.session, ledger.now())
+    for recording_id in owed:
+        app.followups.take_recording_copy(recording_id, again=True)
+    if owed:
+        log.warning("reconciler: %d recorded conversations were not yet copied from Twilio; tried again", len(owed))
+    return owed
 
 
 def _take_in_calls_twilio_took(app) -> list[int]:
@@ -139,6 +164,26 @@ def _take_in_calls_twilio_took(app) -> list[int]:
         app.console.tell_supervisors(f"{len(taken)} call(s) reached Twilio while the service could not answer. "
                                      "Their voicemails and callbacks are on the lists now.")
     return taken
+
+
+def _call_recording_kept(fields: dict) -> int | None:
+    recording = recordings.arrived(db.session, fields)
+    db.session.commit()
+    if recording is None:
+        return None
+    if recording.status == "at_twilio":
+        current_app.followups.take_recording_copy(recording.id)
+    return recording.id
+
+
+def take_recording_copy(recording_id: int) -> str | None:
+    """Copy a recorded conversation from Twilio into the ledger, then delete Twilio's (idempotent). Fails
+    while Twilio cannot be reached, so RQ retries it; the reconciler launches it again after that."""
+    status = recordings.take_copy(db.session, current_app.gateway, recording_id, ledger.now())
+    if status == "failed":
+        log.error("recording %s: its address is not one of this account's recordings at Twilio; not fetched",
+                  recording_id)
+    return status
 
 
 def _voicemail_kept(fields: dict) -> int | None:

@@ -138,9 +138,20 @@ def call(call_id: str):
         db.session.commit()  # a look at another practice's is audited as refused
         abort(404)
     html = render_template("portal/call.html", call=found, messages=g.scope.messages_for_call(found),
-                           staff_names=_staff_names(found))
+                           recordings=g.scope.recordings_for_call(found), staff_names=_staff_names(found))
     db.session.commit()
     return html
+
+
+@portal_bp.get("/calls/<call_id>/recordings/<recording_id>")
+def call_recording(call_id: str, recording_id: str):
+    """A recorded conversation's audio, from the service's own copy; each playback is audited."""
+    recording = g.scope.recording_to_play(params.object_id(call_id), params.object_id(recording_id))
+    db.session.commit()  # the playback (or a refused look at another practice's) is audited first
+    if recording is None:
+        abort(404)
+    return Response(recording.audio, mimetype=recording.content_type or "audio/x-wav",
+                    headers={"Content-Disposition": f'inline; filename="call-{recording.call_id}-{recording.id}.wav"'})
 
 
 def _staff_names(call) -> dict[int, str]:

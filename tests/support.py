@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -339,6 +340,28 @@ def agent_device(phone_system, agent_id: int):
     device = DeviceClient(phone_system.emulator_url, voice_tokens.access_token(setup, agent_id))
     device.register()
     return device
+
+
+def closed_port() -> int:
+    """A local port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def with_parts_down(app, *, redis_down=False, database_down=False, twilio_down=False):
+    """The same service (same spool) with Redis, the database and/or Twilio refusing connections."""
+    from app import create_app
+
+    config = dict(app.config)
+    if redis_down:
+        config["REDIS_URL"] = f"redis://127.0.0.1:{closed_port()}/0"
+    if database_down:
+        config["SQLALCHEMY_DATABASE_URI"] = f"postgresql://nobody@127.0.0.1:{closed_port()}/gone"
+    if twilio_down:
+        config["TWILIO_API_BASE"] = f"http://127.0.0.1:{closed_port()}"
+        config["TWILIO_HTTP_CLIENT"] = None
+    return create_app(config)
 
 
 @contextmanager

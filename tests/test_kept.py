@@ -3,19 +3,27 @@ spool when Redis is down too), replayed by the worker in the order they came, an
 never be applied, without holding up the ones behind them. Counted before and after each fault."""
 
 import json
-import socket
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from app import create_app
 from callcenter.extensions import db
 from callcenter.kept import KeptWebhooks
 from callcenter.models import Call, CallbackTask, CallEvent, Message
 from ops.jobs import reconcile
-from tests.support import MAPLE_NUMBER, PATIENT, SID, TwilioSigner, console_for, incoming, received, waiting_call
+from tests.support import (
+    MAPLE_NUMBER,
+    PATIENT,
+    SID,
+    TwilioSigner,
+    console_for,
+    incoming,
+    received,
+    waiting_call,
+    with_parts_down,
+)
 
 HUNG_UP = {"CallStatus": "completed", "SequenceNumber": "3", "CallDuration": "40"}
 RECORDED = {"RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE" + "1" * 32,
@@ -35,22 +43,6 @@ def _counts(app) -> dict:
                 "ended": db.session.scalar(select(func.count(Call.id)).where(Call.ended_at.is_not(None))),
                 "callbacks": db.session.scalar(select(func.count(CallbackTask.id))),
                 "messages": db.session.scalar(select(func.count(Message.id)))}
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _with(app, *, redis_down=False, database_down=False):
-    """The same service (same spool) with Redis and/or the database refusing connections."""
-    config = dict(app.config)
-    if redis_down:
-        config["REDIS_URL"] = f"redis://127.0.0.1:{_closed_port()}/0"
-    if database_down:
-        config["SQLALCHEMY_DATABASE_URI"] = f"postgresql://nobody@127.0.0.1:{_closed_port()}/gone"
-    return create_app(config)
 
 
 def _handlers(app):
@@ -137,7 +129,7 @@ def test_a_callback_that_can_never_be_applied_is_set_aside_once_and_the_rest_are
 def test_a_hang_up_while_redis_is_down_is_applied_to_the_ledger_and_the_queue_mended_after(app, world, twilio_http):
     call_id = waiting_call(app)
     before = _counts(app)
-    down = _with(app, redis_down=True)
+    down = with_parts_down(app, redis_down=True)
 
     response = TwilioSigner(down.test_client()).post("/ivr/status", incoming(**HUNG_UP))
 
@@ -166,7 +158,7 @@ def test_with_redis_and_the_database_down_callbacks_go_to_the_spool_and_are_repl
     call_id = waiting_call(app)
     voicemail_sid = "CA" + "7" * 32
     before = _counts(app)
-    both_down = _with(app, redis_down=True, database_down=True)
+    both_down = with_parts_down(app, redis_down=True, database_down=True)
     twilio = TwilioSigner(both_down.test_client())
 
     hung_up = twilio.post("/ivr/status", incoming(**HUNG_UP))
@@ -194,7 +186,7 @@ def test_with_redis_and_the_database_down_callbacks_go_to_the_spool_and_are_repl
 def test_a_web_process_forwards_its_spool_to_redis_once_redis_answers(app, world, monkeypatch):
     from callcenter import kept as kept_module
 
-    _with(app, redis_down=True).kept.keep("status", incoming(**HUNG_UP))
+    with_parts_down(app, redis_down=True).kept.keep("status", incoming(**HUNG_UP))
     assert app.kept.spooled() == 1
     monkeypatch.setattr(kept_module, "FORWARD_EVERY", 0.0)
 
@@ -205,7 +197,7 @@ def test_a_web_process_forwards_its_spool_to_redis_once_redis_answers(app, world
 
 
 def test_a_voicemail_the_database_could_not_save_is_kept_and_becomes_a_message(app, world):
-    down = _with(app, database_down=True)
+    down = with_parts_down(app, database_down=True)
 
     answer = TwilioSigner(down.test_client()).post("/ivr/voicemail", incoming(CallStatus="in-progress", **RECORDED))
 

@@ -94,7 +94,7 @@ VOICE_VERBS = {"Say", "Play", "Pause", "Gather", "Redirect", "Hangup", "Reject",
 GATHER_CHILDREN = {"Say", "Play", "Pause"}
 DIAL_NOUNS = {"Number", "Client", "Conference", "Queue", "Sip", "Sim", "Application"}
 STATUS_ROUTES = {"/ivr/status", "/ivr/transcription", "/ivr/agent-leg/{id}", "/ivr/consult-status/{id}",
-                 "/sms/status"}
+                 "/sms/status", "/ivr/call-recording"}
 ROUTES = [
     "/ivr/voice", "/ivr/menu?attempt={q}", "/ivr/wait", "/ivr/queue-exit", "/ivr/keep-place",
     "/ivr/keep-place/choice", "/ivr/keep-place/number", "/ivr/keep-place/confirm", "/ivr/connect/{id}",
@@ -105,12 +105,15 @@ ROUTES = [
     "/ivr/agent-room/{id}", "/ivr/patient-room-done/{id}", "/ivr/consult-leg/{id}", "/ivr/consult-status/{id}",
     "/ivr/clinician-joins/{id}", "/ivr/on-call-whisper/{id}", "/ivr/on-call-whisper-key/{id}",
     "/ivr/page-call/{id}", "/ivr/page-call-key/{id}", "/sms/status",
+    # recorded conversations
+    "/ivr/call-recording",
 ]
 FIELDS = [
     "CallSid", "AccountSid", "From", "To", "CallStatus", "Direction", "ApiVersion", "Digits", "SpeechResult",
     "Confidence", "SequenceNumber", "CallDuration", "CallbackSource", "Timestamp", "QueueResult", "QueuePosition",
     "QueueTime", "DialCallStatus", "DialCallDuration", "DialCallSid", "RecordingUrl", "RecordingSid",
-    "RecordingDuration", "TranscriptionText", "TranscriptionStatus", "MessageSid", "Body", "ForwardedFrom",
+    "RecordingDuration", "RecordingStatus", "RecordingChannels", "TranscriptionText", "TranscriptionStatus",
+    "MessageSid", "Body", "ForwardedFrom",
 ]
 ODD_VALUES = [
     "", " ", "1", "2", "9", "0", "#", "*", "#*9", "1" * 200, "٣", "-1", "1e9", "NaN", "99999999999999999999",

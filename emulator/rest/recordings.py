@@ -18,8 +18,9 @@ def recording_json(state: EmulatorState, recording: dict) -> dict:
     sid = recording["sid"]
     return {
         "sid": sid, "account_sid": state.account_sid, "call_sid": recording["call_sid"],
-        "duration": str(recording["duration"]), "status": "completed", "channels": 1,
-        "source": "RecordVerb", "api_version": API_VERSION,
+        "duration": str(recording["duration"]), "status": "completed",
+        "channels": recording.get("channels", 1), "source": recording.get("source", "RecordVerb"),
+        "api_version": API_VERSION,
         "uri": f"{account_uri(state.account_sid)}/Recordings/{sid}.json",
     }
 
@@ -64,8 +65,9 @@ def recording_audio(account_sid, recording_sid):
         recording = found(state.recordings.get(recording_sid))
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as audio:
-        audio.setnchannels(1)
+        audio.setnchannels(recording.get("channels", 1))
         audio.setsampwidth(1)
         audio.setframerate(8000)
-        audio.writeframes(b"\x80" * 8000 * min(recording["duration"], MAX_AUDIO_SECONDS))
+        seconds = min(recording["duration"], MAX_AUDIO_SECONDS)
+        audio.writeframes(b"\x80" * recording.get("channels", 1) * 8000 * seconds)
     return Response(buffer.getvalue(), mimetype="audio/x-wav")

@@ -50,6 +50,8 @@ def test_it_parses_verbs_attributes_and_spoken_text():
     ('<Response><Dial timeout="0"><Client>a</Client></Dial></Response>', "timeout"),
     ("<Response><Dial><Client/></Dial></Response>", "needs a value"),
     ("<Response><Dial/></Response>", "needs a number"),
+    ('<Response><Dial record="record-everything"><Client>a</Client></Dial></Response>', "record"),
+    ('<Response><Dial recordingStatusCallbackEvent="done"><Client>a</Client></Dial></Response>', "recordingStatus"),
     ('<Response><Record maxLength="0"/></Response>', "maxLength"),
     ('<Response><Record finishOnKey="#x"/></Response>', "finishOnKey"),
     ('<Response><Record playBeep="yes"/></Response>', "playBeep"),
@@ -86,7 +88,9 @@ def test_it_accepts_every_attribute_value_twilio_documents_for_the_verbs_the_app
         '<Enqueue waitUrl="/ivr/wait" waitUrlMethod="GET" action="/ivr/queue-exit" method="POST">q</Enqueue>'
         '<Dial action="/ivr/dial-done/1" method="POST" timeout="20" hangupOnStar="true" trim="do-not-trim">'
         "<Client>agent-1</Client></Dial>"
-        '<Dial timeout="25"><Number>+14155550199</Number></Dial>'
+        '<Dial timeout="25" record="record-from-answer-dual" recordingStatusCallback="/ivr/call-recording"'
+        ' recordingStatusCallbackEvent="in-progress completed" recordingStatusCallbackMethod="POST">'
+        '<Number>+14155550199</Number></Dial>'
         '<Dial><Conference startConferenceOnEnter="false" endConferenceOnExit="true" waitUrl="" beep="onEnter"'
         ' muted="false" maxParticipants="2" record="record-from-start" trim="trim-silence"'
         ' statusCallbackEvent="start end join leave mute hold">room</Conference></Dial>'

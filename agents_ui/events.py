@@ -19,7 +19,7 @@ from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import Namespace, disconnect, emit, join_room
 
-from callcenter import acd, consult, desk, ledger, signin
+from callcenter import acd, audit, consult, desk, ledger, signin
 from callcenter.calls import Refused
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db, socketio
@@ -109,7 +109,10 @@ def console_event(handler):
 
 
 def _snapshot() -> dict:
-    return current_app.console.desk_snapshot(_agent())
+    view = current_app.console.desk_snapshot(_agent())
+    if audit.console_lists_shown(db.session, current_app.redis, current_user.id):
+        db.session.commit()
+    return view
 
 
 def _page_on_call(message: Message) -> None:
@@ -135,6 +138,7 @@ class ConsoleNamespace(Namespace):
     def on_connect(self, auth=None):
         if not current_user.is_authenticated or not current_user.is_staff:
             raise ConnectionRefusedError("Log in with a staff account to use the console.")
+        db.session.info["address"] = request.remote_addr  # for the audit row of the lists it is shown
         sessions.socket_opened(current_user.id)
         sessions.socket_watch(current_app._get_current_object()).opened(request.sid, session.get(signin.SESSION_KEY))
         _epochs[request.sid] = current_app.presence.epoch()

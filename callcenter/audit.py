@@ -16,6 +16,7 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,11 @@ from .models import ApiKey, AuditEntry, User
 
 GENESIS = "0" * 64
 SEAL_BATCH = 5000
+# An agent's console shows lists that hold several practices' patients (waiting callers, callbacks owed,
+# voicemails). Its opening is audited, and then a row at most this often while it stays open: the pushes
+# in between are covered by that row, rather than a row for each of the many pushes a minute.
+CONSOLE_LISTS_EVERY = 600
+CONSOLE_LISTS_KEY = "cc:audit:console-lists:{user_id}"  # set while an agent's last such row is recent
 
 
 def note_address(session: Session, _flush_context, _instances) -> None:
@@ -33,6 +39,19 @@ def note_address(session: Session, _flush_context, _instances) -> None:
     for obj in session.new:
         if isinstance(obj, AuditEntry) and obj.address is None:
             obj.address = str(address)[:64]
+
+
+def console_lists_shown(session: Session, redis, user_id: int) -> bool:
+    """An agent's console was given the lists of waiting callers, callbacks and voicemails: audited when
+    the last such row for them is older than CONSOLE_LISTS_EVERY (or Redis cannot tell). The caller
+    commits; True when a row was added."""
+    try:
+        due = bool(redis.set(CONSOLE_LISTS_KEY.format(user_id=user_id), "1", nx=True, ex=CONSOLE_LISTS_EVERY))
+    except RedisError:
+        due = True  # a row too many beats a look unaudited
+    if due:
+        session.add(AuditEntry(user_id=user_id, action="view", object_type="console_lists"))
+    return due
 
 
 def install() -> None:

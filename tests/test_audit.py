@@ -13,7 +13,7 @@ from callcenter.accounts import create_api_key
 from callcenter.extensions import db
 from callcenter.models import AuditEntry
 from ops.jobs import reconcile
-from tests.support import log_in, make_call, make_message
+from tests.support import ask, console_for, log_in, make_call, make_message
 
 
 def _api(app, client, practice_id: int):
@@ -104,3 +104,18 @@ def test_export_gives_one_practices_entries_for_the_days_asked(app, client, cli,
     earlier = cli.invoke(args=["audit", "export", "--practice", str(world["maple"]), "--from", "2020-01-01",
                                "--to", "2020-01-02"])
     assert earlier.output.strip() == "at,who,action,object,object_id,from,chain_seq,entry_hash"
+
+
+def test_an_open_console_is_audited_when_it_opens_and_every_ten_minutes_while_it_shows_the_lists(app, world):
+    alice = console_for(app, "alice@example.test")  # opening sends the lists: waiting callers, callbacks, voicemails
+    ask(alice, "snapshot")
+    ask(alice, "snapshot")
+
+    def rows():
+        return [(e.user_id, e.action, e.object_type) for e in _entries(app) if e.object_type == "console_lists"]
+
+    assert rows() == [(world["alice"], "view", "console_lists")]  # the pushes and snapshots after are covered
+    app.redis.delete(audit.CONSOLE_LISTS_KEY.format(user_id=world["alice"]))  # ten minutes on
+    ask(alice, "snapshot")
+    assert len(rows()) == 2
+    assert app.redis.ttl(audit.CONSOLE_LISTS_KEY.format(user_id=world["alice"])) > audit.CONSOLE_LISTS_EVERY - 5

@@ -40,9 +40,10 @@ class FollowUps:
         """Tell an abandoned caller when we will call back; `again` when the reconciler found it unsent."""
         return self.launch("send_callback_sms", task_id, key=f"{task_id}{'-again' if again else ''}")
 
-    def page_on_call(self, message_id: int) -> bool:
-        """Page the on-call clinician about an urgent message taken at wrap-up."""
-        return self.launch("page_on_call", message_id, key=str(message_id))
+    def page_on_call(self, message_id: int, *, again: bool = False) -> bool:
+        """Page the on-call clinician about an urgent message taken at wrap-up; `again` when the reconciler
+        found no page for it (its job was lost)."""
+        return self.launch("page_on_call", message_id, key=f"{message_id}{'-again' if again else ''}")
 
     def escalate_pages(self, page_id: int) -> bool:
         """Take the escalation steps due now, at once, because page `page_id` will never arrive (the

@@ -12,7 +12,7 @@ from . import ledger, voicemail
 from .calls import WAITING_STATES, keep_place_task, line_ended, rebuild_queue
 from .gateway import GatewayError, TwilioGateway
 from .ledger import TERMINAL_TELEPHONY
-from .models import Call, CallbackTask, CallEvent, Message
+from .models import Call, CallbackTask, CallEvent, Message, OnCallPage
 from .queue import CallQueue
 
 # A call whose line ended this long ago and still has no owned outcome needs a person's attention.
@@ -22,6 +22,10 @@ OUTCOME_DEADLINE = timedelta(hours=1)
 # A caller handed to an agent whose line never fetched the connect TwiML is stuck; after this, re-queue.
 CONNECT_DEADLINE = timedelta(minutes=2)
 SMS_GRACE = timedelta(minutes=2)
+# An urgent message whose page job has not run this long after it was taken lost its job (Redis lost it,
+# or the worker died before the page was written down): it is launched again, for this long.
+PAGE_GRACE = timedelta(minutes=1)
+PAGE_LOOKBACK = timedelta(days=2)
 # An agent has this long after the caller is gone to wrap up; then the call is a supervisor's to own.
 AFTER_CALL_WORK_LIMIT = timedelta(minutes=2)
 # A caller on hold asks for the wait document about once a minute; silence this long means the line
@@ -46,6 +50,7 @@ class ReconcileReport:
     stuck_connecting: list[int] = field(default_factory=list)
     gone_while_waiting: list[int] = field(default_factory=list)
     sms_not_sent: list[int] = field(default_factory=list)
+    pages_not_sent: list[int] = field(default_factory=list)  # urgent messages with no page at all
     wrap_up_overdue: list[int] = field(default_factory=list)  # newly raised to the supervisors
     ended_unseen: list[tuple[int, int | None]] = field(default_factory=list)  # (call, its agent): Twilio says ended
     voicemails_found: list[int] = field(default_factory=list)  # calls whose recording Twilio had and we did not
@@ -84,6 +89,11 @@ def reconcile(session: Session, queue: CallQueue, gateway: TwilioGateway | None 
         select(CallbackTask.id).where(CallbackTask.reason == "abandoned", CallbackTask.status == "open",
                                       CallbackTask.sms_sid.is_(None), CallbackTask.created_at < now - SMS_GRACE)
     ))
+    report.pages_not_sent = list(session.scalars(
+        select(Message.id).where(Message.urgency == "urgent", Message.kind == "agent", Message.call_id.is_not(None),
+                                 Message.created_at < now - PAGE_GRACE, Message.created_at > now - PAGE_LOOKBACK,
+                                 ~exists().where(OnCallPage.call_id == Message.call_id))
+        .order_by(Message.created_at).limit(PER_ROUND)))
     report.wrap_up_overdue = _raise_overdue_wrap_ups(session, now - after_call_limit)
     cutoff = now - OUTCOME_DEADLINE
     report.without_outcome = list(session.scalars(

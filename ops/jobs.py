@@ -83,6 +83,11 @@ def reconcile() -> dict:
                     len(report.stuck_connecting))
     for task_id in report.sms_not_sent:  # job ids make this idempotent with the webhook's own attempt
         app.followups.send_callback_sms(task_id, again=True)
+    for message_id in report.pages_not_sent:  # the page job was lost: an urgent message must still be paged
+        app.followups.page_on_call(message_id, again=True)
+    if report.pages_not_sent:
+        log.error("reconciler: %d urgent messages had no page (their job was lost); paging now",
+                  len(report.pages_not_sent))
     for call_id, agent_id in report.ended_unseen:  # Twilio said the line ended; its callback never came
         if agent_id is not None:
             acd.call_ended(db.session, app.presence, agent_id, call_id, ledger.now())
@@ -104,7 +109,8 @@ def reconcile() -> dict:
     return {"pages_called_down": escalated.called_down, "pages_raised": escalated.raised,
             "restored": report.restored_to_queue, "removed": report.removed_from_queue,
             "without_outcome": report.without_outcome, "stuck_connecting": report.stuck_connecting,
-            "sms_not_sent": report.sms_not_sent, "replayed": len(kept.applied), "set_aside": kept.dead,
+            "sms_not_sent": report.sms_not_sent, "pages_not_sent": report.pages_not_sent,
+            "replayed": len(kept.applied), "set_aside": kept.dead,
             "gone_while_waiting": report.gone_while_waiting, "wrap_up_overdue": report.wrap_up_overdue,
             "ended_unseen": [call_id for call_id, _agent in report.ended_unseen],
             "voicemails_found": report.voicemails_found, "taken_while_down": taken_while_down,

@@ -165,3 +165,25 @@ def test_it_pages_at_once_when_the_job_cannot_be_queued(app, alice, on_call, twi
     [sms] = sms_sent(twilio_http)  # ... and the clinician is paged all the same
     assert sms["data"]["To"] == ON_CALL_NUMBER
     assert sms["data"]["Body"].endswith(f"Ref #{call_id}. Reply 1 to acknowledge.")
+
+
+def test_an_urgent_message_whose_page_job_was_lost_is_paged_by_the_reconciler(app, alice, on_call, twilio_http):
+    from datetime import UTC, datetime
+
+    from callcenter.models import Message
+    from callcenter.reconciler import PAGE_GRACE
+    from ops.jobs import reconcile
+
+    _, message_id = wrapped_up_urgent(app, alice)
+    app.task_queue.empty()  # Redis lost the job (restarted without its data), before any worker ran it
+    with app.app_context():
+        assert reconcile()["pages_not_sent"] == []  # not yet: the job may simply not have run
+        db.session.get(Message, message_id).created_at = datetime.now(UTC) - PAGE_GRACE * 2
+        db.session.commit()
+        assert reconcile()["pages_not_sent"] == [message_id]
+    job = app.task_queue.fetch_job(f"page_on_call-{message_id}-again")
+    assert (job.func, job.args) == (page_on_call, (message_id,))
+    with app.app_context():
+        assert page_on_call(message_id) == "sent"
+        assert reconcile()["pages_not_sent"] == []  # paged: nothing more to do
+    assert [r["data"]["To"] for r in sms_sent(twilio_http)] == [ON_CALL_NUMBER]

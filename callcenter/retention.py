@@ -2,9 +2,10 @@
 
 The clock starts when the message was left, and only a reviewed voicemail's recording is ever
 deleted: one nobody has listened to is still owed to the practice. A practice's period is
-`recording_retention_days` (90 unless set; None keeps recordings). The message itself, with its
-transcription, stays; the console and the portal say the recording was removed. Each deletion is a
-ledger event on the call and an audit entry.
+`recording_retention_days` (90 for a new practice; None keeps recordings, as practices that existed
+before retention was introduced do until someone sets a period). The message itself, with its
+transcription, stays; the portal says the recording was removed. Each deletion is a ledger event on
+the call and an audit entry.
 """
 
 from __future__ import annotations

@@ -121,6 +121,19 @@ class PracticeScope:
         self._audit("view", "message", (m.id for m in messages))
         return messages
 
+    def voicemail_to_play(self, message_id: int) -> Message | None:
+        """A voicemail of this practice whose recording is still kept, audited as played; None otherwise
+        (another practice's is audited as refused)."""
+        message = self.session.scalar(select(Message).where(Message.id == message_id,
+                                                            Message.practice_id == self.practice_id))
+        if message is None:
+            self._refused_if_elsewhere(Message, "recording", message_id)
+            return None
+        if message.kind != "voicemail" or not message.recording_url:
+            return None
+        self._audit("play", "recording", [message.id])
+        return message
+
     def recordings_for_call(self, call: Call) -> list[CallRecording]:
         """The recorded conversations of one of this practice's calls, without their audio."""
         return list(self.session.scalars(

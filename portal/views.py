@@ -10,13 +10,25 @@ import io
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, flash, g, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from callcenter import labels
 from callcenter.extensions import db
 from callcenter.figures import practice_day
+from callcenter.gateway import GatewayError
 from callcenter.models import User
 from callcenter.scoping import CALL_STATES, UNDO_SECONDS, PracticeScope, ScopeRefused
 
@@ -141,6 +153,22 @@ def call(call_id: str):
                            recordings=g.scope.recordings_for_call(found), staff_names=_staff_names(found))
     db.session.commit()
     return html
+
+
+@portal_bp.get("/messages/<message_id>/recording")
+def voicemail_recording(message_id: str):
+    """A voicemail's audio, fetched from Twilio with the account's credentials (only this account's
+    recordings are ever fetched); each playback is audited."""
+    message = g.scope.voicemail_to_play(params.object_id(message_id))
+    db.session.commit()
+    if message is None or not current_app.gateway.is_recording_url(message.recording_url):
+        abort(404)
+    try:
+        audio, content_type = current_app.gateway.recording_audio(message.recording_url)
+    except GatewayError:
+        return Response("Twilio did not give the recording. Try again in a minute.\n", status=502,
+                        mimetype="text/plain")
+    return Response(audio, mimetype=content_type)
 
 
 @portal_bp.get("/calls/<call_id>/recordings/<recording_id>")

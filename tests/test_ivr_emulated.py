@@ -124,10 +124,18 @@ def test_staff_play_a_voicemail_through_the_app_and_each_playback_is_audited(sys
     assert played.data[:4] == b"RIFF" and len(played.data) > 8000  # a second of audio or more, from the emulator
     assert played.headers["Cache-Control"] == "private, no-store"
     assert desk.get(f"/console/voicemails/{message.id}/recording").status_code == 403
+    at_the_desk = desk.get(f"/portal/messages/{message.id}/recording")  # the practice plays it in its portal
+    assert at_the_desk.status_code == 200 and at_the_desk.data[:4] == b"RIFF"
+    assert f"/portal/messages/{message.id}/recording" in desk.get(f"/portal/messages/{message.id}").get_data(
+        as_text=True)
+    harbor = system.app.test_client()
+    assert log_in(harbor, "desk@harbor.test").status_code == 302
+    assert harbor.get(f"/portal/messages/{message.id}/recording").status_code == 404
     with system.app.app_context():
         audited = db.session.execute(select(AuditEntry.user_id, AuditEntry.action)
                                      .where(AuditEntry.object_type == "recording")).all()
-        assert sorted(audited) == sorted([(world["alice"], "play"), (world["maple_staff"], "refused")])
+        assert sorted(audited) == sorted([(world["alice"], "play"), (world["maple_staff"], "refused"),
+                                          (world["maple_staff"], "play"), (world["harbor_staff"], "refused")])
     recording_sid = message.recording_url.rsplit("/", 1)[-1]
     system.app.gateway.delete_recording(recording_sid)  # as the retention job does (callcenter/retention.py)
     system.app.gateway.delete_recording(recording_sid)  # already gone: counts as deleted

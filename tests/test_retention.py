@@ -8,7 +8,7 @@ from sqlalchemy import select
 from callcenter.extensions import db
 from callcenter.models import AuditEntry, CallEvent, Message, Practice
 from ops.jobs import RETENTION_SLOT, reconcile
-from tests.support import left_voicemail
+from tests.support import left_voicemail, log_in
 
 
 def _voicemail(app, n: int, *, days_ago: int, reviewed: bool, practice_id: int | None = None) -> int:
@@ -44,6 +44,42 @@ def test_recordings_past_the_retention_period_are_deleted_at_twilio(app, world, 
         assert db.session.get(Practice, world["harbor"]).recording_retention_days is None
     deletes = [r for r in twilio_http.requests if r["method"] == "DELETE"]
     assert len(deletes) == 1 and deletes[0]["url"].endswith("/Recordings/RE1.json")
+
+
+def test_the_portal_says_a_removed_recording_was_removed(app, world, client):
+    old = _voicemail(app, 6, days_ago=91, reviewed=True)
+    with app.app_context():
+        assert reconcile()["recordings_removed"] == [old]
+    assert log_in(client, "desk@maple.test").status_code == 302
+    page = client.get(f"/portal/messages/{old}").get_data(as_text=True)
+    assert "retention period was over" in page and f"/portal/messages/{old}/recording" not in page
+    assert client.get(f"/portal/messages/{old}/recording").status_code == 404
+
+
+def test_practices_that_existed_before_retention_keep_their_recordings(app):
+    """Upgrading must not delete, at Twilio and for good, recordings nobody chose to let go: the migration that
+    brought retention gives practices that already exist no period; practices created after it get 90 days."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision="c4a9e7b2d1f8")  # before retention (the tables are empty: SQLite rebuilds some)
+        db.session.execute(text("INSERT INTO practices (name, timezone, max_wait_seconds, created_at) "
+                                "VALUES ('Old Town Clinic', 'UTC', 600, CURRENT_TIMESTAMP)"))
+        # A row pointing at the practice: SQLite copies the table to change it, which must not trip on that.
+        db.session.execute(text("INSERT INTO practice_numbers (practice_id, number) "
+                                "SELECT id, '+14155550177' FROM practices"))
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        old_town = db.session.scalar(select(Practice).where(Practice.name == "Old Town Clinic"))
+        assert old_town.recording_retention_days is None  # kept until someone sets a period
+        db.session.execute(text("INSERT INTO practices (name, timezone, max_wait_seconds, created_at) "
+                                "VALUES ('New Clinic', 'UTC', 600, CURRENT_TIMESTAMP)"))
+        db.session.commit()
+        new_clinic = db.session.scalar(select(Practice).where(Practice.name == "New Clinic"))
+        assert new_clinic.recording_retention_days == 90
 
 
 def test_a_recording_already_gone_at_twilio_counts_as_deleted_and_the_next_look_is_an_hour_away(app, world,

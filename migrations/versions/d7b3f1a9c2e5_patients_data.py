@@ -22,6 +22,9 @@ def upgrade():
     with op.batch_alter_table('practices', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sms_names_practice', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('recording_retention_days', sa.Integer(), server_default='90', nullable=True))
+    # Practices that exist keep their recordings (NULL) until someone chooses a period for them: an upgrade
+    # must not delete, at Twilio and for good, recordings nobody chose to let go. New practices get 90 days.
+    op.execute("UPDATE practices SET recording_retention_days = NULL")
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('recording_removed_at', callcenter.models.UTCDateTime(timezone=True),
                                       nullable=True))

@@ -128,6 +128,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.console = ConsoleBroadcaster(app, socketio, interval=app.config.get("CONSOLE_PUSH_INTERVAL", PUSH_INTERVAL))
 
     from agents_ui import bp as console_bp
+    from agents_ui.sessions import end_session as end_staff_session
     from ivr import bp as ivr_bp
     from ivr import sms_bp
     from ops.cli import register_commands
@@ -137,6 +138,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from portal.headers import init_app as init_headers
     from simulator.cli import register_commands as register_simulator_commands
 
+    # A staff member's sign-in sessions ended (an admin, the command line): their consoles close and they
+    # stop being offered calls, in every web process. The admin area cannot import the console.
+    app.end_staff_session = lambda user_id: end_staff_session(app, user_id)
     init_sign_in(app)
     audit.install()
 

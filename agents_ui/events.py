@@ -43,6 +43,16 @@ def _agent():
 _epochs: dict[str, str] = {}
 
 
+def _signed_out_here() -> int | None:
+    """Whose console this socket was, now that its session has ended (an ended session loads no user any
+    more, so the socket keeps it): None when they are still signed in elsewhere, whose consoles go on."""
+    app = current_app._get_current_object()
+    user_id = sessions.socket_watch(app).user_of(request.sid)
+    if user_id is None or signin.users_signed_in(db.session, {user_id}, app.permanent_session_lifetime):
+        return None
+    return user_id
+
+
 def _signed_in() -> bool:
     if not (current_user.is_authenticated and current_user.is_staff):
         return False
@@ -87,7 +97,7 @@ def console_event(handler):
         try:
             db.session.info["address"] = request.remote_addr  # for the audit rows this event writes
             if not _signed_in():
-                user_id = current_user.id if current_user.is_authenticated else None
+                user_id = current_user.id if current_user.is_authenticated else _signed_out_here()
                 if user_id is not None:
                     sessions.end_session(current_app._get_current_object(), user_id)
                 disconnect()
@@ -140,7 +150,8 @@ class ConsoleNamespace(Namespace):
             raise ConnectionRefusedError("Log in with a staff account to use the console.")
         db.session.info["address"] = request.remote_addr  # for the audit row of the lists it is shown
         sessions.socket_opened(current_user.id)
-        sessions.socket_watch(current_app._get_current_object()).opened(request.sid, session.get(signin.SESSION_KEY))
+        sessions.socket_watch(current_app._get_current_object()).opened(request.sid, session.get(signin.SESSION_KEY),
+                                                                          current_user.id)
         _epochs[request.sid] = current_app.presence.epoch()
         _heartbeat()
         join_room(staff_room(current_user.id))

@@ -143,13 +143,13 @@ class SocketWatch:
 
     def __init__(self, app: Flask, socketio, every: float):
         self.app, self.socketio, self.server, self.every = app, socketio, socketio.server, every
-        self.sockets: dict[str, str | None] = {}
+        self.sockets: dict[str, tuple[str | None, int]] = {}  # sid -> (session token, staff member's id)
         self.lock = threading.Lock()
         self.running = False
 
-    def opened(self, sid: str, token: str | None) -> None:
+    def opened(self, sid: str, token: str | None, user_id: int) -> None:
         with self.lock:
-            self.sockets[sid] = token
+            self.sockets[sid] = (token, user_id)
             start = not self.running
             self.running = True
         if start:
@@ -159,19 +159,30 @@ class SocketWatch:
         with self.lock:
             self.sockets.pop(sid, None)
 
+    def user_of(self, sid: str) -> int | None:
+        """Whose console this socket is, even once their session has ended (and with it `current_user`)."""
+        with self.lock:
+            found = self.sockets.get(sid)
+        return found[1] if found else None
+
     def sweep(self) -> list[str]:
-        """Close the sockets whose session has ended; their ids."""
+        """Close the sockets whose session has ended, and sign out the staff members who have no session
+        left (they stop being offered calls now, not when their console's heartbeat is missed); the ids."""
         with self.lock:
             sockets = dict(self.sockets)
         if not sockets:
             return []
         with self.app.app_context():
             try:
-                live = signin.live_tokens(db.session, {t for t in sockets.values() if t},
+                live = signin.live_tokens(db.session, {t for t, _ in sockets.values() if t},
                                           self.app.permanent_session_lifetime)
+                ended = [sid for sid, (token, _) in sockets.items() if token not in live]
+                gone = {sockets[sid][1] for sid in ended} - signin.users_signed_in(
+                    db.session, {sockets[sid][1] for sid in ended}, self.app.permanent_session_lifetime)
+                for user_id in gone:
+                    end_session(self.app, user_id)
             finally:
                 db.session.remove()
-        ended = [sid for sid, token in sockets.items() if token not in live]
         for sid in ended:
             self.closed(sid)
             self.server.disconnect(sid, namespace=NAMESPACE)

@@ -131,6 +131,16 @@ def live_tokens(session: Session, tokens: set[str], idle: timedelta, now: dateti
     return {by_hash[h] for h in open_hashes}
 
 
+def users_signed_in(session: Session, user_ids: set[int], idle: timedelta, now: datetime | None = None) -> set[int]:
+    """Those of these staff members who still have an open session anywhere (one query)."""
+    if not user_ids:
+        return set()
+    since = (now or utcnow()) - idle
+    return set(session.scalars(select(LoginSession.user_id).where(
+        LoginSession.user_id.in_(list(user_ids)), LoginSession.ended_at.is_(None),
+        LoginSession.last_seen_at >= since).distinct()))
+
+
 def signed_in_user(session: Session, token: str | None, idle: timedelta,
                    now: datetime | None = None) -> tuple[User, LoginSession] | None:
     """The active user of the open session this token opened, and the session: one query, on every

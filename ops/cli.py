@@ -149,10 +149,8 @@ def user_create(email: str, role: str, practice_id: int | None, display_name: st
 
 def _sessions_ended(user, ended: int) -> None:
     """The account's consoles close too, on whichever web process holds them (via the Socket.IO queue)."""
-    from agents_ui.sessions import end_session
-
     if user.is_staff:
-        end_session(current_app._get_current_object(), user.id)
+        current_app.end_staff_session(user.id)
     click.echo(f"{ended} sessions ended")
 
 

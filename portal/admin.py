@@ -6,7 +6,7 @@ every web process, and their consoles are closed by each process's sweep within 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -59,6 +59,8 @@ def act(user_id: int, action: str):
         db.session.rollback()
         flash(str(exc), "error")
     else:
+        if user.is_staff and action != "unlock":  # as the command line does: consoles close, offers move on
+            current_app.end_staff_session(user.id)
         flash(done.format(email=user.email, ended=ended), "ok")
     return redirect(url_for("admin.users"))
 

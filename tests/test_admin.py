@@ -8,7 +8,8 @@ from sqlalchemy import select
 from callcenter.accounts import create_api_key, create_user
 from callcenter.extensions import db
 from callcenter.models import SecurityEvent, User
-from tests.support import PASSWORD, csrf_token, enter_code, log_in
+from agents_ui.broadcast import NAMESPACE
+from tests.support import PASSWORD, ask, csrf_token, enter_code, log_in, open_console
 
 ADMIN_TOTP = "KRSXG5CTMVRXEZLUKN2XAZLSONSWC4TF"
 
@@ -35,12 +36,17 @@ def test_an_admin_disables_an_account_and_its_session_ends_at_once(app, world):
     admin = _admin(app)
     alice = app.test_client()
     log_in(alice, "alice@example.test")
+    console = open_console(app, alice)
+    assert ask(console, "available", {"available": True})["ok"] is True
+    assert world["alice"] in app.presence.available_agents()
     page = admin.get("/admin/").get_data(as_text=True)
     assert "alice@example.test" in page and 'data-action="disable"' in page
     answer = _act(admin, f"/admin/users/{world['alice']}/disable")
     assert "alice@example.test is disabled and signed out (1 sessions)." in admin.get(
         answer.headers["Location"]).get_data(as_text=True)
     assert alice.get("/console/").status_code == 302
+    assert not console.is_connected(NAMESPACE)  # her console closed at once,
+    assert world["alice"] not in app.presence.available_agents()  # and no caller is offered to her any more
     assert log_in(app.test_client(), "alice@example.test").status_code == 401
     with app.app_context():
         detail = db.session.scalar(select(SecurityEvent.detail).where(SecurityEvent.kind == "account_disabled"))

@@ -11,7 +11,7 @@ from callcenter.extensions import db
 from callcenter.models import LoginSession, SecurityEvent, User
 from callcenter.signin import LOCK_AFTER
 from portal.auth import limiter
-from tests.support import PASSWORD, eventually, log_in, log_out, open_console
+from tests.support import PASSWORD, ask, eventually, log_in, log_out, open_console
 
 DESK = "desk@maple.test"
 
@@ -177,9 +177,27 @@ def test_a_silent_socket_whose_session_ended_is_closed_by_the_server(app, world)
     log_in(idle, "alice@example.test")
     log_in(busy, "bob@example.test")
     idle_socket, busy_socket = open_console(app, idle), open_console(app, busy)
+    for socket in (idle_socket, busy_socket):
+        assert ask(socket, "available", {"available": True})["ok"] is True
     with app.app_context():
         row = db.session.scalar(select(LoginSession).where(LoginSession.user_id == world["alice"]))
         row.last_seen_at -= app.permanent_session_lifetime + timedelta(seconds=1)
         db.session.commit()
     eventually(lambda: not idle_socket.is_connected(NAMESPACE))
     assert busy_socket.is_connected(NAMESPACE)
+    # Signed out too: no caller is offered to a console that is no longer there.
+    assert set(app.presence.available_agents()) == {world["bob"]}
+
+
+def test_an_event_from_a_console_whose_session_ended_signs_its_agent_out(app, world):
+    browser = app.test_client()
+    log_in(browser, "alice@example.test")
+    console = open_console(app, browser)
+    assert ask(console, "available", {"available": True})["ok"] is True
+    with app.app_context():
+        row = db.session.scalar(select(LoginSession).where(LoginSession.user_id == world["alice"]))
+        row.last_seen_at -= app.permanent_session_lifetime + timedelta(seconds=1)
+        db.session.commit()
+    answer = ask(console, "heartbeat")
+    assert answer["ok"] is False and "log in again" in answer["error"].lower()
+    assert world["alice"] not in app.presence.available_agents()

@@ -75,19 +75,24 @@ def note_fault(redis: Redis, kind: str, path: str, detail: str | None) -> None:
         pipe.execute()
 
 
-def take_faults(redis: Redis, limit: int = 500) -> list[dict]:
-    """The faults noted so far (oldest first), taken off the list."""
-    with redis.pipeline() as pipe:
-        pipe.lrange(FAULTS_KEY, 0, limit - 1)
-        pipe.ltrim(FAULTS_KEY, limit, -1)
-        raw, _ = pipe.execute()
+def noted_faults(redis: Redis, limit: int = 500) -> tuple[list[dict], int]:
+    """The faults noted so far (oldest first), left on the list until `forget_faults` is told they are
+    written down: a worker that dies, or a database still failing, loses none. Also how many raw items
+    were read (unreadable ones are counted, and dropped with the rest)."""
+    raw = redis.lrange(FAULTS_KEY, 0, limit - 1)
     faults = []
     for item in raw:
         try:
             faults.append(json.loads(item))
         except ValueError:
             continue
-    return faults
+    return faults, len(raw)
+
+
+def forget_faults(redis: Redis, count: int) -> None:
+    """The oldest `count` noted faults are written down: off the list."""
+    if count:
+        redis.ltrim(FAULTS_KEY, count, -1)
 
 
 class KeptWebhooks:

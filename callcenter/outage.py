@@ -95,8 +95,12 @@ def take_in(session: Session, queue: CallQueue, followups: FollowUps, gateway: T
     recordings = gateway.recordings(taken["sid"])
     if recordings:
         newest = recordings[0]
-        voicemail.recorded(session, {**fields, "RecordingUrl": newest["url"], "RecordingSid": newest["sid"],
-                                     "RecordingDuration": str(newest["duration"])})
+        _call, message = voicemail.recorded(session, {**fields, "RecordingUrl": newest["url"],
+                                                      "RecordingSid": newest["sid"],
+                                                      "RecordingDuration": str(newest["duration"])})
+        if message is not None and message.transcription is None:  # the fallback Bin does not transcribe
+            message.body = (f"Voicemail left while the service could not answer, {newest['duration']} seconds. "
+                            "Not transcribed: listen to the recording.")
         session.commit()
     call_status.apply(session, queue, followups, {**fields, "CallStatus": taken["status"],
                                                   "CallDuration": str(taken["duration"] or 0),
@@ -123,4 +127,8 @@ def take_in_calls_twilio_took(session: Session, queue: CallQueue, followups: Fol
             taken.append(take_in(session, queue, followups, gateway, call).id)
         except GatewayError:
             session.rollback()  # asked again next time
+        except Exception as exc:  # this call only: the callers after it were told "we will call you back" too
+            session.rollback()
+            log.error("outage check: a call Twilio took could not be recorded (%s); tried again next time",
+                      type(exc).__name__)
     return taken

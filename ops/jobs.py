@@ -12,7 +12,7 @@ from callcenter import acd, audit, call_status, escalation, ledger, outage, reco
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
-from callcenter.kept import take_faults
+from callcenter.kept import forget_faults, noted_faults
 from callcenter.models import Message, SecurityEvent
 from callcenter.reconciler import reconcile as reconcile_ledger
 from ivr.urls import public_url
@@ -25,9 +25,10 @@ COPIES_SLOT = "cc:recordings:looked"  # set for ten minutes after overdue copies
 
 
 def _write_down_faults(app) -> None:
-    """Faults webhooks answered with safe TwiML while the database could not take their row either."""
+    """Faults webhooks answered with safe TwiML while the database could not take their row either; they
+    leave Redis only once the database has them."""
     try:
-        faults = take_faults(app.redis)
+        faults, read = noted_faults(app.redis)
     except RedisError:
         return
     for fault in faults:
@@ -40,6 +41,7 @@ def _write_down_faults(app) -> None:
                                      detail=str(fault.get("detail") or "")[:400] or None, at=at))
     if faults:
         db.session.commit()
+    forget_faults(app.redis, read)
 
 
 def reconcile() -> dict:
@@ -49,7 +51,7 @@ def reconcile() -> dict:
                                                                          fields),
                             "recording": _voicemail_kept, "call_recording": _call_recording_kept},
                            on_failure=db.session.rollback)
-    _write_down_faults(app)
+    _step("writing down webhook faults", _write_down_faults, app, default=None)
     replayed = [result for kind, result in kept.applied if kind == "status"]
     voicemails_kept = sum(1 for kind, _result in kept.applied if kind == "recording")
     if kept.dead:  # raised once, here: the items wait in the dead-letter list for a person (ops kept)
@@ -58,14 +60,15 @@ def reconcile() -> dict:
                                      "Ask the service's administrator to look at them (flask kept show).")
     if voicemails_kept:
         log.warning("reconciler: saved %d voicemails whose recording callback had failed", voicemails_kept)
-    taken_while_down = _take_in_calls_twilio_took(app)
-    removed, conversations_removed = _remove_expired_recordings(app)
-    copies = _copy_recordings_owed(app)
-    sealed = audit.seal(db.session)  # the audit rows written since the last round join the hash chain
-    db.session.commit()
     report = reconcile_ledger(db.session, app.call_queue, app.gateway,
                               after_call_limit=timedelta(seconds=app.config["AFTER_CALL_WORK_LIMIT"]))
     db.session.commit()
+    # The steps below have a round of their own each: one that fails is logged and tried next round, and
+    # never stops the others (nor, above, the queue's repair and the hang-ups Twilio reported).
+    taken_while_down = _step("the outage check", _take_in_calls_twilio_took, app, default=[])
+    removed, conversations_removed = _step("retention", _remove_expired_recordings, app, default=([], []))
+    copies = _step("copying recordings", _copy_recordings_owed, app, default=[])
+    sealed = _step("sealing the audit", _seal_audit, default=0)
     if replayed:
         log.warning("reconciler: applied %d status callbacks that had failed when they arrived", len(replayed))
     if any(applied.abandoned for applied in replayed) or report.gone_while_waiting or report.stuck_connecting:
@@ -118,6 +121,22 @@ def reconcile() -> dict:
             "conversations_removed": conversations_removed, "recording_copies_relaunched": copies}
 
 
+def _step(what: str, do, *args, default):
+    """One housekeeping step of the reconciler's round, on its own: a failure is rolled back and logged."""
+    try:
+        return do(*args)
+    except Exception as exc:
+        db.session.rollback()
+        log.error("reconciler: %s failed (%s); tried again next round", what, type(exc).__name__)
+        return default
+
+
+def _seal_audit() -> int:
+    sealed = audit.seal(db.session)  # the audit rows written since the last round join the hash chain
+    db.session.commit()
+    return sealed
+
+
 def _remove_expired_recordings(app) -> tuple[list[int], list[int]]:
     """Hourly (one worker, through a Redis slot): recordings past their practice's retention period go:
     voicemails' at Twilio (their messages' ids) and recorded conversations' copies here (their ids)."""
@@ -162,6 +181,11 @@ def _take_in_calls_twilio_took(app) -> list[int]:
     except RedisError:
         return []
     taken = outage.take_in_calls_twilio_took(db.session, app.call_queue, app.followups, app.gateway, ledger.now())
+    if len(taken) >= outage.PER_ROUND:  # more may be waiting: the next round (30 s) goes on, not in 10 minutes
+        try:
+            app.redis.delete(OUTAGE_SLOT)
+        except RedisError:
+            pass
     if taken:
         log.warning("reconciler: %d calls Twilio took while the app could not answer are recorded now "
                     "(voicemails to review, callbacks owed)", len(taken))

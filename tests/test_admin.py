@@ -5,10 +5,10 @@ nobody but an admin gets in."""
 import pyotp
 from sqlalchemy import select
 
+from agents_ui.broadcast import NAMESPACE
 from callcenter.accounts import create_api_key, create_user
 from callcenter.extensions import db
 from callcenter.models import SecurityEvent, User
-from agents_ui.broadcast import NAMESPACE
 from tests.support import PASSWORD, ask, csrf_token, enter_code, log_in, open_console
 
 ADMIN_TOTP = "KRSXG5CTMVRXEZLUKN2XAZLSONSWC4TF"

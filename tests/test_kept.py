@@ -207,3 +207,19 @@ def test_a_voicemail_the_database_could_not_save_is_kept_and_becomes_a_message(a
         assert reconcile()["replayed"] == 1
         [message] = db.session.scalars(select(Message)).all()
         assert message.recording_url == RECORDED["RecordingUrl"] and message.needs_review
+
+
+def test_faults_noted_while_the_database_was_down_stay_in_redis_until_the_database_has_them(app, world):
+    from callcenter.kept import note_fault, noted_faults
+    from callcenter.models import SecurityEvent
+    from ops.jobs import _write_down_faults
+
+    note_fault(app.redis, "webhook_fault", "/ivr/voice", "OperationalError")
+    down = with_parts_down(app, database_down=True)
+    with down.app_context(), pytest.raises(OperationalError):
+        _write_down_faults(down)  # the worker's round, with the database still down
+    assert len(noted_faults(app.redis)[0]) == 1  # not lost
+    with app.app_context():
+        _write_down_faults(app)
+        assert db.session.scalar(select(func.count(SecurityEvent.id))) == 1
+    assert noted_faults(app.redis)[0] == []

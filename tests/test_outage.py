@@ -1,6 +1,7 @@
 """While the app is down, the numbers' Fallback URL (a TwiML Bin) takes the calls; when it is back, the
 worker finds them through Twilio's REST API: a voicemail to review, or a callback owed, for each."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.etree import ElementTree
@@ -9,9 +10,9 @@ from sqlalchemy import func, select
 
 from callcenter import outage
 from callcenter.extensions import db
-from callcenter.models import Call, CallbackTask, CallEvent, Message
+from callcenter.models import AuditEntry, Call, CallbackTask, CallEvent, Message
 from ops.jobs import OUTAGE_SLOT, reconcile
-from tests.support import ACCOUNT_SID, MAPLE_NUMBER, PATIENT, waiting_call
+from tests.support import ACCOUNT_SID, MAPLE_NUMBER, PATIENT, make_call, waiting_call
 
 LEFT_A_MESSAGE = "CA" + "1" * 32
 HUNG_UP = "CA" + "2" * 32
@@ -87,3 +88,40 @@ def test_the_command_prints_both_bins_and_where_they_go(cli):
     assert result.exit_code == 0, result.output
     assert "Fallback URL" in result.output and "<Record" in result.output
     assert "Your message has been recorded" in result.output
+
+
+def test_an_outage_voicemail_says_it_was_not_transcribed(app, world, twilio_http):
+    twilio_http.calls = [_twilio_call(LEFT_A_MESSAGE)]
+    twilio_http.recordings[LEFT_A_MESSAGE] = [{
+        "sid": "RE" + "1" * 32, "call_sid": LEFT_A_MESSAGE, "duration": "21", "status": "completed",
+        "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE{'1' * 32}.json"}]
+    with app.app_context():
+        assert len(reconcile()["taken_while_down"]) == 1
+        message = db.session.scalar(select(Message))
+    # The Bin's <Record> does not transcribe: "Transcription pending" would never come true.
+    assert message.body == ("Voicemail left while the service could not answer, 21 seconds. "
+                            "Not transcribed: listen to the recording.")
+
+
+def test_an_outage_check_that_fails_stops_nothing_else_in_the_round(app, world, twilio_http, caplog):
+    caplog.set_level(logging.ERROR, logger="ops.jobs")
+    garbled = _twilio_call(LEFT_A_MESSAGE)
+    garbled["end_time"] = 1765000000  # Twilio's list is not what it should be: the check itself fails
+    twilio_http.calls = [garbled]
+    with app.app_context():
+        make_call(app, world["maple"])
+        db.session.add(AuditEntry(action="view", object_type="call", object_id=1, practice_id=world["maple"]))
+        db.session.commit()
+        result = reconcile()  # the round goes on past it
+    assert result["taken_while_down"] == [] and result["audit_sealed"] == 1
+    assert "reconciler: the outage check failed (AttributeError); tried again next round" in caplog.text
+
+
+def test_a_full_round_of_outage_calls_lets_the_next_round_go_on_at_once(app, world, twilio_http):
+    twilio_http.calls = [_twilio_call("CA" + f"{n:032d}", ended_ago=timedelta(minutes=10 + n))
+                         for n in range(outage.PER_ROUND + 5)]
+    with app.app_context():
+        assert len(reconcile()["taken_while_down"]) == outage.PER_ROUND
+        assert len(reconcile()["taken_while_down"]) == 5  # thirty seconds later, not ten minutes
+        assert reconcile()["taken_while_down"] == []
+        assert db.session.scalar(select(func.count(Call.id))) == outage.PER_ROUND + 5

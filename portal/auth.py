@@ -132,7 +132,9 @@ def login():
 
 def _safe_next(target: str) -> str:
     """Only same-site paths: never an open redirect."""
-    if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    # Browsers read "/\host" as "//host", and drop tabs and newlines: none of those, then.
+    if (not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc
+            or any(c == "\\" or ord(c) < 32 or ord(c) == 127 for c in target)):
         return ""
     return target
 

@@ -71,9 +71,12 @@ def local_day(name: str, raw: str | None, tz: ZoneInfo, *, end: bool = False) ->
         day = date.fromisoformat(raw.strip())
     except ValueError:
         raise BadParameter(name, f"not a date: {raw[:60]!r} (e.g. 2026-11-27)") from None
-    if end:
-        day += timedelta(days=1)
-    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+    try:
+        if end:
+            day += timedelta(days=1)
+        return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+    except OverflowError:  # 9999-12-31 and its neighbours
+        raise BadParameter(name, f"out of range: {raw[:60]!r}") from None
 
 
 def time_range(since: datetime | None, until: datetime | None, until_name: str = "until") -> None:

@@ -131,6 +131,7 @@ def dashboard():
     try:
         day = params.local_day("Day", request.args.get("day"), g.tz) or params.local_day("Day", today.isoformat(),
                                                                                          g.tz)
+        params.local_day("Day", day.astimezone(g.tz).date().isoformat(), g.tz, end=True)  # a day after it exists
     except params.BadParameter as exc:
         errors.append(str(exc))
         day = params.local_day("Day", today.isoformat(), g.tz)
@@ -218,10 +219,18 @@ CSV_COLUMNS = ["received", "urgency", "caller", "callback_number", "message", "t
                "acknowledged_by", "call_id"]
 
 
+def _cell(text: str | None) -> str:
+    """Free text as a spreadsheet shows it, never as a formula it runs (a caller's name "=HYPERLINK(...)")."""
+    text = text or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 @portal_bp.get("/messages.csv")
 def messages_csv():
     """The filtered messages as CSV, oldest first, streamed a chunk at a time; each exported row is audited."""
-    found, _errors = _message_filters()
+    found, errors = _message_filters()
+    if errors:  # never the whole history instead of what was asked for
+        return Response("Nothing exported: " + "; ".join(errors) + "\n", status=400, mimetype="text/plain")
     found.pop("page", None)
     scope, tz = g.scope, g.tz
 
@@ -232,8 +241,8 @@ def messages_csv():
         for chunk in scope.messages_to_export(**found):
             for m in chunk:
                 writer.writerow([
-                    m.created_at.astimezone(tz).isoformat(timespec="seconds"), m.urgency, m.caller_name or "",
-                    m.callback_number or "", m.body, m.taken_by.name if m.taken_by else "voicemail",
+                    m.created_at.astimezone(tz).isoformat(timespec="seconds"), m.urgency, _cell(m.caller_name),
+                    m.callback_number or "", _cell(m.body), m.taken_by.name if m.taken_by else "voicemail",
                     m.acknowledged_at.astimezone(tz).isoformat(timespec="seconds") if m.acknowledged_at else "",
                     m.acknowledged_by.email if m.acknowledged_by else ("API" if m.acknowledged_by_key_id else ""),
                     m.call_id or ""])

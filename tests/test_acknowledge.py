@@ -104,3 +104,15 @@ def test_the_filtered_list_exports_as_csv_and_each_row_is_audited(app, world):
     with app.app_context():
         exported = db.session.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "export")).all()
     assert sorted(exported) == sorted([first, second])
+
+
+def test_an_export_with_a_mistyped_date_exports_nothing_and_no_cell_runs_as_a_formula(app, world):
+    desk = _desk(app)
+    make_message(app, world["maple"], at=datetime(2026, 11, 2, 15, 0, tzinfo=UTC),
+                 caller_name='=HYPERLINK("http://evil.example","Pat")', body="-2+3 tablets")
+    refused = desk.get("/portal/messages.csv?from=2026-11-31")
+    assert refused.status_code == 400 and "Nothing exported" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "export")) is None
+    rows = list(csv.DictReader(io.StringIO(desk.get("/portal/messages.csv").get_data(as_text=True))))
+    assert (rows[0]["caller"], rows[0]["message"]) == ('\'=HYPERLINK("http://evil.example","Pat")', "'-2+3 tablets")

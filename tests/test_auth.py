@@ -1,5 +1,8 @@
 import time
 from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
 
 from callcenter.extensions import db
 from callcenter.models import SecurityEvent
@@ -55,11 +58,14 @@ def test_it_refuses_a_login_with_a_forged_csrf_token(client, world):
     assert client.get("/portal/").status_code == 302
 
 
-def test_it_never_redirects_off_site_after_login(client, world):
-    form = client.get("/login?next=//evil.example/steal")
-    response = client.post("/login?next=//evil.example/steal",
-                           data={"email": "desk@maple.test", "password": PASSWORD,
-                                 "csrf_token": csrf_token(form)})
+@pytest.mark.parametrize("target", ["//evil.example/steal", "/\\evil.example/steal", "/\t/evil.example",
+                                    "https://evil.example/"])
+def test_it_never_redirects_off_site_after_login(app, world, target):
+    client = app.test_client()
+    query = urlencode({"next": target})
+    form = client.get(f"/login?{query}")
+    response = client.post(f"/login?{query}", data={"email": "desk@maple.test", "password": PASSWORD,
+                                                    "csrf_token": csrf_token(form)})
     assert response.headers["Location"] == "/portal/"
 
 

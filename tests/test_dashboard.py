@@ -88,3 +88,5 @@ def test_the_practice_sees_its_day_with_a_chart(app, a_day):
     assert 'data-figure="abandonment">25 %<' in page
     assert page.count('class="bar-all"') == 24 and "9:00 · 2 calls, 2 answered, 0 abandoned" in page
     assert desk.get("/portal/dashboard?day=not-a-day").status_code == 200  # said, and today shown
+    last = desk.get("/portal/dashboard?day=9999-12-31")  # the calendar's last day has no day after it
+    assert last.status_code == 200 and "out of range" in last.get_data(as_text=True)

@@ -73,6 +73,33 @@ def test_a_code_is_asked_for_after_the_password_and_works_only_once(app, world):
     assert second.get("/console/").status_code == 302
 
 
+def test_the_same_code_sent_twice_at_once_lets_only_one_in(app, world):
+    """Someone relays the code they watched being typed, at the very moment its owner sends it."""
+    import threading
+
+    for _ in range(3):
+        limiter.reset()  # each round's three refusals would count towards the throttle
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == SAM))
+            user.totp_last_step, user.failed_logins = None, 0
+            db.session.commit()
+        browsers = [app.test_client() for _ in range(4)]
+        for browser in browsers:
+            assert _password_only(browser, SAM).headers["Location"] == "/login/code"
+        code, start, answers = pyotp.TOTP(SUPERVISOR_TOTP).now(), threading.Barrier(len(browsers)), []
+
+        def send(browser):
+            start.wait()
+            answers.append(enter_code(browser, code).status_code)
+
+        threads = [threading.Thread(target=send, args=(b,)) for b in browsers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(answers) == [302, 401, 401, 401]
+
+
 def test_a_recovery_code_signs_in_once(app, client, world):
     log_in(client, "alice@example.test")  # an agent may turn it on
     answer, _ = _set_up(client)

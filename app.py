@@ -59,8 +59,9 @@ def _console_origins(config):
     allowed_public = f"{urlsplit(public).scheme}://{urlsplit(public).netloc}" if public else None
 
     def allowed(origin: str | None, environ: dict) -> bool:
-        # Socket.IO sees the request before ProxyFix does: a proxy's X-Forwarded-* name the address the
-        # browser used (a page on another site cannot set them, so this lets no stranger in).
+        # Behind the trusted proxies (ProxyFix), HTTP_HOST and the scheme are the ones the browser used; the
+        # X-Forwarded-* are read too for a service that trusts no proxy but has one (a page on another site
+        # cannot set them, so this lets no stranger in).
         host = environ.get("HTTP_HOST", "")
         scheme = environ.get("wsgi.url_scheme", "http")
         forwarded = (environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip() + "://"
@@ -84,10 +85,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.session_interface = _SessionInterface()
-
-    if app.config["TRUSTED_PROXIES"]:
-        n = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
     database.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
@@ -124,6 +121,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     socketio.init_app(app, async_mode=_socketio_async_mode(), message_queue=message_queue,
                       cors_allowed_origins=_console_origins(app.config),
                       channel=app.config.get("SOCKETIO_CHANNEL") or _socketio_channel(message_queue))
+    if app.config["TRUSTED_PROXIES"]:
+        # Outside Socket.IO's own middleware, which init_app put around the app: the console's events see
+        # the agent's address and scheme as the proxy gave them too (their audit rows), not the proxy's.
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
     # Every broadcast to the agents' consoles goes through it, coalesced by a background task.
     app.console = ConsoleBroadcaster(app, socketio, interval=app.config.get("CONSOLE_PUSH_INTERVAL", PUSH_INTERVAL))
 

@@ -36,3 +36,17 @@ def test_behind_a_proxy_the_address_the_browser_used_is_the_services_own(live_ap
                    **{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "answering.example.com"})
     assert client.connected
     client.disconnect()
+
+
+def test_behind_a_proxy_the_consoles_audit_rows_carry_the_agents_address_not_the_proxys(app, live_app, world):
+    from sqlalchemy import select
+
+    from callcenter.extensions import db
+    from callcenter.models import AuditEntry
+
+    session = login(live_app.url, "alice@example.test", PASSWORD)
+    client = _open(live_app.url, session, None, **{"X-Forwarded-For": "203.0.113.9"})
+    client.disconnect()
+    with app.app_context():
+        rows = db.session.execute(select(AuditEntry.object_type, AuditEntry.address)).all()
+    assert rows == [("console_lists", "203.0.113.9")]  # the lists the console was shown when it opened

@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from agents_ui.broadcast import DEFAULT_INTERVAL as PUSH_INTERVAL
 from agents_ui.broadcast import ConsoleBroadcaster
-from callcenter import acd, audit, config, database
+from callcenter import acd, audit, config, database, signin
 from callcenter.extensions import csrf, db, login_manager, migrate, socketio
 from callcenter.followups import FollowUps
 from callcenter.gateway import TwilioGateway
@@ -78,7 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=30 * 60,  # idle staff sessions expire after 30 minutes
+        PERMANENT_SESSION_LIFETIME=signin.IDLE_LIMIT,  # idle staff sessions expire after 30 minutes
         SESSION_REFRESH_EACH_REQUEST=True,
         WTF_CSRF_TIME_LIMIT=None,
     )

@@ -23,7 +23,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from . import two_factor
@@ -33,6 +33,7 @@ from .models import LoginSession, SecurityEvent, User, utcnow
 LOCK_AFTER = 10  # wrong passwords in a row
 SESSION_KEY = "login"  # where the browser's (signed) session cookie carries the session's token
 TOUCH_EVERY = timedelta(seconds=60)
+IDLE_LIMIT = timedelta(minutes=30)  # a session unused this long has ended (the app's session lifetime)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")
 
 
@@ -183,12 +184,20 @@ def end_session(session: Session, token: str | None, why: str) -> None:
                         .values(ended_at=utcnow(), ended_why=why))
 
 
+def live_sessions(now: datetime | None = None):
+    """The condition on login_sessions for those still open: not ended, and used within IDLE_LIMIT."""
+    return (LoginSession.ended_at.is_(None)) & (LoginSession.last_seen_at >= (now or utcnow()) - IDLE_LIMIT)
+
+
 def end_all_sessions(session: Session, user_id: int, why: str) -> int:
-    """End every open session of this user; how many there were."""
-    result = session.execute(update(LoginSession).where(LoginSession.user_id == user_id,
-                                                        LoginSession.ended_at.is_(None))
-                             .values(ended_at=utcnow(), ended_why=why))
-    return result.rowcount or 0
+    """End every session of this user still marked open; how many of them were live (not idle past
+    IDLE_LIMIT, which ended on their own): the number people are told."""
+    now = utcnow()
+    live = session.scalar(select(func.count(LoginSession.id)).where(LoginSession.user_id == user_id,
+                                                                    live_sessions(now=now))) or 0
+    session.execute(update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+                    .values(ended_at=now, ended_why=why))
+    return live
 
 
 def _account(session: Session, email: str) -> User:

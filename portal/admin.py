@@ -39,7 +39,7 @@ def admins_only():
 def users():
     """Every staff account, with what can be done to it."""
     sessions = dict(db.session.execute(
-        select(LoginSession.user_id, func.count(LoginSession.id)).where(LoginSession.ended_at.is_(None))
+        select(LoginSession.user_id, func.count(LoginSession.id)).where(signin.live_sessions())
         .group_by(LoginSession.user_id)).all())
     people = db.session.scalars(select(User).order_by(User.role, User.email)).all()
     practices = {p.id: p.name for p in db.session.scalars(select(Practice))}

@@ -85,3 +85,20 @@ def test_nobody_but_an_admin_gets_in(app, world):
         assert browser.post(f"/admin/users/{world['alice']}/disable",
                             data={"csrf_token": csrf_token(browser.get(home))}).status_code == 403
     assert app.test_client().get("/admin/").status_code == 302  # to the login
+
+
+def test_sessions_that_ended_by_themselves_are_not_counted_as_open(app, world):
+    from datetime import timedelta
+
+    from callcenter.models import LoginSession
+
+    admin = _admin(app)
+    for _ in range(2):
+        log_in(app.test_client(), "alice@example.test")
+    with app.app_context():
+        first = db.session.scalar(select(LoginSession).where(LoginSession.user_id == world["alice"]))
+        first.last_seen_at -= timedelta(hours=2)  # idle long past the limit: it ended by itself
+        db.session.commit()
+    answer = _act(admin, f"/admin/users/{world['alice']}/logout")
+    assert "alice@example.test is signed out everywhere (1 sessions)." in admin.get(
+        answer.headers["Location"]).get_data(as_text=True)

@@ -88,7 +88,7 @@ def test_the_same_code_sent_twice_at_once_lets_only_one_in(app, world):
             assert _password_only(browser, SAM).headers["Location"] == "/login/code"
         code, start, answers = pyotp.TOTP(SUPERVISOR_TOTP).now(), threading.Barrier(len(browsers)), []
 
-        def send(browser):
+        def send(browser, start=start, answers=answers, code=code):
             start.wait()
             answers.append(enter_code(browser, code).status_code)
 

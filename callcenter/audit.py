@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,11 +67,13 @@ def _fields(entry: AuditEntry) -> str:
     return "|".join("" if p is None else str(p) for p in parts)
 
 
-def _hash(prev_hash: str, entry: AuditEntry) -> str:
-    return hashlib.sha256(f"{prev_hash}|{_fields(entry)}".encode()).hexdigest()
+def _hash(key: bytes, prev_hash: str, entry: AuditEntry) -> str:
+    # Keyed (HMAC-SHA256, with AUDIT_KEY, which lives outside the database): someone who can write to the
+    # database cannot edit a row and compute the hashes of the chain after it again.
+    return hmac.new(key, f"{prev_hash}|{_fields(entry)}".encode(), hashlib.sha256).hexdigest()
 
 
-def seal(session: Session, limit: int = SEAL_BATCH) -> int:
+def seal(session: Session, key: bytes, limit: int = SEAL_BATCH) -> int:
     """Chain the rows written since the last seal (one sealer at a time: the worker's scheduled round)."""
     last = session.scalar(select(AuditEntry).where(AuditEntry.chain_seq.is_not(None))
                           .order_by(AuditEntry.chain_seq.desc()).limit(1))
@@ -80,7 +83,7 @@ def seal(session: Session, limit: int = SEAL_BATCH) -> int:
     for entry in new:
         seq += 1
         entry.chain_seq, entry.prev_hash = seq, prev
-        entry.entry_hash = prev = _hash(prev, entry)
+        entry.entry_hash = prev = _hash(key, prev, entry)
     session.flush()
     return len(new)
 
@@ -97,8 +100,17 @@ class Verified:
         return self.broken_at is None
 
 
-def verify(session: Session, batch: int = 5000) -> Verified:
-    """Walk the whole chain, recomputing each hash."""
+def head(session: Session) -> tuple[int, str] | None:
+    """The chain's last place and hash: kept outside the database (the worker logs it after each seal), it
+    shows whether entries were removed from the end, which the chain alone cannot."""
+    last = session.scalar(select(AuditEntry).where(AuditEntry.chain_seq.is_not(None))
+                          .order_by(AuditEntry.chain_seq.desc()).limit(1))
+    return (last.chain_seq, last.entry_hash) if last is not None else None
+
+
+def verify(session: Session, key: bytes, batch: int = 5000, expect_head: tuple[int, str] | None = None) -> Verified:
+    """Walk the whole chain, recomputing each hash; with `expect_head` (a head logged before), also check
+    that the chain still reaches it, so that entries removed from the end are found too."""
     prev, expected_seq, checked, after = GENESIS, 1, 0, 0
     while True:
         rows = session.scalars(select(AuditEntry).where(AuditEntry.chain_seq > after)
@@ -110,9 +122,16 @@ def verify(session: Session, batch: int = 5000) -> Verified:
                 return Verified(checked, 0, expected_seq, f"entry {expected_seq} of the chain is missing")
             if entry.prev_hash != prev:
                 return Verified(checked, 0, entry.chain_seq, f"entry {entry.chain_seq} does not follow the one before")
-            if entry.entry_hash != _hash(prev, entry):
+            if entry.entry_hash != _hash(key, prev, entry):
                 return Verified(checked, 0, entry.chain_seq, f"entry {entry.chain_seq} (id {entry.id}) was changed")
             prev, expected_seq, checked, after = entry.entry_hash, expected_seq + 1, checked + 1, entry.chain_seq
+    if expect_head is not None:
+        seq, expected_hash = expect_head
+        if checked < seq:
+            return Verified(checked, 0, checked + 1, f"entries {checked + 1} to {seq} of the chain are missing")
+        found = session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.chain_seq == seq))
+        if found != expected_hash:
+            return Verified(checked, 0, seq, f"entry {seq} is not the one the head named")
     unsealed = session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.chain_seq.is_(None))) or 0
     return Verified(checked, unsealed)
 

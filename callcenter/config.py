@@ -67,6 +67,9 @@ def from_environment(instance_path: str) -> dict:
         auth_token = env.get("EMULATOR_AUTH_TOKEN") or _instance_secret(instance_path, "emulator_token")
     return {
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path, "secret_key"),
+        # Keys the audit's hash chain (callcenter/audit.py). Kept apart from SECRET_KEY, which may be changed
+        # to sign everyone out, and from the database: whoever can write rows must not be able to re-chain them.
+        "AUDIT_KEY": env.get("AUDIT_KEY") or _instance_secret(instance_path, "audit_key"),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url(env, instance_path),
         "PUBLIC_BASE_URL": public_base_url(env),

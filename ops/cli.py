@@ -334,15 +334,26 @@ audit_cli = AppGroup("audit", help="The audit of who saw patient data (hash-chai
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
+@click.option("--head", "expected", default=None, metavar="SEQ:HASH",
+              help="A head the worker logged ('audit chain head: SEQ HASH'): the chain must still reach it.")
+def audit_verify(expected: str | None) -> None:
     """Seal what is new, then check the whole chain; exit status 1 when it is broken."""
-    audit.seal(db.session)
+    expect_head = None
+    if expected:
+        seq, _, hashed = expected.replace(" ", ":").partition(":")
+        if not seq.isdigit() or len(hashed) != 64:
+            _fail(AccountError("--head is SEQ:HASH, as the worker's log gives it"))
+        expect_head = (int(seq), hashed)
+    key = current_app.config["AUDIT_KEY"].encode()
+    audit.seal(db.session, key)
     db.session.commit()
-    result = audit.verify(db.session)
+    result = audit.verify(db.session, key, expect_head=expect_head)
     if not result.intact:
         click.echo(f"BROKEN: {result.why}; {result.checked} entries before it check out", err=True)
         sys.exit(1)
-    click.echo(f"{result.checked} audit entries, chain intact")
+    now_head = audit.head(db.session)
+    click.echo(f"{result.checked} audit entries, chain intact"
+               + (f"; head {now_head[0]}:{now_head[1]}" if now_head else ""))
 
 
 @audit_cli.command("export")
@@ -360,7 +371,7 @@ def audit_export(practice_id: int, since: str, until: str, out: str | None) -> N
         _fail(AccountError("--from and --to are days: YYYY-MM-DD"))
     if last < first:
         _fail(AccountError("--to is before --from"))
-    audit.seal(db.session)
+    audit.seal(db.session, current_app.config["AUDIT_KEY"].encode())
     db.session.commit()
     text = audit.export(db.session, practice_id, datetime.combine(first, time(), UTC),
                         datetime.combine(last + timedelta(days=1), time(), UTC))

@@ -132,8 +132,11 @@ def _step(what: str, do, *args, default):
 
 
 def _seal_audit() -> int:
-    sealed = audit.seal(db.session)  # the audit rows written since the last round join the hash chain
+    sealed = audit.seal(db.session, current_app.config["AUDIT_KEY"].encode())  # the rows since the last round
     db.session.commit()
+    if sealed:  # the head, outside the database: `flask audit verify --head` finds entries removed from the end
+        seq, hashed = audit.head(db.session)
+        log.info("audit chain head: %d %s", seq, hashed)
     return sealed
 
 

@@ -24,6 +24,10 @@ def _api(app, client, practice_id: int):
                                                                "X-Forwarded-For": "203.0.113.7"})
 
 
+def _key(app) -> bytes:
+    return app.config["AUDIT_KEY"].encode()
+
+
 def _entries(app) -> list[AuditEntry]:
     with app.app_context():
         return db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
@@ -63,24 +67,64 @@ def test_verify_finds_a_removed_row(app, client, cli, world):
     for _ in range(3):
         get(f"/calls/{make_call(app, world['maple'])}")
     with app.app_context():
-        audit.seal(db.session)
+        audit.seal(db.session, _key(app))
         db.session.execute(delete(AuditEntry).where(AuditEntry.chain_seq == 2))
         db.session.commit()
-        result = audit.verify(db.session)
+        result = audit.verify(db.session, _key(app))
     assert (result.intact, result.broken_at, result.why) == (False, 2, "entry 2 of the chain is missing")
+
+
+def test_someone_who_rewrites_a_row_and_its_hashes_without_the_key_is_found(app, client, world):
+    import hashlib
+
+    get = _api(app, client, world["maple"])
+    for _ in range(2):
+        get(f"/calls/{make_call(app, world['maple'])}")
+    with app.app_context():
+        audit.seal(db.session, _key(app))
+        db.session.commit()
+        # They edit the first row and chain the hashes again as plain SHA-256: without AUDIT_KEY, no use.
+        first, second = db.session.scalars(select(AuditEntry).order_by(AuditEntry.chain_seq)).all()
+        first.object_id = 999999
+        first.entry_hash = hashlib.sha256(f"{audit.GENESIS}|{audit._fields(first)}".encode()).hexdigest()
+        second.prev_hash = first.entry_hash
+        second.entry_hash = hashlib.sha256(f"{first.entry_hash}|{audit._fields(second)}".encode()).hexdigest()
+        db.session.commit()
+        result = audit.verify(db.session, _key(app))
+    assert (result.intact, result.broken_at) == (False, 1)
+
+
+def test_entries_removed_from_the_end_are_found_against_a_logged_head(app, client, cli, world, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ops.jobs")
+    get = _api(app, client, world["maple"])
+    for _ in range(3):
+        get(f"/calls/{make_call(app, world['maple'])}")
+    with app.app_context():
+        reconcile()
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("audit chain head: ")][-1]
+    seq, hashed = logged.removeprefix("audit chain head: ").split()
+    assert seq == "3"
+    with app.app_context():  # the last two entries go; the chain that is left checks out by itself
+        db.session.execute(delete(AuditEntry).where(AuditEntry.chain_seq >= 2))
+        db.session.commit()
+    assert cli.invoke(args=["audit", "verify"]).exit_code == 0
+    result = cli.invoke(args=["audit", "verify", "--head", f"{seq}:{hashed}"])
+    assert result.exit_code == 1 and "entries 2 to 3 of the chain are missing" in result.output
 
 
 def test_rows_written_after_a_seal_join_the_chain_where_it_ended(app, client, world):
     get = _api(app, client, world["maple"])
     get(f"/calls/{make_call(app, world['maple'])}")
     with app.app_context():
-        audit.seal(db.session)
+        audit.seal(db.session, _key(app))
         db.session.commit()
     get(f"/messages/{make_message(app, world['maple'])}")
     with app.app_context():
-        assert audit.seal(db.session) == 1
+        assert audit.seal(db.session, _key(app)) == 1
         db.session.commit()
-        assert audit.verify(db.session).checked == 2
+        assert audit.verify(db.session, _key(app)).checked == 2
     first, second = _entries(app)
     assert second.prev_hash == first.entry_hash
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -131,9 +131,10 @@ SERVICE_LEVEL_SECONDS = 15  # answered within this long of joining the queue
 SERVICE_LEVEL_TARGET = 0.90
 
 
-def practice_day(session: Session, practice_id: int, start: datetime, end: datetime) -> dict:
+def practice_day(session: Session, practice_id: int, start: datetime, end: datetime, tz: tzinfo | None = None) -> dict:
     """One practice's day (`start` to `end`): the figures the simulator's report uses, by the same rules,
-    and the same figures for each hour."""
+    and the same figures for each hour: hours of the clock in `tz` (24 of them, whatever daylight saving
+    does to the day's length), or hours since `start` without one."""
     calls = session.scalars(select(Call).where(Call.practice_id == practice_id, Call.direction == "inbound",
                                                Call.created_at >= start, Call.created_at < end)).all()
     records = records_for(session, calls, lambda moment: None if moment is None else (moment - start).total_seconds())
@@ -145,10 +146,14 @@ def practice_day(session: Session, practice_id: int, start: datetime, end: datet
     messages = session.scalars(select(Message).where(Message.practice_id == practice_id, Message.created_at >= start,
                                                      Message.created_at < end)).all()
     acknowledge_times = [(m.acknowledged_at - m.created_at).total_seconds() for m in messages if m.acknowledged_at]
-    hours = max(1, round((end - start).total_seconds() / 3600))
+    hours = 24 if tz is not None else max(1, round((end - start).total_seconds() / 3600))
     by_hour = [{"hour": h, "arrivals": 0, "answered": 0, "abandoned": 0} for h in range(hours)]
     for r in records:
-        row = by_hour[min(hours - 1, max(0, int(r.created // 3600)))]
+        if tz is not None:
+            hour = (start + timedelta(seconds=r.created)).astimezone(tz).hour
+        else:
+            hour = int(r.created // 3600)
+        row = by_hour[min(hours - 1, max(0, hour))]
         row["arrivals"] += 1
         row["answered"] += r.category == "answered"
         row["abandoned"] += r.category == "abandoned"
@@ -163,8 +168,10 @@ def practice_day(session: Session, practice_id: int, start: datetime, end: datet
         "average_speed_of_answer": mean(waits),
         "abandoned": abandoned,
         "abandonment_rate": share(abandoned, len(records)),
+        # Of this day's calls: those whose callback is still owed (a past day shows what is left of it).
         "callbacks_owed": session.scalar(select(func.count(CallbackTask.id)).where(
-            CallbackTask.practice_id == practice_id, CallbackTask.status != "done")) or 0,
+            CallbackTask.practice_id == practice_id, CallbackTask.status != "done",
+            CallbackTask.created_at >= start, CallbackTask.created_at < end)) or 0,
         "messages": len(messages),
         "urgent_messages": sum(1 for m in messages if m.urgency == "urgent"),
         "not_acknowledged": sum(1 for m in messages if m.acknowledged_at is None),

@@ -137,7 +137,7 @@ def dashboard():
         day = params.local_day("Day", today.isoformat(), g.tz)
     local = day.astimezone(g.tz)
     end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), g.tz).astimezone(UTC)
-    figures = practice_day(db.session, g.practice.id, day, end)
+    figures = practice_day(db.session, g.practice.id, day, end, g.tz)
     peak = max([row["arrivals"] for row in figures["by_hour"]] + [1])
     return render_template("portal/dashboard.html", figures=figures, day=local.date(), today=today, peak=peak,
                            errors=errors)

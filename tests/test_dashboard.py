@@ -42,7 +42,7 @@ def a_day(app, world):
     _call(app, world["maple"], START - timedelta(hours=1), ("queued", 1), ("abandoned", 2))  # the day before
     with app.app_context():
         db.session.add(CallbackTask(practice_id=world["maple"], call_id=abandoned, number="+16175550100",
-                                    reason="abandoned", due_at=START))
+                                    reason="abandoned", due_at=START, created_at=START + timedelta(hours=14)))
         db.session.commit()
     message = make_message(app, world["maple"], at=nine, urgency="urgent")
     with app.app_context():
@@ -63,6 +63,28 @@ def test_the_days_figures(app, a_day):
     assert day["average_time_to_acknowledge"] == pytest.approx(240.0)
     assert [(r["hour"], r["arrivals"], r["answered"], r["abandoned"]) for r in day["by_hour"] if r["arrivals"]] == [
         (9, 2, 2, 0), (14, 1, 0, 1), (20, 1, 0, 0)]
+
+
+def test_hours_are_the_practices_clock_on_the_day_daylight_saving_starts(app, world):
+    from zoneinfo import ZoneInfo
+
+    los_angeles = ZoneInfo("America/Los_Angeles")
+    midnight = datetime(2026, 3, 8, tzinfo=los_angeles)  # 23 hours long: 2 am is 3 am that night
+    _call(app, world["maple"], datetime(2026, 3, 8, 9, 30, tzinfo=los_angeles).astimezone(UTC))
+    with app.app_context():
+        day = figures.practice_day(db.session, world["maple"], midnight.astimezone(UTC),
+                                   datetime(2026, 3, 9, tzinfo=los_angeles).astimezone(UTC), los_angeles)
+    assert len(day["by_hour"]) == 24
+    assert [row["hour"] for row in day["by_hour"] if row["arrivals"]] == [9]  # 9:30 am is in the 9 o'clock bar
+
+
+def test_the_callbacks_owed_are_those_of_the_day_shown(app, a_day):
+    with app.app_context():
+        db.session.add(CallbackTask(practice_id=a_day["maple"], number="+16175550111", reason="abandoned",
+                                    due_at=START, created_at=START + timedelta(days=3)))  # a later day's
+        db.session.commit()
+        day = figures.practice_day(db.session, a_day["maple"], START, START + timedelta(days=1))
+    assert day["callbacks_owed"] == 1
 
 
 def test_the_dashboard_and_the_simulators_report_agree(app, a_day):

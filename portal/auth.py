@@ -3,7 +3,8 @@
 Sessions are kept on the server (`callcenter.signin`): the cookie holds a token, and each request
 checks its row, so logout, idle expiry, a password change or "log out everywhere" end it in every web
 process at once. Failed sign-ins are throttled by Flask-Limiter in Redis, per address and per account
-(only failures count), on top of the account lock at ten wrong passwords in a row; if Redis is down,
+(only failures count; and every attempt per address, at a higher limit, since failures are counted
+only once answered), on top of the account lock at ten wrong passwords in a row; if Redis is down,
 the limits are counted in each process's memory instead, and sign-in still works.
 
 A right password for an account with two-factor sign-in (callcenter.two_factor) leads to /login/code;
@@ -36,6 +37,9 @@ login_manager.session_protection = "strong"
 # Failed sign-ins allowed before the login form answers "too many" (429) for a while.
 PER_ADDRESS = "30 per 10 minutes"  # a practice's whole office may sit behind one address
 PER_ACCOUNT = "5 per minute; 20 per hour"
+# Every attempt from one address, right or wrong, counted before it is tried: failures are counted only
+# once answered, so many sent at the same moment would all be tried before any counted. This caps that.
+ATTEMPTS_PER_ADDRESS = "120 per 10 minutes"
 _TOKEN = signin.SESSION_KEY
 _PENDING = "pending_sign_in"  # a right password waiting for its second step
 _SETUP_SECRET = "two_factor_setup"  # the secret shown while two-factor sign-in is being set up
@@ -44,6 +48,10 @@ PENDING_SECONDS = 300
 
 def _address() -> str:
     return request.remote_addr or "unknown"
+
+
+def _attempts_from() -> str:
+    return "attempts:" + _address()
 
 
 def _account_tried() -> str:
@@ -102,6 +110,7 @@ def _failed(response) -> bool:
 
 
 @auth_bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(ATTEMPTS_PER_ADDRESS, methods=["POST"], key_func=_attempts_from, on_breach=_too_many)
 @limiter.limit(PER_ADDRESS, methods=["POST"], deduct_when=_failed, on_breach=_too_many)
 @limiter.limit(PER_ACCOUNT, methods=["POST"], key_func=_account_tried, deduct_when=_failed, on_breach=_too_many)
 def login():
@@ -175,6 +184,7 @@ def _start_again():
 
 
 @auth_bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(ATTEMPTS_PER_ADDRESS, methods=["POST"], key_func=_attempts_from, on_breach=_too_many)
 @limiter.limit(PER_ADDRESS, methods=["POST"], deduct_when=_failed, on_breach=_too_many)
 @limiter.limit(PER_ACCOUNT, methods=["POST"], key_func=_pending_account, deduct_when=_failed, on_breach=_too_many)
 def sign_in_code():

@@ -240,6 +240,10 @@ def escalation_word(page: OnCallPage) -> str | None:
         return None
     if escalation.needs_supervisor(page):
         return "needs_supervisor"
+    if page.recipient == "backup":
+        return "backup"
+    if page.escalation_step == escalation.BACKUP:
+        return "handed_to_backup"
     return "called_down" if page.escalation_step == escalation.CALLED_DOWN else "waiting"
 
 

@@ -6,9 +6,11 @@ A page (callcenter/oncall.py) is an SMS to the clinician on call, with the patie
 - step 1, after `Policy.call_down_after` (5 minutes; at once when the SMS could not be sent): a voice
   call-down to the same clinician that reads the reference and the callback number and asks them to
   press 1 (/ivr/page-call);
-- step 2, `Policy.supervisor_after` later (or at once when nobody is on call, or the call-down could not
-  be placed): the answering service's supervisors, on the console's pages list and by a notice, and one
-  of them must press "I'm handling it".
+- step 2, `Policy.backup_after` later, when the shift has a backup (callcenter/schedule.py): a page of its
+  own to the backup clinician, by SMS and a call-down at once;
+- step 3, `Policy.supervisor_after` after the last step (or at once when nobody is on call, or nobody
+  could be called): the answering service's supervisors, on the console's pages list and by a notice,
+  and one of them must press "I'm handling it".
 
 Acknowledging is replying 1 to the SMS, pressing 1 on the call-down, answering the patient's own call
 (the IVR puts urgent callers through to the clinician after paging), or a supervisor's button. It
@@ -22,17 +24,17 @@ is claimed with one conditional UPDATE, so two workers never take the same step 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import ledger
+from . import ledger, oncall, schedule
 from .gateway import GatewayError, TwilioGateway
-from .models import Call, OnCallPage, Practice, PracticeNumber
+from .models import Call, OnCallPage, OnCallShift, Practice, PracticeNumber
 
-PAGED, CALLED_DOWN, SUPERVISORS = 0, 1, 2
+PAGED, CALLED_DOWN, BACKUP, SUPERVISORS = 0, 1, 2, 3
 UNDELIVERED = ("undelivered", "failed")  # Twilio's delivery receipts that mean the SMS will never arrive
 RECEIPT_ORDER = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
 LOOK_BACK = timedelta(days=2)  # pages older than this are history, not escalations
@@ -44,19 +46,23 @@ RINGING_GRACE = timedelta(seconds=90)  # the IVR's dial to the clinician after p
 class Policy:
     call_down_after: timedelta = timedelta(minutes=5)
     supervisor_after: timedelta = timedelta(minutes=5)
+    backup_after: timedelta = timedelta(minutes=5)
 
     @classmethod
     def from_config(cls, config) -> Policy:
         return cls(call_down_after=timedelta(seconds=int(config.get("PAGE_CALL_DOWN_AFTER", 300))),
-                   supervisor_after=timedelta(seconds=int(config.get("PAGE_SUPERVISOR_AFTER", 300))))
+                   supervisor_after=timedelta(seconds=int(config.get("PAGE_SUPERVISOR_AFTER", 300))),
+                   backup_after=timedelta(seconds=int(config.get("PAGE_BACKUP_AFTER", 300))))
 
 
 @dataclass
 class Escalated:
-    """What one round did: pages called down, and pages raised to the supervisors (ids)."""
+    """What one round did: pages called down, pages handed to the backup (the backup's new pages), and
+    pages raised to the supervisors (ids)."""
 
     called_down: list[int]
     raised: list[int]
+    to_backup: list[int] = field(default_factory=list)
 
 
 def _record(session: Session, page: OnCallPage, kind: str, data: dict, actor_id: int | None = None) -> None:
@@ -150,8 +156,8 @@ def _claim(session: Session, page: OnCallPage, step: int, next_at: datetime | No
     return done.rowcount == 1
 
 
-def _due(page: OnCallPage, policy: Policy, now: datetime) -> int | None:
-    """The step this page is due for now, if any."""
+def _due(page: OnCallPage, policy: Policy, now: datetime, has_backup: bool = False) -> int | None:
+    """The step this page is due for now, if any (`has_backup`: a backup is still there to page)."""
     if page.escalation_step == PAGED:
         if page.status == "sending" and now - page.sent_at < SENDING_GRACE:
             return None  # its SMS is on its way out this very moment (after that: a process died sending it)
@@ -161,7 +167,7 @@ def _due(page: OnCallPage, policy: Policy, now: datetime) -> int | None:
             return CALLED_DOWN
         return None
     if page.escalation_step == CALLED_DOWN and page.next_step_at is not None and page.next_step_at <= now:
-        return SUPERVISORS
+        return BACKUP if has_backup else SUPERVISORS
     return None
 
 
@@ -189,10 +195,20 @@ def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: 
         call = session.get(Call, page.call_id) if page.call_id is not None else None
         if call is not None and _ringing_them(call, page, now):
             continue  # the patient's own call is ringing that clinician (25 s, then a whisper): not now
-        step = _due(page, policy, now)
+        backup = schedule.backup_of(session, page) if page.recipient == "on_call" else None
+        step = _due(page, policy, now, has_backup=backup is not None)
         why = "nobody on call" if not page.to_number else "not acknowledged"
+        if step == BACKUP:
+            if not _claim(session, page, BACKUP, None):
+                continue
+            backup_page = _page_backup(session, gateway, page, backup, policy, now, call_down_url)
+            if backup_page is not None:
+                done.to_backup.append(backup_page.id)
+                continue
+            step, why = SUPERVISORS, "the backup could be neither texted nor called"
         if step == CALLED_DOWN:
-            if not _claim(session, page, CALLED_DOWN, now + policy.supervisor_after):
+            after = policy.backup_after if backup is not None else policy.supervisor_after
+            if not _claim(session, page, CALLED_DOWN, now + after):
                 continue
             practice = session.get(Practice, page.practice_id)
             try:
@@ -216,6 +232,48 @@ def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: 
             session.commit()
             done.raised.append(page.id)
     return done
+
+
+def _page_backup(session: Session, gateway: TwilioGateway, page: OnCallPage, backup: tuple[str, str], policy: Policy,
+                 now: datetime, call_down_url) -> OnCallPage | None:
+    """The clinician on call has not acknowledged: a page of its own to their backup, by SMS and a call-down
+    at once; the supervisors come `policy.supervisor_after` later. None when neither could be sent."""
+    name, number = backup
+    practice = session.get(Practice, page.practice_id)
+    call = session.get(Call, page.call_id) if page.call_id is not None else None
+    shift = session.get(OnCallShift, page.shift_id) if page.shift_id is not None else None
+    backup_page = OnCallPage(practice_id=page.practice_id, call_id=page.call_id, shift_id=page.shift_id,
+                             to_number=number, recipient="backup", status="sending", sent_at=now,
+                             escalation_step=CALLED_DOWN, next_step_at=now + policy.supervisor_after)
+    session.add(backup_page)
+    session.commit()  # kept before the SMS goes out: its receipts name it
+    sent = called = False
+    if practice is not None and practice.numbers and call is not None:
+        receipts = gateway.message_status_url()
+        text = (f"Backup for {shift.clinician_name if shift else 'the on-call clinician'}, who has not answered. "
+                + oncall.page_text(practice, call, "urgent"))
+        try:
+            backup_page.message_sid = gateway.send_sms(
+                number, practice.numbers[0].number, text,
+                status_callback=f"{receipts}?page={backup_page.id}" if receipts else None)
+            backup_page.status, sent = "sent", True
+        except GatewayError as exc:
+            backup_page.status, backup_page.error = "failed", str(exc)[:200]
+        url = call_down_url(backup_page.id)
+        if url:
+            try:
+                gateway.place_call(number, practice.numbers[0].number, url)
+                called = True
+            except GatewayError:
+                pass
+    else:
+        backup_page.status, backup_page.error = "failed", "no practice number to page from"
+    _record(session, backup_page, "page_sent_to_backup", {"to": name, "sms": sent, "called": called})
+    session.commit()
+    if not (sent or called):
+        _claim(session, backup_page, SUPERVISORS, None)
+        return None
+    return backup_page
 
 
 def needs_supervisor(page: OnCallPage) -> bool:

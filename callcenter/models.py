@@ -96,16 +96,41 @@ class Holiday(db.Model):
     name: Mapped[str | None] = mapped_column(String(120))
 
 
+class OnCallRotation(db.Model):
+    """A recurring on-call slot in the practice's own time: on these weekdays, from `starts` to `ends` (past
+    midnight into the next day when `ends` is not after `starts`). The worker turns it into shifts for the
+    days ahead (callcenter/schedule.py), which overrides (one-off shifts) take precedence over."""
+
+    __tablename__ = "on_call_rotations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    clinician_name: Mapped[str] = mapped_column(String(200))
+    number: Mapped[str] = mapped_column(String(20))
+    backup_name: Mapped[str | None] = mapped_column(String(200))
+    backup_number: Mapped[str | None] = mapped_column(String(20))
+    weekdays: Mapped[list] = mapped_column(JSON)  # 0 = Monday
+    starts: Mapped[time] = mapped_column(Time)
+    ends: Mapped[time] = mapped_column(Time)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class OnCallShift(db.Model):
-    """Who takes the practice's urgent calls between two instants."""
+    """Who takes the practice's urgent calls between two instants, and who backs them up. A shift is an
+    override (added for these instants: a swap, a vacation's cover) or one day of a rotation's; where
+    they overlap, the override is on call."""
 
     __tablename__ = "on_call_shifts"
+    __table_args__ = (UniqueConstraint("rotation_id", "starts_at", name="uq_on_call_shifts_rotation_start"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
     clinician_name: Mapped[str] = mapped_column(String(200))
     number: Mapped[str] = mapped_column(String(20))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    backup_name: Mapped[str | None] = mapped_column(String(200))
+    backup_number: Mapped[str | None] = mapped_column(String(20))
+    rotation_id: Mapped[int | None] = mapped_column(ForeignKey("on_call_rotations.id"),
+                                                    index=True)
 
 
 class OnCallPage(db.Model):
@@ -130,6 +155,8 @@ class OnCallPage(db.Model):
     next_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # Twilio's word on the SMS (its status callbacks to /sms/status): sent, delivered, undelivered, failed.
     delivery_status: Mapped[str | None] = mapped_column(String(20))
+    # Whom it went to: the clinician on call ("on_call") or, when they did not acknowledge, their backup.
+    recipient: Mapped[str] = mapped_column(String(20), default="on_call", server_default="on_call")
 
 
 class PracticeNumber(db.Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from .gateway import GatewayError, TwilioGateway
@@ -12,13 +12,21 @@ from .models import Call, OnCallPage, OnCallShift, Practice
 
 
 def current_shift(session: Session, practice_id: int, at: datetime) -> OnCallShift | None:
-    """The shift covering `at`; the latest-starting one when shifts overlap."""
+    """The shift covering `at`: an override (a shift added by hand) before a rotation's, then the
+    latest-starting one when shifts overlap (callcenter/schedule.py)."""
     return session.scalar(
         select(OnCallShift)
         .where(OnCallShift.practice_id == practice_id, OnCallShift.starts_at <= at, OnCallShift.ends_at > at)
-        .order_by(OnCallShift.starts_at.desc())
+        .order_by(case((OnCallShift.rotation_id.is_(None), 0), else_=1), OnCallShift.starts_at.desc())
         .limit(1)
     )
+
+
+def next_shift(session: Session, practice_id: int, at: datetime) -> OnCallShift | None:
+    """The next shift to begin after `at` (who is on call next)."""
+    return session.scalar(
+        select(OnCallShift).where(OnCallShift.practice_id == practice_id, OnCallShift.starts_at > at)
+        .order_by(OnCallShift.starts_at, case((OnCallShift.rotation_id.is_(None), 0), else_=1)).limit(1))
 
 
 def page_text(practice: Practice, call: Call, why: str) -> str:

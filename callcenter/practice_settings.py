@@ -173,15 +173,23 @@ def parse_shift(starts: str | datetime, ends: str | datetime) -> tuple[datetime,
 
 
 def add_on_call_shift(session: Session, practice_id: int, name: str, number: str, starts: str | datetime,
-                      ends: str | datetime) -> OnCallShift:
-    """Add a shift: between `starts` and `ends` the practice's urgent after-hours calls go to `number`."""
+                      ends: str | datetime, backup_name: str | None = None,
+                      backup_number: str | None = None) -> OnCallShift:
+    """Add a shift (an override: it comes before any rotation's at the same time): between `starts` and
+    `ends` the practice's urgent after-hours calls go to `number`, and to the backup when they do not answer."""
     get_practice(session, practice_id)
     start, end = parse_shift(starts, ends)
     try:
         e164 = normalize_number(number)
+        backup = normalize_number(backup_number) if backup_number else None
     except AccountError as exc:
         raise SettingsError(str(exc)) from exc
-    shift = OnCallShift(practice_id=practice_id, clinician_name=name, number=e164, starts_at=start, ends_at=end)
+    if backup and not (backup_name or "").strip():
+        raise SettingsError("give the backup's name with their number")
+    if backup == e164:
+        raise SettingsError("the backup must be someone else")
+    shift = OnCallShift(practice_id=practice_id, clinician_name=name, number=e164, starts_at=start, ends_at=end,
+                        backup_name=(backup_name or "").strip() or None if backup else None, backup_number=backup)
     session.add(shift)
     session.flush()
     return shift

@@ -7,12 +7,14 @@ domain refuses rolls the session back and prints the domain's message (exit stat
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from callcenter import audit, outage, signin
+from callcenter import audit, outage, schedule, signin
 from callcenter.accounts import (
     AccountError,
     api_keys,
@@ -30,6 +32,7 @@ from callcenter.practice_settings import (
     MIN_MAX_WAIT,
     add_on_call_shift,
     configure_practice,
+    get_practice,
     set_business_hours,
 )
 
@@ -116,14 +119,77 @@ oncall_cli = AppGroup("oncall", help="Manage on-call clinicians.")
 @click.option("--number", required=True, help="The clinician's mobile, E.164.")
 @click.option("--start", "starts", required=True, help="ISO 8601 with offset, e.g. 2026-12-01T17:00-05:00")
 @click.option("--end", "ends", required=True)
-def oncall_add(practice_id, name, number, starts, ends) -> None:
-    """Add an on-call shift: urgent after-hours calls are put through to this number and paged."""
+@click.option("--backup-name", default=None, help="Who is paged when the clinician does not acknowledge.")
+@click.option("--backup-number", default=None, help="The backup's mobile, E.164.")
+def oncall_add(practice_id, name, number, starts, ends, backup_name, backup_number) -> None:
+    """Add an on-call shift (an override: it comes before the rotation at the same time): urgent
+    after-hours calls are put through to this number and paged."""
     try:
-        shift = add_on_call_shift(db.session, practice_id, name, number, starts, ends)
+        shift = add_on_call_shift(db.session, practice_id, name, number, starts, ends, backup_name, backup_number)
         db.session.commit()
     except AccountError as exc:
         _fail(exc)
     click.echo(f"on-call shift {shift.id} added")
+
+
+@oncall_cli.command("rotation")
+@click.option("--practice", "practice_id", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--number", required=True, help="The clinician's mobile, E.164.")
+@click.option("--days", required=True, help="Weekdays in the practice's time: mon-fri, sat,sun, fri-mon ...")
+@click.option("--hours", required=True, help="HH:MM-HH:MM in the practice's time; 17:00-08:00 runs past midnight, "
+                                             "00:00-00:00 is the whole day.")
+@click.option("--backup-name", default=None, help="Who is paged when the clinician does not acknowledge.")
+@click.option("--backup-number", default=None, help="The backup's mobile, E.164.")
+def oncall_rotation(practice_id, name, number, days, hours, backup_name, backup_number) -> None:
+    """Add a weekly on-call slot; its shifts for the next two weeks are filled in (then by the worker)."""
+    try:
+        rotation = schedule.add_rotation(db.session, practice_id, name, number, days, hours,
+                                         backup_name=backup_name, backup_number=backup_number)
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    click.echo(f"on-call rotation {rotation.id} added")
+
+
+@oncall_cli.command("rotation-remove")
+@click.option("--id", "rotation_id", type=int, required=True)
+def oncall_rotation_remove(rotation_id) -> None:
+    """End a rotation now: its shifts still to come go, those that began stay."""
+    try:
+        schedule.remove_rotation(db.session, rotation_id, datetime.now(UTC))
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    click.echo(f"on-call rotation {rotation_id} removed")
+
+
+@oncall_cli.command("show")
+@click.option("--practice", "practice_id", type=int, required=True)
+@click.option("--days", type=click.IntRange(1, 31), default=7, help="How far ahead.")
+def oncall_show(practice_id, days) -> None:
+    """Who is on call (and their backup) for the days ahead, in the practice's time, and the gaps:
+    when the practice is closed and nobody is on call. Exit status 2 when there is a gap."""
+    try:
+        practice = get_practice(db.session, practice_id)
+    except AccountError as exc:
+        _fail(exc)
+    tz = ZoneInfo(practice.timezone)
+    now = datetime.now(UTC)
+    end = now + timedelta(days=days)
+    schedule.fill(db.session, practice, now)
+    db.session.commit()
+    for shift in schedule.shifts(db.session, practice.id, now, end):
+        kind = "rotation" if shift.rotation_id else "override"
+        backup = f", backup {shift.backup_name} {shift.backup_number}" if shift.backup_number else ", no backup"
+        click.echo(f"{shift.starts_at.astimezone(tz):%a %d %b %H:%M} to {shift.ends_at.astimezone(tz):%a %d %b %H:%M}"
+                   f"  {shift.clinician_name} {shift.number}{backup} ({kind})")
+    found = schedule.gaps(db.session, practice, now, end)
+    for gap in found:
+        click.echo(f"GAP {gap.starts_at.astimezone(tz):%a %d %b %H:%M} to {gap.ends_at.astimezone(tz):%a %d %b %H:%M}"
+                   f": closed, and nobody on call")
+    if found:
+        sys.exit(2)
 
 
 @user_cli.command("create")

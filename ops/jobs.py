@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from redis.exceptions import RedisError
+from sqlalchemy import select
 
-from callcenter import acd, audit, call_status, escalation, ledger, outage, recordings, retention, voicemail
+from callcenter import (
+    acd,
+    audit,
+    call_status,
+    escalation,
+    ledger,
+    outage,
+    recordings,
+    retention,
+    schedule,
+    voicemail,
+)
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
 from callcenter.kept import forget_faults, noted_faults
-from callcenter.models import Message, SecurityEvent
+from callcenter.models import Message, Practice, SecurityEvent
 from callcenter.reconciler import reconcile as reconcile_ledger
 from ivr.urls import public_url
 
@@ -22,6 +35,9 @@ log = logging.getLogger(__name__)
 OUTAGE_SLOT = "cc:outage:looked"  # set for ten minutes after a look at Twilio's calls
 RETENTION_SLOT = "cc:retention:looked"  # set for an hour after recordings past retention were deleted
 COPIES_SLOT = "cc:recordings:looked"  # set for ten minutes after overdue copies of recordings were launched
+SCHEDULE_SLOT = "cc:schedule:looked"  # set for an hour after the rotations were filled in and gaps looked for
+GAP_TOLD = "cc:schedule:gap-told:{practice}:{starts}"  # set once the supervisors heard of this gap
+GAP_WARNING = timedelta(hours=24)  # the supervisors hear of a gap this long before it begins
 
 
 def _write_down_faults(app) -> None:
@@ -69,6 +85,7 @@ def reconcile() -> dict:
     removed, conversations_removed = _step("retention", _remove_expired_recordings, app, default=([], []))
     copies = _step("copying recordings", _copy_recordings_owed, app, default=[])
     sealed = _step("sealing the audit", _seal_audit, default=0)
+    gaps_told = _step("the on-call schedule", _schedule_ahead, app, default=[])
     if replayed:
         log.warning("reconciler: applied %d status callbacks that had failed when they arrived", len(replayed))
     if any(applied.abandoned for applied in replayed) or report.gone_while_waiting or report.stuck_connecting:
@@ -118,7 +135,8 @@ def reconcile() -> dict:
             "ended_unseen": [call_id for call_id, _agent in report.ended_unseen],
             "voicemails_found": report.voicemails_found, "taken_while_down": taken_while_down,
             "audit_sealed": sealed, "recordings_removed": removed,
-            "conversations_removed": conversations_removed, "recording_copies_relaunched": copies}
+            "conversations_removed": conversations_removed, "recording_copies_relaunched": copies,
+            "gaps_told": gaps_told}
 
 
 def _step(what: str, do, *args, default):
@@ -129,6 +147,34 @@ def _step(what: str, do, *args, default):
         db.session.rollback()
         log.error("reconciler: %s failed (%s); tried again next round", what, type(exc).__name__)
         return default
+
+
+def _schedule_ahead(app) -> list[tuple[int, str]]:
+    """Once an hour (one worker): the rotations become shifts for the next two weeks, and the supervisors
+    hear, once each, of every gap in the next day: the practice closed and nobody on call."""
+    try:
+        if not app.redis.set(SCHEDULE_SLOT, "1", nx=True, ex=3600):
+            return []
+    except RedisError:
+        return []
+    now = ledger.now()
+    schedule.fill_all(db.session, now)
+    db.session.commit()
+    told = []
+    for practice in db.session.scalars(select(Practice)):
+        for gap in schedule.gaps(db.session, practice, now, now + GAP_WARNING):
+            key = GAP_TOLD.format(practice=practice.id, starts=int(gap.starts_at.timestamp()))
+            if not app.redis.set(key, "1", nx=True, ex=int(GAP_WARNING.total_seconds()) * 2):
+                continue
+            tz = ZoneInfo(practice.timezone)
+            app.console.tell_supervisors(
+                f"{practice.name} has nobody on call from {gap.starts_at.astimezone(tz):%a %-I:%M %p} to "
+                f"{gap.ends_at.astimezone(tz):%a %-I:%M %p} (their time), while closed: an urgent caller would "
+                "reach no clinician. Ask the practice to add an on-call shift.")
+            told.append((practice.id, gap.starts_at.isoformat()))
+    if told:
+        log.warning("on-call schedule: %d gaps in the next day, told to the supervisors", len(told))
+    return told
 
 
 def _seal_audit() -> int:

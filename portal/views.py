@@ -25,7 +25,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from callcenter import labels
+from callcenter import labels, schedule
 from callcenter.extensions import db
 from callcenter.figures import practice_day
 from callcenter.gateway import GatewayError
@@ -81,7 +81,12 @@ def helpers():
         args["page"] = str(number)
         return url_for(request.endpoint, **(request.view_args or {}), **args)
 
-    return {"local_time": local_time, "label": labels.label, "page_url": page_url}
+    def local_day_time(value: datetime) -> str:
+        local = value.astimezone(g.tz)
+        return f"{local:%a %d %b} {_clock(local)}"
+
+    return {"local_time": local_time, "local_day_time": local_day_time, "label": labels.label,
+            "page_url": page_url}
 
 
 def _filters(with_status: bool) -> tuple[dict, list[str]]:
@@ -141,6 +146,18 @@ def dashboard():
     peak = max([row["arrivals"] for row in figures["by_hour"]] + [1])
     return render_template("portal/dashboard.html", figures=figures, day=local.date(), today=today, peak=peak,
                            errors=errors)
+
+
+@portal_bp.get("/on-call")
+def on_call():
+    """Who is on call (and who backs them up) for the week ahead, and when nobody is while the practice
+    is closed."""
+    now = datetime.now(UTC)
+    end = now + timedelta(days=7)
+    schedule.fill(db.session, g.practice, now)
+    db.session.commit()
+    return render_template("portal/on_call.html", shifts=schedule.shifts(db.session, g.practice.id, now, end),
+                           gaps=schedule.gaps(db.session, g.practice, now, end))
 
 
 @portal_bp.get("/calls/<call_id>")

@@ -7,6 +7,8 @@ import { pageStatusLabel } from "./labels.js";
 const ESCALATION = {
   waiting: "Not acknowledged yet",
   called_down: "Not acknowledged: calling the clinician",
+  handed_to_backup: "Not acknowledged: the backup was paged",
+  backup: "Page to the backup: not acknowledged yet",
   needs_supervisor: "Not acknowledged: needs a supervisor"
 };
 

@@ -87,6 +87,9 @@ def from_environment(instance_path: str) -> dict:
         # supervisors must handle it (callcenter/escalation.py).
         "PAGE_CALL_DOWN_AFTER": int(env.get("PAGE_CALL_DOWN_AFTER") or 300),
         "PAGE_SUPERVISOR_AFTER": int(env.get("PAGE_SUPERVISOR_AFTER") or 300),
+        # ... and, when the shift has a backup, from the call-down until the backup is paged (the supervisors
+        # then come PAGE_SUPERVISOR_AFTER after that).
+        "PAGE_BACKUP_AFTER": int(env.get("PAGE_BACKUP_AFTER") or 300),
         # Where a web process keeps webhooks it could neither apply nor hand to Redis (callcenter/kept.py):
         # a local disk that outlives the process. The worker on the same machine forwards it too.
         "SPOOL_DIR": env.get("SPOOL_DIR") or str(Path(instance_path) / "spool"),

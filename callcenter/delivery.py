@@ -23,7 +23,7 @@ SETTLED = ("sent", "no_one_on_call")
 
 def page_reason(message: Message, call: Call) -> str:
     """The part of the page that says why; never the message itself (SMS bodies carry no health details)."""
-    why = "message taken by the answering service"
+    why = "urgent voicemail left" if message.kind == "voicemail" else "message taken by the answering service"
     if message.callback_number and message.callback_number != call.from_number:
         why += f", best number {message.callback_number}"
     return why

@@ -90,7 +90,8 @@ def reconcile(session: Session, queue: CallQueue, gateway: TwilioGateway | None 
                                       CallbackTask.sms_sid.is_(None), CallbackTask.created_at < now - SMS_GRACE)
     ))
     report.pages_not_sent = list(session.scalars(
-        select(Message.id).where(Message.urgency == "urgent", Message.kind == "agent", Message.call_id.is_not(None),
+        select(Message.id).where(Message.urgency == "urgent", Message.kind.in_(("agent", "voicemail")),
+                                 Message.call_id.is_not(None),
                                  Message.created_at < now - PAGE_GRACE, Message.created_at > now - PAGE_LOOKBACK,
                                  ~exists().where(OnCallPage.call_id == Message.call_id))
         .order_by(Message.created_at).limit(PER_ROUND)))

@@ -360,10 +360,14 @@ def _keep_recording_and_thank() -> Response:
 @twilio_webhook(_keep_recording_and_thank)
 def voicemail_recorded():
     """A recording from any voicemail path, the safe fallback included, becomes a message needing review."""
-    call, _message = voicemail.recorded(db.session, request.form)
+    call, message = voicemail.recorded(db.session, request.form)
     urgent = call.priority > 0
     paged = urgent and call.id is not None and oncall.was_paged(db.session, call.id)
     db.session.commit()
+    if message is not None and message.urgency == "urgent" and not paged:
+        # The clinician on call gets it like any urgent message (their page says a voicemail was left, with
+        # the number to call back); a call paged already is covered by that page and its escalation.
+        current_app.followups.page_on_call(message.id)
     return twiml_response(twiml.voicemail_saved(call.language, urgent=urgent, paged=paged))
 
 

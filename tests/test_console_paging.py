@@ -187,3 +187,47 @@ def test_an_urgent_message_whose_page_job_was_lost_is_paged_by_the_reconciler(ap
         assert page_on_call(message_id) == "sent"
         assert reconcile()["pages_not_sent"] == []  # paged: nothing more to do
     assert [r["data"]["To"] for r in sms_sent(twilio_http)] == [ON_CALL_NUMBER]
+
+
+def test_an_urgent_voicemail_nobody_paged_about_goes_to_the_on_call_clinician(app, world, on_call, twilio,
+                                                                            twilio_http):
+    from callcenter.models import Call, Message
+    from tests.support import incoming
+
+    call_id = waiting_call(app)
+    with app.app_context():
+        db.session.get(Call, call_id).priority = 1  # urgent, and no page has gone out for it
+        db.session.commit()
+    recording = {"RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE{'3' * 32}",
+                 "RecordingSid": "RE" + "3" * 32, "RecordingDuration": "20"}
+    assert twilio.post("/ivr/voicemail", incoming(**recording)).status_code == 200
+    with app.app_context():
+        message_id = db.session.scalar(select(Message.id).where(Message.kind == "voicemail"))
+    assert app.task_queue.fetch_job(f"page_on_call-{message_id}") is not None
+    with app.app_context():
+        assert page_on_call(message_id) == "sent"
+    [sms] = sms_sent(twilio_http)
+    assert sms["data"]["To"] == ON_CALL_NUMBER
+    assert "urgent voicemail left" in sms["data"]["Body"] and PATIENT in sms["data"]["Body"]
+
+
+def test_an_urgent_voicemail_of_a_call_already_paged_pages_nobody_twice(app, world, twilio, twilio_http, on_call,
+                                                                       maple_closed):
+    from tests.support import incoming
+
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu", incoming(Digits="1"))  # urgent, after hours: paged, then put through
+    twilio.post(f"/ivr/on-call-done/{_call_id(app)}", incoming(DialCallStatus="no-answer"))
+    recording = {"RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE{'4' * 32}",
+                 "RecordingSid": "RE" + "4" * 32, "RecordingDuration": "20"}
+    thanks = twilio.post("/ivr/voicemail", incoming(**recording)).get_data(as_text=True)
+    assert "paged" in thanks  # true: the page went out before the dial
+    assert len(sms_sent(twilio_http)) == 1
+    assert [job for job in app.task_queue.job_ids if job.startswith("page_on_call-")] == []
+
+
+def _call_id(app) -> int:
+    from callcenter.models import Call
+
+    with app.app_context():
+        return db.session.scalar(select(Call.id))

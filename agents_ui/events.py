@@ -19,7 +19,7 @@ from flask import current_app, request, session
 from flask_login import current_user
 from flask_socketio import Namespace, disconnect, emit, join_room
 
-from callcenter import acd, audit, consult, desk, ledger, signin
+from callcenter import acd, audit, consult, desk, ledger, signin, worklist
 from callcenter.calls import Refused
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db, socketio
@@ -310,6 +310,23 @@ class ConsoleNamespace(Namespace):
         current_app.console.desk_changed(_agent())
         current_app.console.worklist_changed()
         return {"call": read_model.call_view(db.session, call)}
+
+    @console_event
+    def on_take_item(self, data):
+        """`{item_id}` (supervisors): this call nobody owned is theirs now."""
+        item = worklist.take(db.session, _id(data, "item_id", "a worklist item"), _agent(), ledger.now())
+        db.session.commit()
+        current_app.console.worklist_changed()
+        return {"item_id": item.id}
+
+    @console_event
+    def on_resolve_item(self, data):
+        """`{item_id, note}` (the item's owner): what was done; the call's outcome is theirs."""
+        note = data.get("note") if isinstance(data.get("note"), str) else ""
+        item = worklist.resolve(db.session, _id(data, "item_id", "a worklist item"), _agent(), note, ledger.now())
+        db.session.commit()
+        current_app.console.worklist_changed()
+        return {"item_id": item.id}
 
     @console_event
     def on_handle_page(self, data):

@@ -12,6 +12,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from callcenter import cases, consult, desk, escalation, oncall
+from callcenter import worklist as unowned
 from callcenter.calls import waiting_calls
 from callcenter.labels import away_reason_label
 from callcenter.models import Call, CallbackTask, Message, OnCallPage, Practice, User
@@ -302,7 +303,8 @@ WORKLIST_LIMIT = 100
 
 
 def worklist(session: Session) -> list[dict]:
-    """Calls a supervisor must own: wrap-ups past the after-call work limit (raised by the reconciler)."""
+    """Calls a supervisor must own: wrap-ups past the after-call work limit, and calls nobody owns
+    (callcenter/worklist.py), urgent ones first. No patient data: the practice, why, and since when."""
     from callcenter.models import CallEvent
 
     rows = session.execute(
@@ -313,9 +315,18 @@ def worklist(session: Session) -> list[dict]:
         .where(Call.outcome.is_(None))
         .order_by(Call.ended_at).limit(WORKLIST_LIMIT)
     ).all()
-    return [{"call_id": call.id, "practice": name, "agent": agent.name, "agent_id": agent.id,
-             "reason": call.reason, "ended_at": _iso(call.ended_at), "kind": "wrap_up_overdue"}
-            for call, name, agent in rows]
+    items = [{"call_id": call.id, "practice": name, "agent": agent.name, "agent_id": agent.id,
+              "reason": call.reason, "ended_at": _iso(call.ended_at), "kind": "wrap_up_overdue",
+              "urgent": call.priority > 0}
+             for call, name, agent in rows]
+    names = {p.id: p.name for p in session.scalars(select(Practice))}
+    items += [{"kind": "unowned", "item_id": item.id, "call_id": item.call_id,
+               "practice": names.get(item.practice_id, "A practice"), "reason": item.reason,
+               "why": unowned.REASONS.get(item.reason, item.reason), "urgent": item.urgent,
+               "raised_at": _iso(item.raised_at), "owner": item.owner.name if item.owner else None,
+               "owner_id": item.owner_id}
+              for item in unowned.open_items(session, WORKLIST_LIMIT)]
+    return sorted(items, key=lambda item: not item["urgent"])  # stable: each kind keeps its own order
 
 
 def overdue_notice(session: Session, call_id: int) -> str:

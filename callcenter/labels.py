@@ -27,6 +27,9 @@ PLAIN_WORDS: dict[str, str] = {
     "put_through_to_on_call": "Put through to on-call",
     "paged_on_call": "On-call paged",
     "call_recorded": "Conversation recorded",
+    "resolved_by_supervisor": "Resolved by a supervisor",
+    "raised_to_worklist": "Raised to the supervisors' worklist",
+    "worklist_taken": "Taken by a supervisor",
     "recording_kept": "Recording copied from Twilio",
     "recording_deleted_at_twilio": "Recording deleted at Twilio",
 }

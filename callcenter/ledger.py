@@ -46,7 +46,8 @@ TELEPHONY_RANK = {
 TERMINAL_TELEPHONY = {"busy", "failed", "no-answer", "canceled", "completed"}
 
 # Outcomes that close the "no call is missed" promise for a call.
-OWNED_OUTCOMES = {"handled", "message_taken", "callback_completed", "voicemail_reviewed", "oncall", "not_ours"}
+OWNED_OUTCOMES = {"handled", "message_taken", "callback_completed", "voicemail_reviewed", "oncall", "not_ours",
+                  "resolved_by_supervisor"}
 
 
 def now() -> datetime:

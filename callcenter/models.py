@@ -348,6 +348,26 @@ class CallRecording(db.Model):
     call: Mapped[Call] = relationship()
 
 
+class WorklistItem(db.Model):
+    """A call nobody owns: it ended without an owned outcome and is on no list that someone works (a
+    callback owed, a voicemail to review, a page escalating, an agent's wrap-up), or it is stuck. A
+    supervisor takes it, does what is needed, and says what was done (callcenter/worklist.py)."""
+
+    __tablename__ = "worklist_items"
+    __table_args__ = (UniqueConstraint("call_id", "reason", name="uq_worklist_items_call_reason"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    practice_id: Mapped[int | None] = mapped_column(ForeignKey("practices.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    owned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    note: Mapped[str | None] = mapped_column(Text)  # what was done: it may name the patient, so never logged
+    owner: Mapped[User | None] = relationship()
+
+
 class CallbackTask(db.Model):
     """A promise to call a patient back, e.g. after they hung up while waiting."""
 

@@ -21,6 +21,7 @@ from callcenter import (
     retention,
     schedule,
     voicemail,
+    worklist,
 )
 from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
@@ -79,6 +80,7 @@ def reconcile() -> dict:
     report = reconcile_ledger(db.session, app.call_queue, app.gateway,
                               after_call_limit=timedelta(seconds=app.config["AFTER_CALL_WORK_LIMIT"]))
     db.session.commit()
+    unowned = _step("raising calls nobody owns", _raise_unowned, app, default=[])
     # The steps below have a round of their own each: one that fails is logged and tried next round, and
     # never stops the others (nor, above, the queue's repair and the hang-ups Twilio reported).
     taken_while_down = _step("the outage check", _take_in_calls_twilio_took, app, default=[])
@@ -136,7 +138,7 @@ def reconcile() -> dict:
             "voicemails_found": report.voicemails_found, "taken_while_down": taken_while_down,
             "audit_sealed": sealed, "recordings_removed": removed,
             "conversations_removed": conversations_removed, "recording_copies_relaunched": copies,
-            "gaps_told": gaps_told}
+            "gaps_told": gaps_told, "raised_to_worklist": unowned}
 
 
 def _step(what: str, do, *args, default):
@@ -147,6 +149,18 @@ def _step(what: str, do, *args, default):
         db.session.rollback()
         log.error("reconciler: %s failed (%s); tried again next round", what, type(exc).__name__)
         return default
+
+
+def _raise_unowned(app) -> list[int]:
+    """Calls nobody owns go to the supervisors' worklist (callcenter/worklist.py); urgent ones are told."""
+    items = worklist.raise_unowned(db.session, ledger.now())
+    if items:
+        log.warning("reconciler: %d calls nobody owned were raised to the supervisors' worklist", len(items))
+        app.console.worklist_changed()
+        urgent = sum(1 for item in items if item.urgent)
+        if urgent:
+            app.console.tell_supervisors(f"{urgent} urgent call(s) nobody owns are on the worklist: take them first.")
+    return [item.id for item in items]
 
 
 def _schedule_ahead(app) -> list[tuple[int, str]]:

@@ -72,12 +72,15 @@ const voicemails = voicemailsPanel({ list: byId("voicemails"), count: byId("voic
                                      connection: connection, feedback: notices });
 const pages = pagesPanel({ list: byId("pages"), connection: connection, feedback: notices,
                            supervisor: root.getAttribute("data-supervisor") === "true" });
+let myId = null;  // this staff member's id, from the snapshot: whose worklist items are theirs
 const worklist = worklistPanel({
   list: byId("worklist"), count: byId("worklist-count"), connection: connection,
+  me: function () { return myId; },
   onTaken: function (taken) { call.render(taken); connection.requestSnapshot(); }
 });
 
 function renderSnapshot(snapshot) {
+  if (snapshot.me) myId = snapshot.me.id;
   call.update(snapshot.call);
   status.render(snapshot.me);
   offer.fromSnapshot(snapshot.offer || null);

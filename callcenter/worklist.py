@@ -1,0 +1,136 @@
+"""The supervisors' worklist: calls nobody owns.
+
+Every call must end in an owned outcome. Most calls that end without one yet are on a list that
+someone works: a callback owed (the callbacks list), a voicemail to review, a page escalating until a
+clinician or a supervisor acknowledges it, an agent's wrap-up (raised on its own once past the after-call
+work limit). A call on none of those lists a minute after it ended, or one stuck in the IVR or on its
+way to an agent, is raised here by the reconciler (`raise_unowned`, every round): once, with the reason,
+urgent callers first. A supervisor takes it (`take`), does what is needed, and says what was done
+(`resolve`); the call's outcome is then "resolved by a supervisor". Every step is a ledger event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from . import ledger
+from .callbacks import callable_number
+from .calls import Refused
+from .models import Call, CallbackTask, Message, OnCallPage, User, WorklistItem
+
+UNOWNED_AFTER = timedelta(minutes=1)  # a call on no list this long after it ended is raised
+LOOK_BACK = timedelta(days=2)
+STUCK_AFTER = {True: timedelta(minutes=10), False: timedelta(minutes=30)}  # urgent, routine: still not ended
+PER_ROUND = 200
+SUPERVISORS = ("supervisor", "admin")
+
+REASONS = {
+    "no_outcome": "ended without an outcome, and on no list",
+    "no_number_to_call_back": "hung up before an outcome, from a number we cannot call back",
+    "stuck": "still not ended, in the IVR or on its way to an agent",
+}
+
+
+def _raised(reason: str):
+    return exists().where(WorklistItem.call_id == Call.id, WorklistItem.reason == reason)
+
+
+def raise_unowned(session: Session, now: datetime) -> list[WorklistItem]:
+    """Raise each call nobody owns, once per reason; the new items. Commits."""
+    raised: list[WorklistItem] = []
+    ended = session.scalars(select(Call).where(
+        Call.practice_id.is_not(None), Call.outcome.is_(None), Call.ended_at.is_not(None),
+        Call.ended_at < now - UNOWNED_AFTER, Call.ended_at > now - LOOK_BACK, ~_raised("no_outcome"),
+        ~_raised("no_number_to_call_back")).order_by(Call.priority.desc(), Call.ended_at).limit(PER_ROUND)).all()
+    for call in ended:
+        if _owned(session, call):
+            continue
+        task = session.scalar(select(CallbackTask).where(CallbackTask.call_id == call.id,
+                                                         CallbackTask.status != "done"))
+        reason = "no_number_to_call_back" if task is not None and callable_number(task.number) is None \
+            else "no_outcome"
+        raised.append(_raise(session, call, reason, now))
+    for urgent in (True, False):
+        stuck = session.scalars(select(Call).where(
+            Call.practice_id.is_not(None), Call.ended_at.is_(None), Call.state.in_(("ivr", "connecting")),
+            (Call.priority > 0) if urgent else (Call.priority <= 0),
+            Call.created_at < now - STUCK_AFTER[urgent], Call.created_at > now - LOOK_BACK, ~_raised("stuck"))
+            .order_by(Call.created_at).limit(PER_ROUND)).all()
+        raised += [_raise(session, call, "stuck", now) for call in stuck]
+    session.commit()
+    return raised
+
+
+def _owned(session: Session, call: Call) -> bool:
+    if call.state == "completed" and call.agent_id is not None:
+        return True  # the agent's wrap-up: raised on its own past the after-call work limit
+    if session.scalar(select(OnCallPage.id).where(OnCallPage.call_id == call.id).limit(1)) is not None:
+        return True  # a page: escalating until a clinician or a supervisor acknowledges it
+    if session.scalar(select(Message.id).where(Message.call_id == call.id, Message.kind == "voicemail",
+                                               Message.needs_review.is_(True)).limit(1)) is not None:
+        return True  # a voicemail to review
+    task = session.scalar(select(CallbackTask).where(CallbackTask.call_id == call.id, CallbackTask.status != "done"))
+    return task is not None and callable_number(task.number) is not None  # a callback owed, that can be made
+
+
+def _raise(session: Session, call: Call, reason: str, now: datetime) -> WorklistItem:
+    item = WorklistItem(call_id=call.id, practice_id=call.practice_id, reason=reason, urgent=call.priority > 0,
+                        raised_at=now)
+    session.add(item)
+    session.flush()
+    ledger.record(session, call, "raised_to_worklist", {"item": item.id, "reason": reason},
+                  dedupe_key=f"raised_to_worklist:{reason}")
+    return item
+
+
+def open_items(session: Session, limit: int = 100) -> list[WorklistItem]:
+    """Items not resolved whose call still has no outcome (a stuck call that has ended since is gone:
+    if it ended unowned it is raised again for that), urgent first, oldest first."""
+    return list(session.scalars(
+        select(WorklistItem).join(Call, Call.id == WorklistItem.call_id)
+        .where(WorklistItem.resolved_at.is_(None), Call.outcome.is_(None),
+               (WorklistItem.reason != "stuck") | Call.ended_at.is_(None))
+        .order_by(WorklistItem.urgent.desc(), WorklistItem.raised_at, WorklistItem.id).limit(limit)))
+
+
+def _supervisor(user: User) -> None:
+    if user.role not in SUPERVISORS:
+        raise Refused("Only a supervisor can take a call from the worklist.")
+
+
+def take(session: Session, item_id: int, supervisor: User, now: datetime) -> WorklistItem:
+    """A supervisor owns the item from now on (unless another one does)."""
+    _supervisor(supervisor)
+    item = session.get(WorklistItem, item_id)
+    if item is None or item.resolved_at is not None:
+        raise Refused("This item is no longer on the worklist.")
+    if item.owner_id is not None and item.owner_id != supervisor.id:
+        raise Refused(f"{item.owner.name} has it already.")
+    if item.owner_id is None:
+        item.owner_id, item.owned_at = supervisor.id, now
+        ledger.record(session, session.get(Call, item.call_id), "worklist_taken", {"item": item.id},
+                      actor_id=supervisor.id, dedupe_key=f"worklist_taken:{item.id}")
+    return item
+
+
+def resolve(session: Session, item_id: int, supervisor: User, note: str, now: datetime) -> WorklistItem:
+    """The owner says what was done; the call's outcome is then theirs."""
+    _supervisor(supervisor)
+    item = session.get(WorklistItem, item_id)
+    if item is None or item.resolved_at is not None:
+        raise Refused("This item is no longer on the worklist.")
+    if item.owner_id != supervisor.id:
+        raise Refused("Take the item first: only its owner can say it is done.")
+    note = (note or "").strip()
+    if len(note) < 3:
+        raise Refused("Say what was done (for example: called the patient back, no answer, left a message).")
+    item.note, item.resolved_at = note[:2000], now
+    call = session.get(Call, item.call_id)
+    ledger.record(session, call, "worklist_resolved", {"item": item.id}, actor_id=supervisor.id,
+                  dedupe_key=f"worklist_resolved:{item.id}")
+    if call.outcome is None:
+        ledger.set_outcome(session, call, "resolved_by_supervisor", actor_id=supervisor.id)
+    return item

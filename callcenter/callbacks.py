@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import phonenumbers
 from redis import Redis
@@ -13,7 +13,7 @@ from . import ledger
 from .calls import CALLBACK_DELAY, keep_place_task
 from .gateway import GatewayError, TwilioGateway
 from .hours import local_time
-from .models import Call, CallbackTask, Practice
+from .models import Call, CallbackTask, Practice, PracticeNumber
 from .queue import CallQueue
 
 RETRY_DELAY = CALLBACK_DELAY
@@ -57,11 +57,67 @@ def keep_place(session: Session, call: Call, number: str) -> CallbackTask:
     return task
 
 
-def callback_sms_text(practice: Practice, due_at: datetime, language: str) -> str:
-    """What the patient is told: who will call and by when, in the practice's local time; nothing else."""
-    when = local_time(due_at, practice.timezone).strftime("%-I:%M %p").lower()
+REFERENCE = {
+    "en": " Reference {ref}: reply to this text to see how it stands.",
+    "es": " Referencia {ref}: responda a este mensaje para saber cómo va.",
+}
+# The answer to a patient's reply: where their callback stands, in plain words, and nothing more.
+STATUS = {
+    "en": {"due": "Reference {ref}: we will call you back by {time}.",
+           "late": "Reference {ref}: we have not reached you yet and are late. We will call you as soon as we "
+                   "can. For emergencies dial 911.",
+           "calling": "Reference {ref}: we are calling you back now.",
+           "done": "Reference {ref}: we called you back at {time}. If you still need us, please call."},
+    "es": {"due": "Referencia {ref}: le llamaremos antes de las {time}.",
+           "late": "Referencia {ref}: aún no le hemos localizado y vamos con retraso. Le llamaremos lo antes "
+                   "posible. Para emergencias marque el 911.",
+           "calling": "Referencia {ref}: le estamos llamando ahora.",
+           "done": "Referencia {ref}: le llamamos a las {time}. Si aún nos necesita, llame por favor."},
+}
+STATUS_LOOK_BACK = timedelta(days=7)
+
+
+def _clock(at: datetime, practice: Practice) -> str:
+    return local_time(at, practice.timezone).strftime("%-I:%M %p").lower()
+
+
+def callback_sms_text(practice: Practice, due_at: datetime, language: str, reference: int | None = None) -> str:
+    """What the patient is told: who will call and by when, in the practice's local time, and the reference
+    to reply with; nothing else."""
     texts = CALLBACK_SMS if practice.sms_names_practice else CALLBACK_SMS_UNNAMED
-    return texts.get(language, texts["en"]).format(practice=practice.name, time=when)
+    text = texts.get(language, texts["en"]).format(practice=practice.name, time=_clock(due_at, practice))
+    if reference is not None:
+        text += REFERENCE.get(language, REFERENCE["en"]).format(ref=reference)
+    return text
+
+
+def status_reply(session: Session, from_number: str | None, to_number: str | None, body: str | None,
+                 now: datetime) -> str | None:
+    """A patient's text to a practice number: where their callback stands (the one whose reference they
+    give, else their latest of the last week), or None when they are owed none."""
+    number = callable_number(from_number)
+    practice_id = session.scalar(select(PracticeNumber.practice_id).where(PracticeNumber.number == to_number))
+    if number is None or practice_id is None:
+        return None
+    query = (select(CallbackTask).where(CallbackTask.practice_id == practice_id, CallbackTask.number == number,
+                                        CallbackTask.created_at >= now - STATUS_LOOK_BACK)
+             .order_by(CallbackTask.created_at.desc(), CallbackTask.id.desc()).limit(1))
+    named = [int(word) for word in (body or "").replace("#", " ").split() if word.isdigit() and len(word) < 10]
+    task = session.scalar(query.where(CallbackTask.call_id == named[0])) if named else None
+    task = task or session.scalar(query)
+    if task is None:
+        return None
+    practice = session.get(Practice, practice_id)
+    call = session.get(Call, task.call_id) if task.call_id else None
+    words = STATUS.get(call.language if call else "en", STATUS["en"])
+    ref = task.call_id or task.id
+    if task.status == "done":
+        return words["done"].format(ref=ref, time=_clock(task.completed_at or now, practice))
+    if task.status == "in_progress":
+        return words["calling"].format(ref=ref)
+    if task.due_at <= now:
+        return words["late"].format(ref=ref)
+    return words["due"].format(ref=ref, time=_clock(task.due_at, practice))
 
 
 def send_callback_sms(session: Session, gateway: TwilioGateway, task_id: int) -> str | None:
@@ -76,7 +132,8 @@ def send_callback_sms(session: Session, gateway: TwilioGateway, task_id: int) ->
         return None
     try:
         task.sms_sid = gateway.send_sms(number, practice.numbers[0].number,
-                                        callback_sms_text(practice, task.due_at, call.language if call else "en"))
+                                        callback_sms_text(practice, task.due_at, call.language if call else "en",
+                                                          task.call_id or task.id))
     except GatewayError:
         return None  # the job is retried by RQ
     if call is not None:

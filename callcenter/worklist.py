@@ -3,10 +3,12 @@
 Every call must end in an owned outcome. Most calls that end without one yet are on a list that
 someone works: a callback owed (the callbacks list), a voicemail to review, a page escalating until a
 clinician or a supervisor acknowledges it, an agent's wrap-up (raised on its own once past the after-call
-work limit). A call on none of those lists a minute after it ended, or one stuck in the IVR or on its
-way to an agent, is raised here by the reconciler (`raise_unowned`, every round): once, with the reason,
-urgent callers first. A supervisor takes it (`take`), does what is needed, and says what was done
-(`resolve`); the call's outcome is then "resolved by a supervisor". Every step is a ledger event.
+work limit). A call on none of those lists a minute after it ended, one stuck in the IVR or on its
+way to an agent, and a callback promised by text that is about to be late, are raised here by the
+reconciler (`raise_unowned`, every round): once, with the reason, urgent callers first. A supervisor
+takes it (`take`), does what is needed, and says what was done (`resolve`); the call's outcome is then
+"resolved by a supervisor" (a callback made meanwhile takes it off the list by itself). Every step is
+a ledger event.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .models import Call, CallbackTask, Message, OnCallPage, User, WorklistItem
 UNOWNED_AFTER = timedelta(minutes=1)  # a call on no list this long after it ended is raised
 LOOK_BACK = timedelta(days=2)
 STUCK_AFTER = {True: timedelta(minutes=10), False: timedelta(minutes=30)}  # urgent, routine: still not ended
+PROMISE_WARNING = timedelta(minutes=5)  # a callback promised by text and due this soon, not yet made
 PER_ROUND = 200
 SUPERVISORS = ("supervisor", "admin")
 
@@ -31,6 +34,7 @@ REASONS = {
     "no_outcome": "ended without an outcome, and on no list",
     "no_number_to_call_back": "hung up before an outcome, from a number we cannot call back",
     "stuck": "still not ended, in the IVR or on its way to an agent",
+    "callback_due": "the callback we promised by text is due and not made yet",
 }
 
 
@@ -53,6 +57,12 @@ def raise_unowned(session: Session, now: datetime) -> list[WorklistItem]:
         reason = "no_number_to_call_back" if task is not None and callable_number(task.number) is None \
             else "no_outcome"
         raised.append(_raise(session, call, reason, now))
+    # A promise about to be broken is raised to a person before it is: the text said "by 3:15 pm".
+    promised = session.scalars(select(Call).join(CallbackTask, CallbackTask.call_id == Call.id).where(
+        CallbackTask.status == "open", CallbackTask.sms_sid.is_not(None), CallbackTask.due_at <= now + PROMISE_WARNING,
+        CallbackTask.due_at > now - LOOK_BACK, Call.outcome.is_(None), ~_raised("callback_due"))
+        .order_by(Call.priority.desc(), CallbackTask.due_at).limit(PER_ROUND)).all()
+    raised += [_raise(session, call, "callback_due", now) for call in promised]
     for urgent in (True, False):
         stuck = session.scalars(select(Call).where(
             Call.practice_id.is_not(None), Call.ended_at.is_(None), Call.state.in_(("ivr", "connecting")),

@@ -8,7 +8,7 @@ import logging
 from flask import Response, current_app, request
 from redis.exceptions import RedisError
 
-from callcenter import acd, call_status, calls, consult, escalation, ledger, menu, patient_path
+from callcenter import acd, call_status, callbacks, calls, consult, escalation, ledger, menu, patient_path
 from callcenter.extensions import csrf, db
 from callcenter.models import Call
 from callcenter.practice_directory import PracticeCard, card_of
@@ -177,8 +177,9 @@ def sms_status():
 @sms_bp.post("/inbound")
 @twilio_webhook(lambda: twiml_response(twiml.sms_reply(None)))
 def sms_inbound():
-    """A text to a practice number. A clinician's "1" acknowledges their page (callcenter/escalation.py);
-    anyone else is told to call (we do not take medical requests by SMS)."""
+    """A text to a practice number. A clinician's "1" acknowledges their page (callcenter/escalation.py); a
+    patient owed a callback is told where it stands; anyone else is told to call (we do not take medical
+    requests by SMS)."""
     form = request.form
     page = escalation.acknowledge_reply(db.session, form.get("From"), form.get("To"), form.get("Body"), ledger.now())
     if page is not None:
@@ -186,7 +187,8 @@ def sms_inbound():
         current_app.console.pages_changed()
         ref = f" ref #{page.call_id}" if page.call_id else ""
         return twiml_response(twiml.sms_reply(f"Acknowledged{ref}. Thank you."))
-    return twiml_response(twiml.sms_reply(EN["sms_reply"]))
+    status = callbacks.status_reply(db.session, form.get("From"), form.get("To"), form.get("Body"), ledger.now())
+    return twiml_response(twiml.sms_reply(status or EN["sms_reply"]))
 
 
 from . import connect_views, queue_views  # noqa: E402,F401

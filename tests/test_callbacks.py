@@ -37,6 +37,9 @@ def test_the_sms_says_by_when_in_the_practices_time_and_the_callers_language_and
     assert callbacks.callback_sms_text(MAPLE, DUE, "es") == (
         "Lamentamos no haber atendido su llamada. Le llamaremos antes de las 9:05 am.")
     assert callbacks.callback_sms_text(MAPLE, DUE, "fr") == callbacks.callback_sms_text(MAPLE, DUE, "en")
+    assert callbacks.callback_sms_text(MAPLE, DUE, "en", 12) == (
+        "We're sorry we missed your call. We will call you back by 9:05 am. "
+        "Reference 12: reply to this text to see how it stands.")
 
 
 def test_a_practice_that_opts_in_is_named_in_the_sms():
@@ -45,6 +48,39 @@ def test_a_practice_that_opts_in_is_named_in_the_sms():
         "We're sorry we missed your call to Maple Street Family Medicine. We will call you back by 9:05 am.")
     assert callbacks.callback_sms_text(named, DUE, "es") == (
         "Lamentamos no haber atendido su llamada a Maple Street Family Medicine. Le llamaremos antes de las 9:05 am.")
+
+
+def test_a_patient_who_replies_is_told_where_their_callback_stands(app, world, twilio):
+    from datetime import UTC, datetime, timedelta
+
+    from callcenter.extensions import db
+    from callcenter.models import CallbackTask
+    from tests.support import MAPLE_NUMBER, PATIENT, incoming, waiting_call
+    from tests.twiml_helpers import parse
+
+    def reply(body: str, sender: str = PATIENT) -> str:
+        answer = parse(twilio.post("/sms/inbound", incoming(From=sender, To=MAPLE_NUMBER, Body=body)))
+        return answer.find("Message").text
+
+    call_id = waiting_call(app)
+    now = datetime.now(UTC)
+    with app.app_context():
+        task = CallbackTask(practice_id=world["maple"], call_id=call_id, number=PATIENT, reason="abandoned",
+                            due_at=now + timedelta(minutes=10), sms_sid="SM" + "2" * 32)
+        db.session.add(task)
+        db.session.commit()
+        task_id = task.id
+    assert reply("ok?").startswith(f"Reference {call_id}: we will call you back by ")
+    with app.app_context():
+        db.session.get(CallbackTask, task_id).due_at = now - timedelta(minutes=1)
+        db.session.commit()
+    assert reply(str(call_id)).startswith(f"Reference {call_id}: we have not reached you yet and are late.")
+    with app.app_context():
+        done = db.session.get(CallbackTask, task_id)
+        done.status, done.completed_at = "done", now
+        db.session.commit()
+    assert reply("?").startswith(f"Reference {call_id}: we called you back at ")
+    assert reply("hello", sender="+14155550100").startswith("This number does not receive text messages")
 
 
 def test_keeping_a_place_keeps_the_caller_in_line_and_a_second_number_replaces_the_first(app, world):

@@ -133,3 +133,17 @@ def test_in_the_browser_a_supervisor_takes_an_item_and_resolves_it(app, world, l
     with app.app_context():
         assert db.session.get(Call, call_id).outcome == "resolved_by_supervisor"
     assert refusals == []
+
+
+def test_a_callback_promised_by_text_is_raised_before_it_is_late(app, world):
+    call_id = _ended(app, world, state="abandoned")
+    with app.app_context():
+        task = CallbackTask(practice_id=world["maple"], call_id=call_id, number="+14155550123", reason="abandoned",
+                            due_at=NOW + timedelta(minutes=12), sms_sid="SM" + "1" * 32)
+        db.session.add(task)
+        db.session.commit()
+        assert reconcile()["raised_to_worklist"] == []  # 12 minutes to go: the callbacks list has it
+        task.due_at = NOW + timedelta(minutes=4)
+        db.session.commit()
+        assert len(reconcile()["raised_to_worklist"]) == 1
+    assert _raised(app) == [(call_id, "callback_due", False)]

@@ -90,6 +90,9 @@ def from_environment(instance_path: str) -> dict:
         # ... and, when the shift has a backup, from the call-down until the backup is paged (the supervisors
         # then come PAGE_SUPERVISOR_AFTER after that).
         "PAGE_BACKUP_AFTER": int(env.get("PAGE_BACKUP_AFTER") or 300),
+        # Outgoing mail for the practices' daily digests (callcenter/digests.py); unset: only in the portal.
+        "SMTP_URL": env.get("SMTP_URL") or None,
+        "SMTP_FROM": env.get("SMTP_FROM") or "answering-service@localhost",
         # Where a web process keeps webhooks it could neither apply nor hand to Redis (callcenter/kept.py):
         # a local disk that outlives the process. The worker on the same machine forwards it too.
         "SPOOL_DIR": env.get("SPOOL_DIR") or str(Path(instance_path) / "spool"),

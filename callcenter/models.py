@@ -69,6 +69,10 @@ class Practice(db.Model):
     recording_retention_days: Mapped[int | None] = mapped_column(Integer, default=90, server_default="90")
     # Patients' conversations with agents are recorded (announced to the caller first); see callcenter/recordings.py.
     records_calls: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The daily digest (callcenter/digests.py): when, in the practice's time, and to whom it is emailed
+    # (comma-separated; none: it is only in the portal).
+    digest_at: Mapped[time] = mapped_column(Time, default=time(7, 0), server_default="07:00:00")
+    digest_emails: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     numbers: Mapped[list[PracticeNumber]] = relationship(back_populates="practice", cascade="all, delete-orphan")
     hours: Mapped[list[BusinessHours]] = relationship(cascade="all, delete-orphan")
@@ -346,6 +350,25 @@ class CallRecording(db.Model):
     deleted_at_twilio_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     call: Mapped[Call] = relationship()
+
+
+class Digest(db.Model):
+    """One practice's daily summary of a period's calls and messages: kept for the portal, and emailed
+    when the practice gave addresses and the service has SMTP_URL. No patient data in it."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("practice_id", "period_end", name="uq_digests_practice_period_end"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipients: Mapped[str | None] = mapped_column(Text)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_error: Mapped[str | None] = mapped_column(String(200))
+    email_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class WorklistItem(db.Model):

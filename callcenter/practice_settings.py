@@ -7,6 +7,7 @@ commits nothing; input a practice cannot have raises SettingsError, whose messag
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, time
 
@@ -84,7 +85,7 @@ def configure_practice(
     options: str | Iterable[str] | None = None, languages: str | Iterable[str] | None = None,
     max_wait: int | None = None, instructions: str | None = None, queue_capacity: int | None = None,
     sms_names_practice: bool | None = None, recording_retention_days: int | None = None,
-    records_calls: bool | None = None,
+    records_calls: bool | None = None, digest_at: str | None = None, digest_emails: str | None = None,
 ) -> Practice:
     """Change the settings given (None leaves one as it is); a blank greeting or instructions clears it.
 
@@ -97,6 +98,8 @@ def configure_practice(
     capacity = check_queue_capacity(queue_capacity) if queue_capacity is not None else None
     if recording_retention_days is not None and not 0 <= recording_retention_days <= 3650:
         raise SettingsError("the recording retention is 0 (keep them) to 3650 days")
+    digest_time = parse_digest_time(digest_at) if digest_at is not None else None
+    emails = parse_emails(digest_emails) if digest_emails is not None else None
     if greeting is not None:
         practice.greeting = _text(greeting)
     if menu is not None:
@@ -115,7 +118,33 @@ def configure_practice(
         practice.recording_retention_days = recording_retention_days or None
     if records_calls is not None:
         practice.records_calls = bool(records_calls)
+    if digest_time is not None:
+        practice.digest_at = digest_time
+    if emails is not None:
+        practice.digest_emails = ", ".join(emails) or None
     return practice
+
+
+def parse_digest_time(value: str) -> time:
+    """When the daily digest is made, "HH:MM" in the practice's own time."""
+    try:
+        return time.fromisoformat(value.strip())
+    except ValueError:
+        raise SettingsError(f"the digest time is HH:MM in the practice's time, e.g. 07:30 (not {value!r})") from None
+
+
+_EMAIL = re.compile(r"^[^@\s,]{1,64}@[^@\s,]{1,190}\.[^@\s,.]{2,}$")
+
+
+def parse_emails(value: str) -> list[str]:
+    """Comma-separated email addresses (an empty value: none, the digest stays in the portal)."""
+    found = [a.strip() for a in value.split(",") if a.strip()]
+    wrong = [a for a in found if not _EMAIL.match(a)]
+    if wrong:
+        raise SettingsError(f"not an email address: {wrong[0][:80]!r}")
+    if len(found) > 10:
+        raise SettingsError("at most 10 addresses")
+    return found
 
 
 def parse_opening_period(period: str) -> list[tuple[int, time, time]]:

@@ -78,8 +78,11 @@ def practice_create(name: str, number: str, timezone: str) -> None:
                    "copy here (90 by default; 0: kept).")
 @click.option("--record-calls", type=click.Choice(["yes", "no"]), default=None,
               help="Record patients' conversations with agents (the caller is told first).")
+@click.option("--digest-at", default=None, help="When the daily digest is made, HH:MM in the practice's time.")
+@click.option("--digest-emails", default=None,
+              help="Comma-separated addresses the digest is emailed to (empty: only in the portal).")
 def practice_configure(practice_id, greeting, options, languages, max_wait, instructions, queue_capacity,
-                       sms_names_practice, recording_retention_days, record_calls) -> None:
+                       sms_names_practice, recording_retention_days, record_calls, digest_at, digest_emails) -> None:
     """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
         practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
@@ -88,7 +91,8 @@ def practice_configure(practice_id, greeting, options, languages, max_wait, inst
                                       sms_names_practice=None if sms_names_practice is None
                                       else sms_names_practice == "yes",
                                       recording_retention_days=recording_retention_days,
-                                      records_calls=None if record_calls is None else record_calls == "yes")
+                                      records_calls=None if record_calls is None else record_calls == "yes",
+                                      digest_at=digest_at, digest_emails=digest_emails)
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

@@ -14,6 +14,7 @@ from callcenter import (
     acd,
     audit,
     call_status,
+    digests,
     escalation,
     ledger,
     outage,
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 OUTAGE_SLOT = "cc:outage:looked"  # set for ten minutes after a look at Twilio's calls
 RETENTION_SLOT = "cc:retention:looked"  # set for an hour after recordings past retention were deleted
 COPIES_SLOT = "cc:recordings:looked"  # set for ten minutes after overdue copies of recordings were launched
+DIGEST_SLOT = "cc:digests:looked"  # set for a minute after the digests due were made and sent
 SCHEDULE_SLOT = "cc:schedule:looked"  # set for an hour after the rotations were filled in and gaps looked for
 GAP_TOLD = "cc:schedule:gap-told:{practice}:{starts}"  # set once the supervisors heard of this gap
 GAP_WARNING = timedelta(hours=24)  # the supervisors hear of a gap this long before it begins
@@ -88,6 +90,7 @@ def reconcile() -> dict:
     copies = _step("copying recordings", _copy_recordings_owed, app, default=[])
     sealed = _step("sealing the audit", _seal_audit, default=0)
     gaps_told = _step("the on-call schedule", _schedule_ahead, app, default=[])
+    digests_made, digests_sent = _step("the practices' digests", _digests, app, default=([], []))
     if replayed:
         log.warning("reconciler: applied %d status callbacks that had failed when they arrived", len(replayed))
     if any(applied.abandoned for applied in replayed) or report.gone_while_waiting or report.stuck_connecting:
@@ -138,7 +141,8 @@ def reconcile() -> dict:
             "voicemails_found": report.voicemails_found, "taken_while_down": taken_while_down,
             "audit_sealed": sealed, "recordings_removed": removed,
             "conversations_removed": conversations_removed, "recording_copies_relaunched": copies,
-            "gaps_told": gaps_told, "raised_to_worklist": unowned}
+            "gaps_told": gaps_told, "raised_to_worklist": unowned, "digests_made": digests_made,
+            "digests_sent": digests_sent}
 
 
 def _step(what: str, do, *args, default):
@@ -161,6 +165,28 @@ def _raise_unowned(app) -> list[int]:
         if urgent:
             app.console.tell_supervisors(f"{urgent} urgent call(s) nobody owns are on the worklist: take them first.")
     return [item.id for item in items]
+
+
+def _digests(app) -> tuple[list[int], list[int]]:
+    """Once a minute (one worker): each practice's digest whose time has come is made, and the digests owed
+    to the practices' addresses are emailed (one that fails is tried again later, never lost)."""
+    try:
+        if not app.redis.set(DIGEST_SLOT, "1", nx=True, ex=60):
+            return [], []
+    except RedisError:
+        return [], []
+    now = ledger.now()
+    made = digests.make_due(db.session, now, app.config.get("PUBLIC_BASE_URL"))
+    try:
+        mailer = digests.Mailer.from_url(app.config.get("SMTP_URL"), app.config.get("SMTP_FROM"))
+    except ValueError as exc:
+        log.error("digests are not emailed: %s", exc)
+        mailer = None
+    sent, failed = digests.send_owed(db.session, mailer, now)
+    if failed:
+        log.warning("digests: %d could not be emailed (%s); tried again later", len(failed),
+                    "see the digests table" if len(failed) > 1 else "SMTP refused or unreachable")
+    return [d.id for d in made], sent
 
 
 def _schedule_ahead(app) -> list[tuple[int, str]]:

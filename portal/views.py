@@ -29,7 +29,7 @@ from callcenter import labels, schedule
 from callcenter.extensions import db
 from callcenter.figures import practice_day
 from callcenter.gateway import GatewayError
-from callcenter.models import User
+from callcenter.models import Digest, User
 from callcenter.scoping import CALL_STATES, UNDO_SECONDS, PracticeScope, ScopeRefused
 
 from . import params, portal_bp
@@ -85,8 +85,11 @@ def helpers():
         local = value.astimezone(g.tz)
         return f"{local:%a %d %b} {_clock(local)}"
 
-    return {"local_time": local_time, "local_day_time": local_day_time, "label": labels.label,
-            "page_url": page_url}
+    def local_clock(value) -> str:
+        return _clock(value)
+
+    return {"local_time": local_time, "local_day_time": local_day_time, "local_clock": local_clock,
+            "label": labels.label, "page_url": page_url}
 
 
 def _filters(with_status: bool) -> tuple[dict, list[str]]:
@@ -146,6 +149,14 @@ def dashboard():
     peak = max([row["arrivals"] for row in figures["by_hour"]] + [1])
     return render_template("portal/dashboard.html", figures=figures, day=local.date(), today=today, peak=peak,
                            errors=errors)
+
+
+@portal_bp.get("/digests")
+def digests():
+    """The practice's daily digests, newest first (the last 30)."""
+    found = db.session.scalars(select(Digest).where(Digest.practice_id == g.practice.id)
+                               .order_by(Digest.period_end.desc()).limit(30)).all()
+    return render_template("portal/digests.html", digests=found)
 
 
 @portal_bp.get("/on-call")

@@ -114,6 +114,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # the launcher set PUBLIC_BASE_URL once the app exists.
         message_status_url=lambda: f"{app.config['PUBLIC_BASE_URL']}/sms/status" if app.config.get("PUBLIC_BASE_URL")
         else None,
+        public_base=lambda: app.config.get("PUBLIC_BASE_URL") or None,
     )
     message_queue = app.config.get("SOCKETIO_MESSAGE_QUEUE", app.config["REDIS_URL"])
     # Flask-SocketIO keeps the previous app's queue manager when this one has none: each app its own.
@@ -137,6 +138,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from portal import api_bp, auth_bp, portal_bp
     from portal.admin import admin_bp
     from portal.auth import init_app as init_sign_in
+    from portal.clinician import clinician_bp
     from portal.headers import init_app as init_headers
     from simulator.cli import register_commands as register_simulator_commands
 
@@ -157,6 +159,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(portal_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(clinician_bp)
     register_commands(app)
     register_simulator_commands(app)
 

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import ledger, oncall, schedule
+from . import ledger, oncall, page_links, schedule
 from .gateway import GatewayError, TwilioGateway
 from .models import Call, OnCallPage, OnCallShift, Practice, PracticeNumber
 
@@ -245,13 +245,14 @@ def _page_backup(session: Session, gateway: TwilioGateway, page: OnCallPage, bac
     backup_page = OnCallPage(practice_id=page.practice_id, call_id=page.call_id, shift_id=page.shift_id,
                              to_number=number, recipient="backup", status="sending", sent_at=now,
                              escalation_step=CALLED_DOWN, next_step_at=now + policy.supervisor_after)
+    link = page_links.issue(backup_page, gateway.public_base())
     session.add(backup_page)
     session.commit()  # kept before the SMS goes out: its receipts name it
     sent = called = False
     if practice is not None and practice.numbers and call is not None:
         receipts = gateway.message_status_url()
         text = (f"Backup for {shift.clinician_name if shift else 'the on-call clinician'}, who has not answered. "
-                + oncall.page_text(practice, call, "urgent"))
+                + oncall.page_text(practice, call, "urgent", link))
         try:
             backup_page.message_sid = gateway.send_sms(
                 number, practice.numbers[0].number, text,

@@ -32,9 +32,11 @@ FAILURES = (TwilioException, RequestException, OSError)
 
 class TwilioGateway:
     def __init__(self, account_sid: str, auth_token: str, api_base: str, http_client=None, timeout: float = 10,
-                 message_status_url=None):
-        """`message_status_url()`: where Twilio reports the delivery of each SMS we send (None: nowhere)."""
+                 message_status_url=None, public_base=None):
+        """`message_status_url()`: where Twilio reports the delivery of each SMS we send (None: nowhere);
+        `public_base()`: the service's own public address, for links in texts (None: no links)."""
         self.message_status_url = message_status_url or (lambda: None)
+        self.public_base = public_base or (lambda: None)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.api_base = api_base.rstrip("/")

@@ -161,6 +161,10 @@ class OnCallPage(db.Model):
     delivery_status: Mapped[str | None] = mapped_column(String(20))
     # Whom it went to: the clinician on call ("on_call") or, when they did not acknowledge, their backup.
     recipient: Mapped[str] = mapped_column(String(20), default="on_call", server_default="on_call")
+    # The one-time link in its SMS (callcenter/page_links.py): only its hash is kept.
+    link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    link_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PracticeNumber(db.Model):

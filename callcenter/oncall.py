@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from . import page_links
 from .gateway import GatewayError, TwilioGateway
 from .models import Call, OnCallPage, OnCallShift, Practice
 
@@ -29,10 +30,12 @@ def next_shift(session: Session, practice_id: int, at: datetime) -> OnCallShift 
         .order_by(OnCallShift.starts_at, case((OnCallShift.rotation_id.is_(None), 0), else_=1)).limit(1))
 
 
-def page_text(practice: Practice, call: Call, why: str) -> str:
-    """What the clinician's phone shows: enough to act, and the callback number they need."""
-    return (f"{practice.name}: urgent patient call ({why}). Call back {call.from_number or 'withheld number'}. "
+def page_text(practice: Practice, call: Call, why: str, link: str | None = None) -> str:
+    """What the clinician's phone shows: enough to act, and the callback number they need; the one-time
+    link (callcenter/page_links.py) shows the message itself, once they confirm who they are."""
+    text = (f"{practice.name}: urgent patient call ({why}). Call back {call.from_number or 'withheld number'}. "
             f"Ref #{call.id}. Reply 1 to acknowledge.")
+    return text + (f" Message: {link}" if link else "")
 
 
 def was_paged(session: Session, call_id: int) -> bool:
@@ -62,12 +65,13 @@ def page(session: Session, gateway: TwilioGateway, practice: Practice, call: Cal
     # Kept before the SMS goes out: its delivery receipts name the page, and may arrive before
     # Twilio's answer to the send does (see escalation.delivery_receipt).
     record.status = "sending"
+    link = page_links.issue(record, gateway.public_base())
     session.add(record)
     session.commit()
     receipts = gateway.message_status_url()
     try:
         record.message_sid = gateway.send_sms(shift.number, practice.numbers[0].number,
-                                              page_text(practice, call, why),
+                                              page_text(practice, call, why, link),
                                               status_callback=f"{receipts}?page={record.id}" if receipts else None)
         record.status = "sent"
     except GatewayError as exc:

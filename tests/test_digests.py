@@ -113,7 +113,8 @@ def test_a_mail_server_that_is_down_loses_no_digest(app, world):
 
 
 def test_the_digest_settings_are_checked(cli, world):
-    for option, value, said in [("--digest-at", "7am", "HH:MM"), ("--digest-emails", "office at maple", "not an email")]:
+    for option, value, said in [("--digest-at", "7am", "HH:MM"),
+                                ("--digest-emails", "office at maple", "not an email")]:
         result = cli.invoke(args=["practice", "configure", "--practice", str(world["maple"]), option, value])
         assert result.exit_code != 0 and said in result.output
     assert cli.invoke(args=["practice", "configure", "--practice", str(world["maple"]), "--digest-at", "06:30",

@@ -73,6 +73,8 @@ class Practice(db.Model):
     # (comma-separated; none: it is only in the portal).
     digest_at: Mapped[time] = mapped_column(Time, default=time(7, 0), server_default="07:00:00")
     digest_emails: Mapped[str | None] = mapped_column(Text)
+    # Where an urgent caller goes when nobody is on call (a gap in the schedule), before the supervisors.
+    emergency_number: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     numbers: Mapped[list[PracticeNumber]] = relationship(back_populates="practice", cascade="all, delete-orphan")
     hours: Mapped[list[BusinessHours]] = relationship(cascade="all, delete-orphan")

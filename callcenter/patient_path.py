@@ -45,6 +45,7 @@ class Onward:
     on_call_number: str | None = None
     queue_changed: bool = False  # consoles should be told
     paged: bool = False  # the on-call clinician's page went out for this call (what the caller may be told)
+    emergency_line: bool = False  # nobody on call: put through to the practice's own emergency line instead
 
 
 # The hold loop asks these about once a minute per caller: built once, their values are parameters.
@@ -130,7 +131,14 @@ def to_on_call(session: Session, gateway: TwilioGateway, call: Call, practice: P
     if page.status == "sent":  # the clinician has the patient's number: the call is handed over
         ledger.set_outcome(session, call, "oncall")
     shift = oncall.current_shift(session, practice.id, now)
+    if shift is None and practice.emergency_number:
+        # A gap in the schedule: the practice's own emergency line, then (unanswered) an urgent voicemail;
+        # the page, with nobody to page, is the supervisors' at once (callcenter/escalation.py).
+        ledger.advance(call, "on_call")
+        ledger.record(session, call, "gap_fallback", {"to": "practice_emergency_line"}, dedupe_key="gap_fallback")
+        return Onward(Next.ON_CALL, why, on_call_number=practice.emergency_number, emergency_line=True)
     if shift is None:
+        ledger.record(session, call, "gap_fallback", {"to": "supervisors"}, dedupe_key="gap_fallback")
         return Onward(Next.URGENT_VOICEMAIL, why, paged=page.status == "sent")
     ledger.advance(call, "on_call")
     ledger.record(session, call, "put_through_to_on_call", {"shift": shift.id})

@@ -86,6 +86,7 @@ def configure_practice(
     max_wait: int | None = None, instructions: str | None = None, queue_capacity: int | None = None,
     sms_names_practice: bool | None = None, recording_retention_days: int | None = None,
     records_calls: bool | None = None, digest_at: str | None = None, digest_emails: str | None = None,
+    emergency_number: str | None = None,
 ) -> Practice:
     """Change the settings given (None leaves one as it is); a blank greeting or instructions clears it.
 
@@ -100,6 +101,12 @@ def configure_practice(
         raise SettingsError("the recording retention is 0 (keep them) to 3650 days")
     digest_time = parse_digest_time(digest_at) if digest_at is not None else None
     emails = parse_emails(digest_emails) if digest_emails is not None else None
+    emergency = None
+    if emergency_number:
+        try:
+            emergency = normalize_number(emergency_number)
+        except AccountError as exc:
+            raise SettingsError(f"the emergency line: {exc}") from exc
     if greeting is not None:
         practice.greeting = _text(greeting)
     if menu is not None:
@@ -122,6 +129,8 @@ def configure_practice(
         practice.digest_at = digest_time
     if emails is not None:
         practice.digest_emails = ", ".join(emails) or None
+    if emergency_number is not None:
+        practice.emergency_number = emergency  # empty: none
     return practice
 
 

@@ -49,7 +49,8 @@ def twiml_for(onward: Onward, call: Call, prefix: str | None = None) -> str:
     why = prompts(language)[SAID_WHY[onward.why]] if onward.why in SAID_WHY else None
     text = " ".join(t for t in (prefix, why) if t) or None
     if onward.next is Next.ON_CALL:
-        return twiml.connect_to_on_call(language, call.id, onward.on_call_number, prefix=text)
+        return twiml.connect_to_on_call(language, call.id, onward.on_call_number, prefix=text,
+                                        emergency_line=onward.emergency_line)
     return twiml.voicemail(language, urgent=onward.next is Next.URGENT_VOICEMAIL, paged=onward.paged, prefix=text)
 
 

@@ -78,6 +78,8 @@ EN = {
         "If things get worse, hang up and dial 9 1 1. Goodbye."
     ),
     "on_call_connecting": "Please hold while we connect you to the on-call clinician.",
+    "emergency_line_connecting": "No clinician is on call right now. Please hold while we connect you to the "
+                                 "practice's emergency line.",
     "safe_fallback": (
         "We're sorry, we cannot connect you right now. Please leave your name, number and message "
         "after the tone, and we will call you back."
@@ -159,6 +161,8 @@ ES = {
         "Si empeora, cuelgue y marque el 9 1 1. Adiós."
     ),
     "on_call_connecting": "Espere mientras le comunicamos con el médico de guardia.",
+    "emergency_line_connecting": "No hay ningún médico de guardia en este momento. Espere mientras le comunicamos "
+                                 "con la línea de emergencias del consultorio.",
     "safe_fallback": EN["safe_fallback"],
     "sms_reply": EN["sms_reply"],
 }

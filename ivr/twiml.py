@@ -295,12 +295,15 @@ def clinician_joins(room: str) -> str:
     return str(r)
 
 
-def connect_to_on_call(language: str, call_id: int, number: str, prefix: str | None = None) -> str:
+def connect_to_on_call(language: str, call_id: int, number: str, prefix: str | None = None, *,
+                       emergency_line: bool = False) -> str:
+    """Put the caller through to the clinician on call (or, with nobody on call, the practice's own
+    emergency line: the caller is told which), who presses 1 first."""
     p = prompts(language)
     r = VoiceResponse()
     if prefix:
         _say(r, prefix, p)
-    _say(r, p["on_call_connecting"], p)
+    _say(r, p["emergency_line_connecting" if emergency_line else "on_call_connecting"], p)
     dial = Dial(action=f"/ivr/on-call-done/{call_id}", method="POST", timeout=ON_CALL_RING_TIMEOUT)
     # The clinician presses 1 before the patient is put through: their voicemail box answering must
     # not take an urgent patient, nor count as the page acknowledged (/ivr/on-call-whisper).

@@ -81,8 +81,11 @@ def practice_create(name: str, number: str, timezone: str) -> None:
 @click.option("--digest-at", default=None, help="When the daily digest is made, HH:MM in the practice's time.")
 @click.option("--digest-emails", default=None,
               help="Comma-separated addresses the digest is emailed to (empty: only in the portal).")
+@click.option("--emergency-number", default=None,
+              help="The practice's own emergency line, for urgent callers when nobody is on call (empty: none).")
 def practice_configure(practice_id, greeting, options, languages, max_wait, instructions, queue_capacity,
-                       sms_names_practice, recording_retention_days, record_calls, digest_at, digest_emails) -> None:
+                       sms_names_practice, recording_retention_days, record_calls, digest_at, digest_emails,
+                       emergency_number) -> None:
     """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
         practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
@@ -92,7 +95,8 @@ def practice_configure(practice_id, greeting, options, languages, max_wait, inst
                                       else sms_names_practice == "yes",
                                       recording_retention_days=recording_retention_days,
                                       records_calls=None if record_calls is None else record_calls == "yes",
-                                      digest_at=digest_at, digest_emails=digest_emails)
+                                      digest_at=digest_at, digest_emails=digest_emails,
+                                      emergency_number=emergency_number)
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from callcenter import calls
 from callcenter.extensions import db
-from callcenter.models import Call, CallbackTask, Message, OnCallPage, Practice, User
+from callcenter.models import Call, CallbackTask, CallEvent, Message, OnCallPage, Practice, User
 from ops.jobs import send_callback_sms
 from tests.support import MAPLE_NUMBER, ON_CALL_NUMBER, PATIENT, SID, incoming
 from tests.twiml_helpers import parse, spoken, verbs
@@ -384,3 +384,21 @@ def test_a_wrap_up_before_the_patient_was_reached_leaves_the_callback_open(app, 
         db.session.commit()
         assert db.session.scalar(select(CallbackTask.status)) == "open"
         assert call.outcome is None  # owned once someone completes the callback
+
+
+def test_with_nobody_on_call_an_urgent_caller_is_put_through_to_the_practices_emergency_line(app, twilio, cli,
+                                                                                           agent_on_duty,
+                                                                                           maple_closed, world):
+    assert cli.invoke(args=["practice", "configure", "--practice", str(world["maple"]),
+                            "--emergency-number", "+14155550142"]).exit_code == 0
+    root = _menu(twilio, Digits="1")
+    said = spoken(root)
+    assert "No clinician is on call right now. Please hold while we connect you to the practice's emergency line." \
+        in said and "on-call clinician" not in said.split("No clinician")[1]
+    dial = root.find("Dial")
+    assert dial.find("Number").text == "+14155550142"
+    assert dial.find("Number").get("url").startswith("/ivr/on-call-whisper/")  # a person presses 1 first
+    with app.app_context():
+        fallback = db.session.scalar(select(CallEvent).where(CallEvent.kind == "gap_fallback"))
+        assert fallback.data == {"to": "practice_emergency_line"}
+        assert db.session.scalar(select(OnCallPage.status)) == "no_one_on_call"  # the supervisors' at once

@@ -111,6 +111,40 @@ def summarize(session: Session, records: list[CallRecord], *, agents: int, day_s
     }
 
 
+def paging(session: Session, ids: list[int], speed: float) -> dict:
+    """The urgent calls' pages: how many were acknowledged, how fast (simulated seconds from the first page
+    of a call to its acknowledgement: median, 90th percentile, longest), how far they escalated, and how many
+    were still unacknowledged at the end of the day (the goal is none)."""
+    first: dict[int, OnCallPage] = {}
+    acknowledged: dict[int, datetime] = {}
+    steps = Counter()
+    for chunk in chunks(ids):
+        for page in session.scalars(select(OnCallPage).where(OnCallPage.call_id.in_(chunk)).order_by(OnCallPage.id)):
+            first.setdefault(page.call_id, page)
+            if page.acknowledged_at is not None:
+                earlier = acknowledged.get(page.call_id, page.acknowledged_at)
+                acknowledged[page.call_id] = min(page.acknowledged_at, earlier)
+            if page.recipient == "backup":
+                steps["backup"] += 1
+            elif page.escalation_step >= 1 and page.to_number:
+                steps["called_down"] += 1
+            if page.escalation_step >= 3:
+                steps["supervisors"] += 1
+    times = sorted((acknowledged[call_id] - first[call_id].sent_at).total_seconds() * speed
+                   for call_id in acknowledged)
+    return {
+        "paged_calls": len(first),
+        "acknowledged": len(acknowledged),
+        "unacknowledged": len(first) - len(acknowledged),
+        "time_to_acknowledge_median": _percentile(times, 0.5),
+        "time_to_acknowledge_p90": _percentile(times, 0.9),
+        "time_to_acknowledge_longest": times[-1] if times else None,
+        "escalations": {"called_down": steps["called_down"], "backup": steps["backup"],
+                        "supervisors": steps["supervisors"]},
+        "acknowledged_by": dict(Counter((p.acknowledged_by or "not acknowledged") for p in first.values())),
+    }
+
+
 def per_interval(records: list[CallRecord], day_seconds: float, width: float = 3600.0) -> list[dict]:
     """Arrivals, answers and service level per interval of the day (by when the caller arrived)."""
     count = max(1, math.ceil(day_seconds / width - 1e-9))

@@ -67,6 +67,15 @@ def charts(report: dict) -> dict[str, str]:
          ("Erlang C", [(erlang.get("service_level") or {}).get("15") or 0,
                        (erlang.get("service_level") or {}).get("20") or 0])],
         "share answered", percent=True, targets=[("target 90/15", 0.9), ("target 80/20", 0.8)])
+    paging = report.get("paging")
+    if paging and paging.get("paged_calls"):
+        steps = paging["escalations"]
+        out["paging"] = bar_chart("Urgent pages: acknowledged, and how far they escalated",
+                                  ["paged", "acknowledged", "called down", "to backup", "to supervisors",
+                                   "not acknowledged"],
+                                  [("calls", [paging["paged_calls"], paging["acknowledged"], steps["called_down"],
+                                              steps["backup"], steps["supervisors"], paging["unacknowledged"]])],
+                                  "calls")
     return out
 
 
@@ -105,8 +114,22 @@ def render_html(report: dict) -> str:
         ("Callbacks made", _fmt(s["callbacks_made"])),
         ("Voicemails (reviewed)", f"{s['voicemails']} ({s['voicemails_reviewed']})"),
         ("Urgent pages to on-call", _fmt(s["urgent_pages"])),
-        ("Calls without an owned outcome", _fmt(s["without_owned_outcome"])),
+        ("Calls without an owned outcome (goal 0)", _fmt(s["without_owned_outcome"])),
     ]
+    paging = report.get("paging") or {}
+    if paging:
+        figures += [
+            ("Urgent calls paged to on-call", _fmt(paging["paged_calls"])),
+            ("… acknowledged (by whom)", f"{paging['acknowledged']} "
+                                         f"({', '.join(f'{k}: {v}' for k, v in paging['acknowledged_by'].items())})"),
+            ("… not acknowledged at the end of the day (goal 0)", _fmt(paging["unacknowledged"])),
+            ("Time to acknowledge: median / 90th percentile / longest",
+             " / ".join(_fmt(paging[k], seconds=True) for k in ("time_to_acknowledge_median",
+                                                                 "time_to_acknowledge_p90",
+                                                                 "time_to_acknowledge_longest"))),
+            ("Escalations: called down / backup / supervisors",
+             " / ".join(str(paging["escalations"][k]) for k in ("called_down", "backup", "supervisors"))),
+        ]
     setup = [(k, str(v)) for k, v in c.items()]
     run = report.get("run", {})
     load = report.get("load")

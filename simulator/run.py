@@ -327,6 +327,7 @@ class Simulation:
             "wait_histogram": outcomes.wait_histogram(records),
             "samples": self.samples,
             "cross_check": outcomes.cross_check(records, seen),
+            "paging": outcomes.paging(db.session, [r.id for r in records], speed),
             "simulator": {
                 "counts": counts,
                 "console_ack_ms": {key[5:]: round(counts[f"ack_ms_{key[5:]}"] / n) for key, n in counts.items()

@@ -112,11 +112,15 @@ def test_it_plays_a_day_where_every_call_gets_an_owned_outcome(phone_system, wor
     assert summary["voicemails"] == summary["voicemails_reviewed"]
     assert summary["erlang_c"]["agents"] == 4
     assert report["run"]["drain"]["complete"]
+    paging = report["paging"]  # urgent callers were paged, and every page was acknowledged (the goal)
+    assert paging["paged_calls"] > 0 and paging["unacknowledged"] == 0, paging
+    assert paging["time_to_acknowledge_median"] is not None
 
     saved = json.loads((tmp_path / "report" / "report.json").read_text())
     assert saved["summary"]["offered"] == 200
     html = (tmp_path / "report" / "report.html").read_text()
-    for chart in ("chart-arrivals", "chart-queue", "chart-waits", "chart-service_level"):
+    assert "Urgent calls paged to on-call" in html and "(goal 0)" in html
+    for chart in ("chart-arrivals", "chart-queue", "chart-waits", "chart-service_level", "chart-paging"):
         assert f'id="{chart}"><svg' in html
 
     with phone_system.app.app_context():  # the practices' settings are back as they were

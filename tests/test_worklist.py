@@ -14,12 +14,15 @@ from callcenter.models import Call, CallbackTask, CallEvent, OnCallPage, Worklis
 from ops.jobs import reconcile
 from tests.support import ask, console_for, left_voicemail, make_call, received
 
-NOW = datetime.now(UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _ended(app, world, minutes_ago: float = 5, **fields) -> int:
     """A call of Maple Street's that ended `minutes_ago` without an outcome."""
-    ended = NOW - timedelta(minutes=minutes_ago)
+    ended = _now() - timedelta(minutes=minutes_ago)
     fields = {"state": "completed", "events": ("entered_ivr",), **fields}
     return make_call(app, world["maple"], at=ended - timedelta(minutes=2), ended_at=ended, **fields)
 
@@ -51,15 +54,15 @@ def test_calls_someone_already_works_on_are_not_raised(app, world):
     abandoned = _ended(app, world, state="abandoned")  # a callback is owed: the callbacks list has it
     with app.app_context():
         db.session.add(CallbackTask(practice_id=world["maple"], call_id=abandoned, number="+14155550123",
-                                    reason="abandoned", due_at=NOW))
+                                    reason="abandoned", due_at=_now()))
         paged = _ended(app, world, state="on_call")
-        db.session.add(OnCallPage(practice_id=world["maple"], call_id=paged, status="sent", sent_at=NOW))
+        db.session.add(OnCallPage(practice_id=world["maple"], call_id=paged, status="sent", sent_at=_now()))
         db.session.commit()
     _ended(app, world, agent_id=world["alice"])  # Alice's wrap-up: raised on its own past its limit
     left_voicemail(app, 7)  # to review
     with app.app_context():
         call = db.session.scalar(select(Call).where(Call.call_sid == f"CA{7:032d}"))
-        call.ended_at = NOW - timedelta(minutes=5)
+        call.ended_at = _now() - timedelta(minutes=5)
         db.session.commit()
         assert reconcile()["raised_to_worklist"] == []
 
@@ -68,11 +71,11 @@ def test_a_caller_who_hung_up_from_a_withheld_number_is_raised_and_a_stuck_urgen
     withheld = _ended(app, world, state="abandoned", from_number="anonymous")
     with app.app_context():
         db.session.add(CallbackTask(practice_id=world["maple"], call_id=withheld, number="anonymous",
-                                    reason="abandoned", due_at=NOW))
+                                    reason="abandoned", due_at=_now()))
         db.session.commit()
-    stuck = make_call(app, world["maple"], at=NOW - timedelta(minutes=11), state="ivr", priority=1,
+    stuck = make_call(app, world["maple"], at=_now() - timedelta(minutes=11), state="ivr", priority=1,
                       events=("entered_ivr",))
-    not_yet = make_call(app, world["maple"], at=NOW - timedelta(minutes=11), state="ivr", events=("entered_ivr",))
+    not_yet = make_call(app, world["maple"], at=_now() - timedelta(minutes=11), state="ivr", events=("entered_ivr",))
     with app.app_context():
         reconcile()
     assert sorted(_raised(app)) == sorted([(withheld, "no_number_to_call_back", False), (stuck, "stuck", True)])
@@ -139,11 +142,11 @@ def test_a_callback_promised_by_text_is_raised_before_it_is_late(app, world):
     call_id = _ended(app, world, state="abandoned")
     with app.app_context():
         task = CallbackTask(practice_id=world["maple"], call_id=call_id, number="+14155550123", reason="abandoned",
-                            due_at=NOW + timedelta(minutes=12), sms_sid="SM" + "1" * 32)
+                            due_at=_now() + timedelta(minutes=12), sms_sid="SM" + "1" * 32)
         db.session.add(task)
         db.session.commit()
         assert reconcile()["raised_to_worklist"] == []  # 12 minutes to go: the callbacks list has it
-        task.due_at = NOW + timedelta(minutes=4)
+        task.due_at = _now() + timedelta(minutes=4)
         db.session.commit()
         assert len(reconcile()["raised_to_worklist"]) == 1
     assert _raised(app) == [(call_id, "callback_due", False)]

@@ -75,6 +75,8 @@ class Practice(db.Model):
     digest_emails: Mapped[str | None] = mapped_column(Text)
     # Where an urgent caller goes when nobody is on call (a gap in the schedule), before the supervisors.
     emergency_number: Mapped[str | None] = mapped_column(String(20))
+    # The day after a call that ended with a message, the patient is asked 1 to 5 by SMS (callcenter/surveys.py).
+    survey_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     numbers: Mapped[list[PracticeNumber]] = relationship(back_populates="practice", cascade="all, delete-orphan")
     hours: Mapped[list[BusinessHours]] = relationship(cascade="all, delete-orphan")
@@ -375,6 +377,21 @@ class Digest(db.Model):
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     email_error: Mapped[str | None] = mapped_column(String(200))
     email_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Survey(db.Model):
+    """The one-question satisfaction survey sent about a call, and the patient's answer (1 to 5)."""
+
+    __tablename__ = "surveys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), unique=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message_sid: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="sent", server_default="sent")  # sent, failed
+    score: Mapped[int | None] = mapped_column(Integer)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class WorklistItem(db.Model):

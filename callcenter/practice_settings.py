@@ -86,7 +86,7 @@ def configure_practice(
     max_wait: int | None = None, instructions: str | None = None, queue_capacity: int | None = None,
     sms_names_practice: bool | None = None, recording_retention_days: int | None = None,
     records_calls: bool | None = None, digest_at: str | None = None, digest_emails: str | None = None,
-    emergency_number: str | None = None,
+    emergency_number: str | None = None, survey: bool | None = None,
 ) -> Practice:
     """Change the settings given (None leaves one as it is); a blank greeting or instructions clears it.
 
@@ -131,6 +131,8 @@ def configure_practice(
         practice.digest_emails = ", ".join(emails) or None
     if emergency_number is not None:
         practice.emergency_number = emergency  # empty: none
+    if survey is not None:
+        practice.survey_enabled = bool(survey)
     return practice
 
 

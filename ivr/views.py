@@ -8,7 +8,18 @@ import logging
 from flask import Response, current_app, request
 from redis.exceptions import RedisError
 
-from callcenter import acd, call_status, callbacks, calls, consult, escalation, ledger, menu, patient_path
+from callcenter import (
+    acd,
+    call_status,
+    callbacks,
+    calls,
+    consult,
+    escalation,
+    ledger,
+    menu,
+    patient_path,
+    surveys,
+)
 from callcenter.extensions import csrf, db
 from callcenter.models import Call
 from callcenter.practice_directory import PracticeCard, card_of
@@ -178,8 +189,8 @@ def sms_status():
 @twilio_webhook(lambda: twiml_response(twiml.sms_reply(None)))
 def sms_inbound():
     """A text to a practice number. A clinician's "1" acknowledges their page (callcenter/escalation.py); a
-    patient owed a callback is told where it stands; anyone else is told to call (we do not take medical
-    requests by SMS)."""
+    patient's 1 to 5 answers their satisfaction survey; a patient owed a callback is told where it stands;
+    anyone else is told to call (we do not take medical requests by SMS)."""
     form = request.form
     page = escalation.acknowledge_reply(db.session, form.get("From"), form.get("To"), form.get("Body"), ledger.now())
     if page is not None:
@@ -187,6 +198,10 @@ def sms_inbound():
         current_app.console.pages_changed()
         ref = f" ref #{page.call_id}" if page.call_id else ""
         return twiml_response(twiml.sms_reply(f"Acknowledged{ref}. Thank you."))
+    thanks = surveys.answer(db.session, form.get("From"), form.get("To"), form.get("Body"), ledger.now())
+    if thanks is not None:
+        db.session.commit()
+        return twiml_response(twiml.sms_reply(thanks))
     status = callbacks.status_reply(db.session, form.get("From"), form.get("To"), form.get("Body"), ledger.now())
     return twiml_response(twiml.sms_reply(status or EN["sms_reply"]))
 

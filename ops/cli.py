@@ -83,9 +83,11 @@ def practice_create(name: str, number: str, timezone: str) -> None:
               help="Comma-separated addresses the digest is emailed to (empty: only in the portal).")
 @click.option("--emergency-number", default=None,
               help="The practice's own emergency line, for urgent callers when nobody is on call (empty: none).")
+@click.option("--survey", type=click.Choice(["yes", "no"]), default=None,
+              help="Ask patients 1 to 5 by SMS the day after a call that ended with a message.")
 def practice_configure(practice_id, greeting, options, languages, max_wait, instructions, queue_capacity,
                        sms_names_practice, recording_retention_days, record_calls, digest_at, digest_emails,
-                       emergency_number) -> None:
+                       emergency_number, survey) -> None:
     """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
         practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
@@ -96,7 +98,8 @@ def practice_configure(practice_id, greeting, options, languages, max_wait, inst
                                       recording_retention_days=recording_retention_days,
                                       records_calls=None if record_calls is None else record_calls == "yes",
                                       digest_at=digest_at, digest_emails=digest_emails,
-                                      emergency_number=emergency_number)
+                                      emergency_number=emergency_number,
+                                      survey=None if survey is None else survey == "yes")
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

@@ -21,6 +21,7 @@ from callcenter import (
     recordings,
     retention,
     schedule,
+    surveys,
     voicemail,
     worklist,
 )
@@ -91,6 +92,8 @@ def reconcile() -> dict:
     sealed = _step("sealing the audit", _seal_audit, default=0)
     gaps_told = _step("the on-call schedule", _schedule_ahead, app, default=[])
     digests_made, digests_sent = _step("the practices' digests", _digests, app, default=([], []))
+    surveyed = _step("satisfaction surveys", lambda: surveys.send_due(db.session, app.gateway, ledger.now()),
+                     default=[])
     if replayed:
         log.warning("reconciler: applied %d status callbacks that had failed when they arrived", len(replayed))
     if any(applied.abandoned for applied in replayed) or report.gone_while_waiting or report.stuck_connecting:
@@ -142,7 +145,7 @@ def reconcile() -> dict:
             "audit_sealed": sealed, "recordings_removed": removed,
             "conversations_removed": conversations_removed, "recording_copies_relaunched": copies,
             "gaps_told": gaps_told, "raised_to_worklist": unowned, "digests_made": digests_made,
-            "digests_sent": digests_sent}
+            "digests_sent": digests_sent, "surveys_sent": surveyed}
 
 
 def _step(what: str, do, *args, default):

@@ -25,7 +25,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from callcenter import labels, schedule
+from callcenter import labels, schedule, surveys
 from callcenter.extensions import db
 from callcenter.figures import practice_day
 from callcenter.gateway import GatewayError
@@ -147,8 +147,9 @@ def dashboard():
     end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), g.tz).astimezone(UTC)
     figures = practice_day(db.session, g.practice.id, day, end, g.tz)
     peak = max([row["arrivals"] for row in figures["by_hour"]] + [1])
+    satisfaction = surveys.average(db.session, g.practice.id, datetime.now(UTC) - timedelta(days=30))
     return render_template("portal/dashboard.html", figures=figures, day=local.date(), today=today, peak=peak,
-                           errors=errors)
+                           errors=errors, satisfaction=satisfaction)
 
 
 @portal_bp.get("/digests")

@@ -15,7 +15,6 @@ from ops.jobs import reconcile
 from tests.support import ask, console_for, left_voicemail, make_call, received
 
 
-
 def _now() -> datetime:
     return datetime.now(UTC)
 

@@ -179,6 +179,22 @@ def gaps(session: Session, practice: Practice, start: datetime, end: datetime) -
     return [gap for gap in found if gap.ends_at - gap.starts_at >= SHORTEST_GAP]
 
 
+def overlaps(session: Session, practice_id: int, start: datetime, end: datetime) -> list[tuple[OnCallShift,
+                                                                                               OnCallShift]]:
+    """Two shifts of the same kind (two rotations', or two overrides) that cover the same time: which
+    clinician is on call then is a guess (the later-starting one is). An override over a rotation is no
+    overlap: that is what an override is for."""
+    found = []
+    covering = shifts(session, practice_id, start, end)
+    for i, first in enumerate(covering):
+        for second in covering[i + 1:]:
+            if second.starts_at >= first.ends_at:
+                break
+            if (first.rotation_id is None) == (second.rotation_id is None) and first.number != second.number:
+                found.append((first, second))
+    return found
+
+
 def backup_of(session: Session, page: OnCallPage) -> tuple[str, str] | None:
     """The backup (name, number) of the shift a page went out under, if it has one."""
     shift = session.get(OnCallShift, page.shift_id) if page.shift_id is not None else None

@@ -195,6 +195,9 @@ def oncall_show(practice_id, days) -> None:
         backup = f", backup {shift.backup_name} {shift.backup_number}" if shift.backup_number else ", no backup"
         click.echo(f"{shift.starts_at.astimezone(tz):%a %d %b %H:%M} to {shift.ends_at.astimezone(tz):%a %d %b %H:%M}"
                    f"  {shift.clinician_name} {shift.number}{backup} ({kind})")
+    for first, second in schedule.overlaps(db.session, practice.id, now, end):
+        click.echo(f"OVERLAP {second.starts_at.astimezone(tz):%a %d %b %H:%M}: {first.clinician_name} and "
+                   f"{second.clinician_name} are both on call ({second.clinician_name} is the one paged)")
     found = schedule.gaps(db.session, practice, now, end)
     for gap in found:
         click.echo(f"GAP {gap.starts_at.astimezone(tz):%a %d %b %H:%M} to {gap.ends_at.astimezone(tz):%a %d %b %H:%M}"

@@ -210,3 +210,16 @@ def test_the_practice_sees_its_week_on_call_and_its_gaps(app, world, client):
     assert "Dr. Rivera" in page and "Dr. Chen" in page and "weekly" in page
     assert 'id="gaps"' in page and "6:00 AM to" in page  # nobody from 6 am to 6 pm
     assert ON_CALL_NUMBER not in page  # the clinicians' own numbers are not needed here
+
+
+def test_two_rotations_covering_the_same_time_are_an_overlap_but_an_override_is_not(app, world, cli):
+    with app.app_context():
+        schedule.add_rotation(db.session, world["maple"], "Dr. Rivera", ON_CALL_NUMBER, "mon-sun", "18:00-06:00")
+        schedule.add_rotation(db.session, world["maple"], "Dr. Chen", BACKUP_NUMBER, "mon-sun", "05:00-09:00")
+        db.session.commit()
+    shown = cli.invoke(args=["oncall", "show", "--practice", str(world["maple"]), "--days", "2"])
+    assert "OVERLAP" in shown.output and "Dr. Rivera and Dr. Chen are both on call" in shown.output
+    with app.app_context():
+        now = datetime.now(UTC)
+        pairs = schedule.overlaps(db.session, world["maple"], now, now + timedelta(days=2))
+        assert pairs and all({a.clinician_name, b.clinician_name} == {"Dr. Rivera", "Dr. Chen"} for a, b in pairs)

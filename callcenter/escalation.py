@@ -48,6 +48,14 @@ class Policy:
     supervisor_after: timedelta = timedelta(minutes=5)
     backup_after: timedelta = timedelta(minutes=5)
 
+    def for_practice(self, practice: Practice | None) -> Policy:
+        """The practice's own delays where it set them (`practice configure --page-minutes`), else these."""
+        if practice is None or not practice.page_minutes:
+            return self
+        minutes = [int(m) for m in practice.page_minutes.split(",")]
+        return Policy(call_down_after=timedelta(minutes=minutes[0]), backup_after=timedelta(minutes=minutes[1]),
+                      supervisor_after=timedelta(minutes=minutes[2]))
+
     @classmethod
     def from_config(cls, config) -> Policy:
         return cls(call_down_after=timedelta(seconds=int(config.get("PAGE_CALL_DOWN_AFTER", 300))),
@@ -187,7 +195,9 @@ def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: 
         .order_by(OnCallPage.id.desc())))
     done = Escalated([], [])
     calls_seen: set[int] = set()
+    service_policy = policy
     for page in candidates:
+        policy = service_policy.for_practice(session.get(Practice, page.practice_id))
         if page.call_id is not None:
             if page.call_id in calls_seen:
                 continue  # an earlier page about the same call (a retried send): the latest one escalates

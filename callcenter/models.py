@@ -77,6 +77,8 @@ class Practice(db.Model):
     emergency_number: Mapped[str | None] = mapped_column(String(20))
     # The day after a call that ended with a message, the patient is asked 1 to 5 by SMS (callcenter/surveys.py).
     survey_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # An unacknowledged page's steps, in minutes: "call-down,backup,supervisors" (None: the service's own).
+    page_minutes: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     numbers: Mapped[list[PracticeNumber]] = relationship(back_populates="practice", cascade="all, delete-orphan")
     hours: Mapped[list[BusinessHours]] = relationship(cascade="all, delete-orphan")
@@ -120,6 +122,19 @@ class OnCallRotation(db.Model):
     starts: Mapped[time] = mapped_column(Time)
     ends: Mapped[time] = mapped_column(Time)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OffDuty(db.Model):
+    """A clinician (by their number) is not available between two instants: a shift of theirs then is a
+    conflict, shown ahead of time like a gap (callcenter/schedule.py)."""
+
+    __tablename__ = "off_duty"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    clinician_name: Mapped[str] = mapped_column(String(200))
+    number: Mapped[str] = mapped_column(String(20), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OnCallShift(db.Model):

@@ -86,7 +86,7 @@ def configure_practice(
     max_wait: int | None = None, instructions: str | None = None, queue_capacity: int | None = None,
     sms_names_practice: bool | None = None, recording_retention_days: int | None = None,
     records_calls: bool | None = None, digest_at: str | None = None, digest_emails: str | None = None,
-    emergency_number: str | None = None, survey: bool | None = None,
+    emergency_number: str | None = None, survey: bool | None = None, page_minutes: str | None = None,
 ) -> Practice:
     """Change the settings given (None leaves one as it is); a blank greeting or instructions clears it.
 
@@ -101,6 +101,7 @@ def configure_practice(
         raise SettingsError("the recording retention is 0 (keep them) to 3650 days")
     digest_time = parse_digest_time(digest_at) if digest_at is not None else None
     emails = parse_emails(digest_emails) if digest_emails is not None else None
+    steps = parse_page_minutes(page_minutes) if page_minutes else None
     emergency = None
     if emergency_number:
         try:
@@ -133,7 +134,22 @@ def configure_practice(
         practice.emergency_number = emergency  # empty: none
     if survey is not None:
         practice.survey_enabled = bool(survey)
+    if page_minutes is not None:
+        practice.page_minutes = steps  # empty: the service's own
     return practice
+
+
+def parse_page_minutes(value: str) -> str:
+    """An unacknowledged page's three delays in minutes, "5,5,5": to the call-down, then to the backup,
+    then to the supervisors; each 1 to 60."""
+    try:
+        minutes = [int(part) for part in value.split(",")]
+    except ValueError:
+        minutes = []
+    if len(minutes) != 3 or not all(1 <= m <= 60 for m in minutes):
+        raise SettingsError("the page delays are three numbers of minutes, 1 to 60 each: call-down, backup, "
+                            f"supervisors, e.g. 5,5,5 (not {value!r})")
+    return ",".join(str(m) for m in minutes)
 
 
 def parse_digest_time(value: str) -> time:

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from .accounts import AccountError, normalize_number
 from .hours import practice_is_open
-from .models import OnCallPage, OnCallRotation, OnCallShift, Practice
-from .practice_settings import WEEKDAYS, SettingsError, get_practice
+from .models import OffDuty, OnCallPage, OnCallRotation, OnCallShift, Practice
+from .practice_settings import WEEKDAYS, SettingsError, get_practice, parse_shift
 
 FILL_DAYS = 14  # rotations are turned into shifts this far ahead
 SHORTEST_GAP = timedelta(minutes=1)  # a practice "open until 23:59:59" leaves no gap before midnight
@@ -192,6 +192,32 @@ def overlaps(session: Session, practice_id: int, start: datetime, end: datetime)
                 break
             if (first.rotation_id is None) == (second.rotation_id is None) and first.number != second.number:
                 found.append((first, second))
+    return found
+
+
+def mark_off_duty(session: Session, practice_id: int, name: str, number: str, starts: str | datetime,
+                  ends: str | datetime) -> OffDuty:
+    """A clinician is not available from `starts` to `ends` (a vacation, sick leave): any shift of theirs
+    then is a conflict, shown ahead of time."""
+    get_practice(session, practice_id)
+    start, end = parse_shift(starts, ends)
+    off = OffDuty(practice_id=practice_id, clinician_name=(name or "").strip() or "a clinician",
+                  number=_number(number, "the clinician's number"), starts_at=start, ends_at=end)
+    session.add(off)
+    session.flush()
+    return off
+
+
+def conflicts(session: Session, practice_id: int, start: datetime, end: datetime) -> list[tuple[OnCallShift, OffDuty]]:
+    """Shifts (their own or as backup) of clinicians marked off duty at the time."""
+    found = []
+    offs = list(session.scalars(select(OffDuty).where(OffDuty.practice_id == practice_id, OffDuty.starts_at < end,
+                                                      OffDuty.ends_at > start)))
+    for shift in shifts(session, practice_id, start, end) if offs else []:
+        for off in offs:
+            if off.number in (shift.number, shift.backup_number) and off.starts_at < shift.ends_at \
+                    and off.ends_at > shift.starts_at:
+                found.append((shift, off))
     return found
 
 

@@ -336,9 +336,13 @@ def page_call_key(page_id: int):
     if request.form.get("Digits") != "1":
         return twiml_response(twiml.redirect(f"/ivr/page-call/{page.id}"))
     escalation.acknowledge(db.session, page, "pressed 1 on the call-down", ledger.now())
+    message = db.session.scalar(select(Message).where(Message.call_id == page.call_id, Message.urgency == "urgent")
+                                .order_by(Message.id).limit(1)) if page.call_id is not None else None
+    said = (message.transcription or message.body) if message is not None else None
+    number = _page_callback_number(page)
     db.session.commit()
     current_app.console.pages_changed()
-    return twiml_response(twiml.page_acknowledged())
+    return twiml_response(twiml.page_acknowledged(said, number))
 
 
 @bp.post("/goodbye")

@@ -250,8 +250,15 @@ def page_call_down(page_id: int, practice_name: str, ref: int | None, callback_n
                     "Not acknowledged. Goodbye.")
 
 
-def page_acknowledged() -> str:
-    return _said_then_hang_up("Acknowledged. Thank you. Goodbye.")
+def page_acknowledged(message: str | None = None, callback_number: str | None = None) -> str:
+    """The call-down acknowledged: now that a person pressed 1 (not a voicemail box), the message is read
+    to them, with the number to call back again."""
+    words = "Acknowledged. Thank you."
+    if message:
+        words += f" The message: {message[:600]}"
+    if callback_number:
+        words += f" Again, call the patient back at {spoken_number(callback_number)}."
+    return _said_then_hang_up(words + " Goodbye.")
 
 
 def patient_on_hold(language: str, call_id: int, room: str) -> str:

@@ -85,9 +85,12 @@ def practice_create(name: str, number: str, timezone: str) -> None:
               help="The practice's own emergency line, for urgent callers when nobody is on call (empty: none).")
 @click.option("--survey", type=click.Choice(["yes", "no"]), default=None,
               help="Ask patients 1 to 5 by SMS the day after a call that ended with a message.")
+@click.option("--page-minutes", default=None,
+              help="An unacknowledged page's delays in minutes: call-down,backup,supervisors, e.g. 3,5,5 "
+                   "(empty: the service's own).")
 def practice_configure(practice_id, greeting, options, languages, max_wait, instructions, queue_capacity,
                        sms_names_practice, recording_retention_days, record_calls, digest_at, digest_emails,
-                       emergency_number, survey) -> None:
+                       emergency_number, survey, page_minutes) -> None:
     """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
         practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
@@ -99,7 +102,8 @@ def practice_configure(practice_id, greeting, options, languages, max_wait, inst
                                       records_calls=None if record_calls is None else record_calls == "yes",
                                       digest_at=digest_at, digest_emails=digest_emails,
                                       emergency_number=emergency_number,
-                                      survey=None if survey is None else survey == "yes")
+                                      survey=None if survey is None else survey == "yes",
+                                      page_minutes=page_minutes)
         db.session.commit()
     except AccountError as exc:
         _fail(exc)
@@ -175,12 +179,29 @@ def oncall_rotation_remove(rotation_id) -> None:
     click.echo(f"on-call rotation {rotation_id} removed")
 
 
+@oncall_cli.command("off-duty")
+@click.option("--practice", "practice_id", type=int, required=True)
+@click.option("--name", required=True)
+@click.option("--number", required=True, help="The clinician's mobile, E.164.")
+@click.option("--start", "starts", required=True, help="ISO 8601 with offset, e.g. 2026-12-24T00:00-08:00")
+@click.option("--end", "ends", required=True)
+def oncall_off_duty(practice_id, name, number, starts, ends) -> None:
+    """Mark a clinician off duty (a vacation, sick leave): a shift of theirs then is shown as a conflict."""
+    try:
+        off = schedule.mark_off_duty(db.session, practice_id, name, number, starts, ends)
+        db.session.commit()
+    except AccountError as exc:
+        _fail(exc)
+    click.echo(f"off duty {off.id} added")
+
+
 @oncall_cli.command("show")
 @click.option("--practice", "practice_id", type=int, required=True)
 @click.option("--days", type=click.IntRange(1, 31), default=7, help="How far ahead.")
 def oncall_show(practice_id, days) -> None:
-    """Who is on call (and their backup) for the days ahead, in the practice's time, and the gaps:
-    when the practice is closed and nobody is on call. Exit status 2 when there is a gap."""
+    """Who is on call (and their backup) for the days ahead, in the practice's time, and the gaps: when
+    the practice is closed and nobody is on call, or a clinician on a shift is off duty. Exit status 2 when
+    there is a gap."""
     try:
         practice = get_practice(db.session, practice_id)
     except AccountError as exc:
@@ -198,8 +219,11 @@ def oncall_show(practice_id, days) -> None:
     for first, second in schedule.overlaps(db.session, practice.id, now, end):
         click.echo(f"OVERLAP {second.starts_at.astimezone(tz):%a %d %b %H:%M}: {first.clinician_name} and "
                    f"{second.clinician_name} are both on call ({second.clinician_name} is the one paged)")
-    found = schedule.gaps(db.session, practice, now, end)
-    for gap in found:
+    for shift, off in schedule.conflicts(db.session, practice.id, now, end):
+        click.echo(f"OFF DUTY {shift.starts_at.astimezone(tz):%a %d %b %H:%M}: {off.clinician_name} is on this "
+                   f"shift (or its backup) but off duty then")
+    found = schedule.gaps(db.session, practice, now, end) + schedule.conflicts(db.session, practice.id, now, end)
+    for gap in schedule.gaps(db.session, practice, now, end):
         click.echo(f"GAP {gap.starts_at.astimezone(tz):%a %d %b %H:%M} to {gap.ends_at.astimezone(tz):%a %d %b %H:%M}"
                    f": closed, and nobody on call")
     if found:

@@ -215,6 +215,15 @@ def _schedule_ahead(app) -> list[tuple[int, str]]:
                 f"{gap.ends_at.astimezone(tz):%a %-I:%M %p} (their time), while closed: an urgent caller would "
                 "reach no clinician. Ask the practice to add an on-call shift.")
             told.append((practice.id, gap.starts_at.isoformat()))
+        for shift, off in schedule.conflicts(db.session, practice.id, now, now + GAP_WARNING):
+            key = GAP_TOLD.format(practice=practice.id, starts=f"off-{off.id}-{shift.id}")
+            if not app.redis.set(key, "1", nx=True, ex=int(GAP_WARNING.total_seconds()) * 2):
+                continue
+            tz = ZoneInfo(practice.timezone)
+            app.console.tell_supervisors(
+                f"{practice.name}: {off.clinician_name} is on call from {shift.starts_at.astimezone(tz):%a %-I:%M %p} "
+                "(their time) but marked off duty then. Ask the practice who covers it.")
+            told.append((practice.id, shift.starts_at.isoformat()))
     if told:
         log.warning("on-call schedule: %d gaps in the next day, told to the supervisors", len(told))
     return told

@@ -170,7 +170,8 @@ def on_call():
     db.session.commit()
     return render_template("portal/on_call.html", shifts=schedule.shifts(db.session, g.practice.id, now, end),
                            gaps=schedule.gaps(db.session, g.practice, now, end),
-                           overlaps=schedule.overlaps(db.session, g.practice.id, now, end))
+                           overlaps=schedule.overlaps(db.session, g.practice.id, now, end),
+                           conflicts=schedule.conflicts(db.session, g.practice.id, now, end))
 
 
 @portal_bp.get("/calls/<call_id>")

@@ -57,6 +57,8 @@ class Behaviour:
     review_seconds: float = 45.0  # listening to a voicemail, between calls
     clinician_answers: float = 0.85  # share of on-call transfers the clinician picks up
     clinician_talk_seconds: float = 150.0
+    clinician_replies: float = 0.7  # share of urgent pages the clinician answers "1" by text
+    clinician_reply_seconds: float = 120.0  # how soon after the page (lognormal, simulated)
 
     def talk(self, rng: random.Random) -> float:
         return lognormal(rng, self.handle_seconds, self.handle_sigma)

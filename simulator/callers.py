@@ -94,6 +94,17 @@ class Softphone:
         r.raise_for_status()
         return r.json()["calls"]
 
+    def inbox(self, number: str) -> list[dict]:
+        """Text messages `number` received: sid, from, to, body."""
+        r = http().get(f"{self.base_url}/phone/api/inbox", params={"number": number}, timeout=TIMEOUT)
+        r.raise_for_status()
+        return r.json()["messages"]
+
+    def text(self, from_: str, to: str, body: str) -> None:
+        r = http().post(f"{self.base_url}/phone/api/messages", json={"from": from_, "to": to, "body": body},
+                        timeout=TIMEOUT)
+        r.raise_for_status()
+
 
 @dataclass
 class Caller:
@@ -281,6 +292,7 @@ class Clinician:
     stop: threading.Event
     talking: dict = field(default_factory=dict)  # leg sid -> monotonic time to hang up
     handled: set = field(default_factory=set)
+    replies: dict = field(default_factory=dict)  # page SMS sid -> (monotonic time to reply, the practice's number)
 
     def failed(self, error: Exception) -> None:
         self.tally.add("clinician_errors")
@@ -290,8 +302,21 @@ class Clinician:
             if now >= until:
                 self.phone.act(sid, "hangup")
                 del self.talking[sid]
-        if self.stop.is_set() and not self.talking:
+        pending = any(when != float("inf") for when, _ in self.replies.values())
+        if self.stop.is_set() and not self.talking and not pending:
             return None
+        for sid, (when, practice_number) in list(self.replies.items()):
+            if now >= when:  # "Reply 1 to acknowledge": they do, a little later
+                self.phone.text(self.number, practice_number, "1")
+                self.tally.add("clinician_replied_1")
+                self.replies[sid] = (float("inf"), practice_number)
+        for sms in self.phone.inbox(self.number):
+            if sms["sid"] not in self.replies and "Reply 1 to acknowledge" in sms["body"]:
+                if self.rng.random() < self.behaviour.clinician_replies:
+                    delay = self.clock.real(lognormal(self.rng, self.behaviour.clinician_reply_seconds, 0.5))
+                    self.replies[sms["sid"]] = (now + delay, sms["from"])
+                else:
+                    self.replies[sms["sid"]] = (float("inf"), sms["from"])  # left for the call-down
         for ringing in self.phone.ringing(self.number):
             sid = ringing["sid"]
             if sid in self.handled:

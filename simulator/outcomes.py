@@ -35,6 +35,21 @@ def without_outcome(session: Session, since: datetime, numbers: set[str]) -> lis
     return [c.id for c in simulated_calls(session, since, numbers) if c.outcome not in OWNED_OUTCOMES]
 
 
+def pages_unacknowledged(session: Session, since: datetime, numbers: set[str]) -> list[int]:
+    """The simulated calls whose pages a clinician may still acknowledge (sent, not yet with the
+    supervisors, whom the simulator does not play): the drain waits for them."""
+    session.rollback()
+    ids = [c.id for c in simulated_calls(session, since, numbers)]
+    acknowledged, open_pages = set(), set()
+    for chunk in chunks(ids):
+        for page in session.scalars(select(OnCallPage).where(OnCallPage.call_id.in_(chunk))):
+            if page.acknowledged_at is not None:
+                acknowledged.add(page.call_id)
+            elif page.status in ("sent", "sending") and page.escalation_step < 3:
+                open_pages.add(page.call_id)
+    return sorted(open_pages - acknowledged)
+
+
 def read_records(session: Session, since: datetime, numbers: set[str], clock: SimClock) -> list[CallRecord]:
     """Every simulated call with its events, placed on the simulated clock and categorised."""
     session.rollback()
@@ -142,6 +157,7 @@ def paging(session: Session, ids: list[int], speed: float) -> dict:
         "escalations": {"called_down": steps["called_down"], "backup": steps["backup"],
                         "supervisors": steps["supervisors"]},
         "acknowledged_by": dict(Counter((p.acknowledged_by or "not acknowledged") for p in first.values())),
+        "statuses": dict(Counter(p.status for p in first.values())),
     }
 
 

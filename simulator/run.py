@@ -293,19 +293,23 @@ class Simulation:
         }
 
     def _drain(self, since: datetime, numbers: set[str]) -> dict:
-        """After the last caller: let the agents clear the backlog until every call has an owned outcome."""
+        """After the last caller: let the agents clear the backlog until every call has an owned outcome, and
+        the clinicians (or the escalation) acknowledge every page."""
         for agent in self.agents:
             agent.closing.set()
             agent.paused.clear()
         deadline = time.monotonic() + self.config.drain_timeout
         started = time.monotonic()
         missing: list[int] = []
+        pages: list[int] = []
         while time.monotonic() < deadline:
             missing = outcomes.without_outcome(db.session, since, numbers)
-            if not missing:
+            pages = outcomes.pages_unacknowledged(db.session, since, numbers)
+            if not missing and not pages:
                 break
             time.sleep(1.0)
-        return {"seconds": time.monotonic() - started, "complete": not missing, "still_missing": len(missing)}
+        return {"seconds": time.monotonic() - started, "complete": not missing, "still_missing": len(missing),
+                "pages_unacknowledged": len(pages)}
 
     def _report(self, since, started_at, numbers, day_seconds, real_seconds, drained, load, speed, applied,
                 on_call) -> dict:

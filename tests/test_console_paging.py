@@ -231,3 +231,20 @@ def _call_id(app) -> int:
 
     with app.app_context():
         return db.session.scalar(select(Call.id))
+
+
+def test_the_call_down_reads_the_message_only_once_the_clinician_pressed_1(app, alice, on_call, twilio,
+                                                                           twilio_http):
+    from tests.support import incoming
+    from tests.twiml_helpers import parse, spoken
+
+    _, message_id = wrapped_up_urgent(app, alice)
+    with app.app_context():
+        assert page_on_call(message_id) == "sent"
+        page_id = db.session.scalar(select(OnCallPage.id))
+    asked = spoken(parse(twilio.post(f"/ivr/page-call/{page_id}", incoming(CallSid="CA" + "8" * 32))))
+    assert MESSAGE not in asked  # a voicemail box may have answered: not yet
+    heard = spoken(parse(twilio.post(f"/ivr/page-call-key/{page_id}", incoming(CallSid="CA" + "8" * 32,
+                                                                                 Digits="1"))))
+    assert heard.startswith("Acknowledged. Thank you. The message: " + MESSAGE)
+    assert "Again, call the patient back at 4 1 5, 5 5 5, 0 1 2 3." in heard

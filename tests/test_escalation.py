@@ -74,7 +74,8 @@ def test_an_unacknowledged_page_calls_the_clinician_down_and_pressing_1_stops_it
     assert f"urgent patient call, reference {page.call_id}" in heard
     assert "call the patient back at 4 1 5, 5 5 5, 0 1 2 3" in heard
     clinician.press("1")
-    clinician.wait_for("Acknowledged. Thank you.")
+    acknowledged = clinician.wait_for("Acknowledged. Thank you.")
+    assert "Again, call the patient back at 4 1 5, 5 5 5, 0 1 2 3." in acknowledged
 
     assert _page(app).acknowledged_by == "pressed 1 on the call-down"
     assert _escalate(app, 30, phone_system.app_url) == escalation.Escalated([], [])  # the chain has stopped

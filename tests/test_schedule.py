@@ -223,3 +223,46 @@ def test_two_rotations_covering_the_same_time_are_an_overlap_but_an_override_is_
         now = datetime.now(UTC)
         pairs = schedule.overlaps(db.session, world["maple"], now, now + timedelta(days=2))
         assert pairs and all({a.clinician_name, b.clinician_name} == {"Dr. Rivera", "Dr. Chen"} for a, b in pairs)
+
+
+def test_a_practice_sets_its_own_escalation_delays(app, twilio, twilio_http, world, cli, maple_closed,
+                                                  rivera_backed_by_chen):
+    from tests.support import incoming
+
+    assert cli.invoke(args=["practice", "configure", "--practice", str(world["maple"]),
+                            "--page-minutes", "61,1,1"]).exit_code != 0  # checked: 1 to 60 minutes each
+    assert cli.invoke(args=["practice", "configure", "--practice", str(world["maple"]),
+                            "--page-minutes", "2,3,4"]).exit_code == 0
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu", incoming(Digits="1"))
+    with app.app_context():
+        first_id = db.session.scalar(select(OnCallPage.id))
+    assert _escalate(app, first_id, 1.5, "http://localhost").called_down == []
+    assert _escalate(app, first_id, 2.5, "http://localhost").called_down == [first_id]  # 2 minutes, not 5
+    assert _escalate(app, first_id, 5.0, "http://localhost").to_backup == []
+    [backup_page] = _escalate(app, first_id, 5.6, "http://localhost").to_backup  # 3 more
+    assert _escalate(app, first_id, 9.0, "http://localhost").raised == []
+    assert _escalate(app, first_id, 9.7, "http://localhost").raised == [backup_page]  # and 4 more
+
+
+def test_a_clinician_off_duty_on_their_shift_is_shown_to_the_practice_and_the_supervisors(app, world, cli, client):
+    from ops.jobs import reconcile
+    from tests.support import console_for, log_in, received
+
+    with app.app_context():
+        _maple(app, world).hours = []
+        db.session.commit()
+    assert cli.invoke(args=["oncall", "rotation", "--practice", str(world["maple"]), "--name", "Dr. Rivera",
+                            "--number", ON_CALL_NUMBER, "--days", "mon-sun", "--hours", "00:00-00:00"]).exit_code == 0
+    now = datetime.now(UTC)
+    assert cli.invoke(args=["oncall", "off-duty", "--practice", str(world["maple"]), "--name", "Dr. Rivera",
+                            "--number", ON_CALL_NUMBER, "--start", (now + timedelta(hours=2)).isoformat(),
+                            "--end", (now + timedelta(days=3)).isoformat()]).exit_code == 0
+    shown = cli.invoke(args=["oncall", "show", "--practice", str(world["maple"]), "--days", "2"])
+    assert shown.exit_code == 2 and "OFF DUTY" in shown.output and "Dr. Rivera is on this shift" in shown.output
+    assert log_in(client, "desk@maple.test").status_code == 302
+    assert 'id="conflicts"' in client.get("/portal/on-call").get_data(as_text=True)
+    sam = console_for(app, "sam@example.test")
+    with app.app_context():
+        reconcile()
+    assert any("marked off duty" in n["text"] for n in received(sam, "supervisor_notice"))

@@ -53,12 +53,25 @@ def quiet_servers():
 @pytest.mark.timeout(240)
 @contextmanager
 def running_reconciler(app, every: float = 2.0):
-    """The worker's recurring job, in a thread: replays status callbacks the database refused under load;
-    and the worker's offer loop, which rings the agents' consoles."""
+    """The worker's recurring job, in a thread: replays status callbacks the database refused under load, and
+    escalates pages; the jobs it queues (pages, texts); and the worker's offer loop, which rings the agents'
+    consoles."""
     from ops import offer_loop
     from ops.jobs import reconcile
 
     stop = threading.Event()
+
+    def run_queued_jobs():
+        """The jobs the app queued (on-call pages, callback texts), as the worker runs them (RQ's own worker
+        sets signal handlers, which a thread may not)."""
+        for job_id in app.task_queue.job_ids:
+            job = app.task_queue.fetch_job(job_id)
+            app.task_queue.remove(job_id)
+            try:
+                if job is not None:
+                    job.perform()
+            except Exception:  # a failed job: RQ would retry it; the reconciler's sweeps cover it here
+                db.session.rollback()
 
     def loop():
         while not stop.wait(every):
@@ -67,6 +80,7 @@ def running_reconciler(app, every: float = 2.0):
                     reconcile()
                 except Exception:  # a busy database: the next round tries again, as the worker would
                     db.session.rollback()
+                run_queued_jobs()
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
@@ -88,13 +102,16 @@ def test_it_plays_a_day_where_every_call_gets_an_owned_outcome(phone_system, wor
         now = ledger.now()
         db.session.add(OnCallShift(practice_id=maple.id, clinician_name="Dr. Rivera", number=CLINICIAN,
                                    starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=4)))
+        db.session.add(OnCallShift(practice_id=world["harbor"], clinician_name="Dr. Rivera", number=CLINICIAN,
+                                   starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=4)))
         db.session.commit()
 
     config = SimulationConfig(
         app_url=phone_system.app_url, emulator_url=phone_system.emulator_url, calls=200, hours=1.0, agents=4,
         speed=speed, seed=20240601, out=str(tmp_path / "report"), max_wait=420.0, drain_timeout=60.0,
         behaviour=Behaviour(handle_seconds=30.0, wrap_seconds=5.0, patience_seconds=60.0,
-                            callback_seconds=20.0, review_seconds=10.0, clinician_talk_seconds=30.0),
+                            callback_seconds=20.0, review_seconds=10.0, clinician_talk_seconds=30.0,
+                            clinician_replies=1.0, clinician_reply_seconds=60.0),
         progress=False,
     )
     with running_reconciler(phone_system.app):  # `make run` has a worker doing this every 30 s

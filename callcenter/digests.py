@@ -27,6 +27,7 @@ from .models import Call, CallbackTask, Digest, Message, Practice
 FIRST_PERIOD = timedelta(days=1)  # a practice's first digest covers the day before it
 RETRY_EVERY = timedelta(minutes=10)
 GIVE_UP_AFTER = timedelta(days=1)
+EMAILS_PER_ROUND = 10  # the round must stay short: the rest go in the next ones
 LOCALHOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -64,9 +65,9 @@ class Mailer:
         context = ssl.create_default_context()
         try:
             if self.tls == "ssl":
-                server = smtplib.SMTP_SSL(self.host, self.port, timeout=20, context=context)
+                server = smtplib.SMTP_SSL(self.host, self.port, timeout=10, context=context)
             else:
-                server = smtplib.SMTP(self.host, self.port, timeout=20)
+                server = smtplib.SMTP(self.host, self.port, timeout=10)
             with server:
                 server.ehlo()
                 if self.tls == "starttls" and server.has_extn("starttls"):
@@ -157,7 +158,8 @@ def send_owed(session: Session, mailer: Mailer | None, now: datetime) -> tuple[l
         return [], []
     sent, failed = [], []
     owed = session.scalars(select(Digest).where(Digest.recipients.is_not(None), Digest.emailed_at.is_(None),
-                                                Digest.created_at > now - GIVE_UP_AFTER)).all()
+                                                Digest.created_at > now - GIVE_UP_AFTER)
+                           .order_by(Digest.email_tries, Digest.id).limit(EMAILS_PER_ROUND)).all()
     for digest in owed:
         if digest.email_tries and now - digest.created_at < RETRY_EVERY * digest.email_tries:
             continue  # its next try is not due yet

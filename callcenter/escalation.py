@@ -231,7 +231,13 @@ def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: 
             except GatewayError as exc:
                 _record(session, page, "page_call_down_failed", {"error": str(exc)[:200]})
                 session.commit()
-                step, why = SUPERVISORS, "the call-down could not be placed"  # nobody else to try first
+                step, why = SUPERVISORS, "the call-down could not be placed"
+                if backup is not None and _claim(session, page, BACKUP, None):  # the backup, at once
+                    backup_page = _page_backup(session, gateway, page, backup, policy, now, call_down_url)
+                    if backup_page is not None:
+                        done.to_backup.append(backup_page.id)
+                        continue
+                    why = "neither the clinician nor the backup could be reached"
             else:
                 _record(session, page, "page_called_down", {"to": "on_call", "call_sid": sid})
                 session.commit()

@@ -25,7 +25,7 @@ WITHIN = timedelta(days=2)  # calls older than this are not asked about any more
 ANSWER_WITHIN = timedelta(days=3)
 NOT_AGAIN_WITHIN = timedelta(days=7)  # one number is asked at most once a week
 DAYTIME = (time(10, 0), time(18, 0))
-PER_ROUND = 100
+PER_ROUND = 20  # texts per reconciler round: the round must stay short
 QUESTION = {
     "en": "How did we do when you called{practice} yesterday? Reply with a number from 1 (poor) to 5 (excellent).",
     "es": "¿Cómo le atendimos cuando llamó{practice} ayer? Responda con un número del 1 (mal) al 5 (excelente).",

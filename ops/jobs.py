@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 
 from callcenter import (
@@ -84,16 +85,6 @@ def reconcile() -> dict:
                               after_call_limit=timedelta(seconds=app.config["AFTER_CALL_WORK_LIMIT"]))
     db.session.commit()
     unowned = _step("raising calls nobody owns", _raise_unowned, app, default=[])
-    # The steps below have a round of their own each: one that fails is logged and tried next round, and
-    # never stops the others (nor, above, the queue's repair and the hang-ups Twilio reported).
-    taken_while_down = _step("the outage check", _take_in_calls_twilio_took, app, default=[])
-    removed, conversations_removed = _step("retention", _remove_expired_recordings, app, default=([], []))
-    copies = _step("copying recordings", _copy_recordings_owed, app, default=[])
-    sealed = _step("sealing the audit", _seal_audit, default=0)
-    gaps_told = _step("the on-call schedule", _schedule_ahead, app, default=[])
-    digests_made, digests_sent = _step("the practices' digests", _digests, app, default=([], []))
-    surveyed = _step("satisfaction surveys", lambda: surveys.send_due(db.session, app.gateway, ledger.now()),
-                     default=[])
     if replayed:
         log.warning("reconciler: applied %d status callbacks that had failed when they arrived", len(replayed))
     if any(applied.abandoned for applied in replayed) or report.gone_while_waiting or report.stuck_connecting:
@@ -134,6 +125,17 @@ def reconcile() -> dict:
         log.error("reconciler: %d ended calls have no owned outcome past their deadline (ids %s)",
                   len(report.without_outcome), report.without_outcome[:20])
     escalated = escalate_pages()
+    # Housekeeping, after everything a patient is waiting on: each step has a round of its own, and one that
+    # fails is logged and tried next round, never stopping the others (nor, above, the queue's repair, the
+    # hang-ups Twilio reported, and the pages' escalation).
+    taken_while_down = _step("the outage check", _take_in_calls_twilio_took, app, default=[])
+    removed, conversations_removed = _step("retention", _remove_expired_recordings, app, default=([], []))
+    copies = _step("copying recordings", _copy_recordings_owed, app, default=[])
+    sealed = _step("sealing the audit", _seal_audit, default=0)
+    gaps_told = _step("the on-call schedule", _schedule_ahead, app, default=[])
+    digests_made, digests_sent = _step("the practices' digests", _digests, app, default=([], []))
+    surveyed = _step("satisfaction surveys", lambda: surveys.send_due(db.session, app.gateway, ledger.now()),
+                     default=[])
     return {"pages_called_down": escalated.called_down, "pages_raised": escalated.raised,
             "restored": report.restored_to_queue, "removed": report.removed_from_queue,
             "without_outcome": report.without_outcome, "stuck_connecting": report.stuck_connecting,
@@ -149,9 +151,12 @@ def reconcile() -> dict:
 
 
 def _step(what: str, do, *args, default):
-    """One housekeeping step of the reconciler's round, on its own: a failure is rolled back and logged."""
+    """One housekeeping step of the reconciler's round, on its own: a failure is rolled back and logged
+    (the job's own timeout is not a failure of the step: it stops the round)."""
     try:
         return do(*args)
+    except JobTimeoutException:
+        raise
     except Exception as exc:
         db.session.rollback()
         log.error("reconciler: %s failed (%s); tried again next round", what, type(exc).__name__)

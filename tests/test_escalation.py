@@ -229,9 +229,9 @@ def test_the_workers_reconciler_round_escalates_and_tells_the_supervisors(app, t
     assert report["pages_raised"] == [_page(app).id] and again["pages_raised"] == []  # raised once
     pushed = sam.get_received("/console")  # what reached Sam's console, in order
     notices = [event["args"][0]["text"] for event in pushed if event["name"] == "supervisor_notice"]
-    assert [text for text in notices if text.startswith("An urgent page was not acknowledged.")] == [notices[-1]]
+    assert len([text for text in notices if text.startswith("An urgent page was not acknowledged.")]) == 1
     # And, closed today with nobody on call, the gap in the schedule, once (callcenter/schedule.py).
-    assert [text for text in notices if "has nobody on call" in text] == [notices[0]]
+    assert len([text for text in notices if "has nobody on call" in text]) == 1
     pages = [event["args"][0] for event in pushed if event["name"] == "pages"]
     assert pages[-1]["pages"][0]["escalation"] == "needs_supervisor"
 

@@ -266,3 +266,18 @@ def test_a_clinician_off_duty_on_their_shift_is_shown_to_the_practice_and_the_su
     with app.app_context():
         reconcile()
     assert any("marked off duty" in n["text"] for n in received(sam, "supervisor_notice"))
+
+
+def test_when_the_call_down_cannot_be_placed_the_backup_is_paged_at_once(app, twilio, twilio_http, world,
+                                                                          maple_closed, rivera_backed_by_chen):
+    from tests.support import incoming
+
+    twilio.post("/ivr/voice", incoming())
+    twilio.post("/ivr/menu", incoming(Digits="1"))
+    with app.app_context():
+        page = db.session.scalar(select(OnCallPage))
+        done = escalation.escalate_due(db.session, app.gateway, escalation.Policy(),
+                                       page.sent_at + timedelta(minutes=6), lambda page_id: None)  # no public URL
+    assert done.called_down == [] and len(done.to_backup) == 1 and done.raised == []
+    texted = [r["data"]["To"] for r in twilio_http.requests if r["url"].endswith("/Messages.json")]
+    assert texted == [ON_CALL_NUMBER, BACKUP_NUMBER]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from . import ledger
@@ -42,16 +42,39 @@ def _raised(reason: str):
     return exists().where(WorklistItem.call_id == Call.id, WorklistItem.reason == reason)
 
 
+def _worked_on():
+    """An ended call someone already works on, a callback aside: an agent's wrap-up (raised on its own past
+    the after-call work limit), a page (escalating until a clinician or a supervisor acknowledges it), a
+    voicemail to review."""
+    return (((Call.state == "completed") & Call.agent_id.is_not(None))
+            | exists().where(OnCallPage.call_id == Call.id)
+            | exists().where(Message.call_id == Call.id, Message.kind == "voicemail", Message.needs_review.is_(True)))
+
+
+def _callback_owed(undialable_only: bool = False):
+    """A callback owed for the call; `undialable_only`: to a number plainly not one to dial (none, withheld,
+    "anonymous", a client), which the callbacks list can do nothing with."""
+    owed = exists().where(CallbackTask.call_id == Call.id, CallbackTask.status != "done")
+    if undialable_only:
+        owed = owed.where(CallbackTask.number.is_(None) | ~CallbackTask.number.like("+%"))
+    return owed
+
+
 def raise_unowned(session: Session, now: datetime) -> list[WorklistItem]:
-    """Raise each call nobody owns, once per reason; the new items. Commits."""
+    """Raise each call nobody owns, once per reason; the new items. Commits. The query leaves out the
+    calls on a list in SQL, so that however many of those there are, the unowned ones are reached."""
     raised: list[WorklistItem] = []
-    ended = session.scalars(select(Call).where(
-        Call.practice_id.is_not(None), Call.outcome.is_(None), Call.ended_at.is_not(None),
-        Call.ended_at < now - UNOWNED_AFTER, Call.ended_at > now - LOOK_BACK, ~_raised("no_outcome"),
-        ~_raised("no_number_to_call_back")).order_by(Call.priority.desc(), Call.ended_at).limit(PER_ROUND)).all()
+    unowned = (Call.practice_id.is_not(None), Call.outcome.is_(None), Call.ended_at.is_not(None),
+               Call.ended_at < now - UNOWNED_AFTER, Call.ended_at > now - LOOK_BACK, ~_raised("no_outcome"),
+               ~_raised("no_number_to_call_back"), ~_worked_on())
+    ended = list(session.scalars(select(Call).where(*unowned, ~_callback_owed())
+                                 .order_by(Call.priority.desc(), Call.ended_at).limit(PER_ROUND)))
+    # Owed a callback: the callbacks list has it, unless its number is one nobody can dial (withheld). Those
+    # are few, but checked here a batch at a time, oldest first, marked once they are raised.
+    ended += [call for call in session.scalars(select(Call).where(*unowned, _callback_owed(undialable_only=True))
+                                               .order_by(Call.priority.desc(), Call.ended_at).limit(PER_ROUND))
+              if not _owned(session, call)]
     for call in ended:
-        if _owned(session, call):
-            continue
         task = session.scalar(select(CallbackTask).where(CallbackTask.call_id == call.id,
                                                          CallbackTask.status != "done"))
         reason = "no_number_to_call_back" if task is not None and callable_number(task.number) is None \
@@ -75,15 +98,16 @@ def raise_unowned(session: Session, now: datetime) -> list[WorklistItem]:
 
 
 def _owned(session: Session, call: Call) -> bool:
+    """Whether someone works on this call: `_worked_on`, or a callback owed to a number that can be dialled."""
     if call.state == "completed" and call.agent_id is not None:
-        return True  # the agent's wrap-up: raised on its own past the after-call work limit
+        return True
     if session.scalar(select(OnCallPage.id).where(OnCallPage.call_id == call.id).limit(1)) is not None:
-        return True  # a page: escalating until a clinician or a supervisor acknowledges it
+        return True
     if session.scalar(select(Message.id).where(Message.call_id == call.id, Message.kind == "voicemail",
                                                Message.needs_review.is_(True)).limit(1)) is not None:
-        return True  # a voicemail to review
+        return True
     task = session.scalar(select(CallbackTask).where(CallbackTask.call_id == call.id, CallbackTask.status != "done"))
-    return task is not None and callable_number(task.number) is not None  # a callback owed, that can be made
+    return task is not None and callable_number(task.number) is not None
 
 
 def _raise(session: Session, call: Call, reason: str, now: datetime) -> WorklistItem:
@@ -117,12 +141,17 @@ def take(session: Session, item_id: int, supervisor: User, now: datetime) -> Wor
     item = session.get(WorklistItem, item_id)
     if item is None or item.resolved_at is not None:
         raise Refused("This item is no longer on the worklist.")
-    if item.owner_id is not None and item.owner_id != supervisor.id:
+    if item.owner_id is None:  # one of two supervisors pressing at once gets it, by one conditional UPDATE
+        taken = session.execute(update(WorklistItem).where(WorklistItem.id == item.id, WorklistItem.owner_id.is_(None),
+                                                           WorklistItem.resolved_at.is_(None))
+                                .values(owner_id=supervisor.id, owned_at=now)
+                                .execution_options(synchronize_session=False)).rowcount == 1
+        session.refresh(item)
+        if taken:
+            ledger.record(session, session.get(Call, item.call_id), "worklist_taken", {"item": item.id},
+                          actor_id=supervisor.id, dedupe_key=f"worklist_taken:{item.id}")
+    if item.owner_id != supervisor.id:
         raise Refused(f"{item.owner.name} has it already.")
-    if item.owner_id is None:
-        item.owner_id, item.owned_at = supervisor.id, now
-        ledger.record(session, session.get(Call, item.call_id), "worklist_taken", {"item": item.id},
-                      actor_id=supervisor.id, dedupe_key=f"worklist_taken:{item.id}")
     return item
 
 
@@ -143,4 +172,9 @@ def resolve(session: Session, item_id: int, supervisor: User, note: str, now: da
                   dedupe_key=f"worklist_resolved:{item.id}")
     if call.outcome is None:
         ledger.set_outcome(session, call, "resolved_by_supervisor", actor_id=supervisor.id)
+    # What the supervisor did settles the callback too: it leaves the agents' list, and the patient who
+    # texts is no longer told it is late.
+    for task in session.scalars(select(CallbackTask).where(CallbackTask.call_id == call.id,
+                                                           CallbackTask.status != "done")):
+        task.status, task.completed_at, task.completed_by_id = "done", now, supervisor.id
     return item

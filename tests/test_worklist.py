@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from callcenter import worklist
 from callcenter.extensions import db
-from callcenter.models import Call, CallbackTask, CallEvent, OnCallPage, WorklistItem
+from callcenter.models import Call, CallbackTask, CallEvent, Message, OnCallPage, User, WorklistItem
 from ops.jobs import reconcile
 from tests.support import ask, console_for, left_voicemail, make_call, received
 
@@ -39,7 +40,7 @@ def test_a_call_on_no_list_is_raised_once_with_why_and_urgent_ones_first(app, wo
     sam = console_for(app, "sam@example.test")
     with app.app_context():
         assert len(reconcile()["raised_to_worklist"]) == 2
-        assert reconcile()["raised_to_worklist"] == []  # once
+        assert worklist.raise_unowned(db.session, _now()) == []  # once
     assert _raised(app) == [(urgent, "no_outcome", True), (routine, "no_outcome", False)]
     assert just_now not in [call_id for call_id, _, _ in _raised(app)]
     notices = [n["text"] for n in received(sam, "supervisor_notice")]
@@ -63,7 +64,7 @@ def test_calls_someone_already_works_on_are_not_raised(app, world):
         call = db.session.scalar(select(Call).where(Call.call_sid == f"CA{7:032d}"))
         call.ended_at = _now() - timedelta(minutes=5)
         db.session.commit()
-        assert reconcile()["raised_to_worklist"] == []
+        assert worklist.raise_unowned(db.session, _now()) == []
 
 
 def test_a_caller_who_hung_up_from_a_withheld_number_is_raised_and_a_stuck_urgent_call_too(app, world):
@@ -144,8 +145,38 @@ def test_a_callback_promised_by_text_is_raised_before_it_is_late(app, world):
                             due_at=_now() + timedelta(minutes=12), sms_sid="SM" + "1" * 32)
         db.session.add(task)
         db.session.commit()
-        assert reconcile()["raised_to_worklist"] == []  # 12 minutes to go: the callbacks list has it
+        assert worklist.raise_unowned(db.session, _now()) == []  # 12 minutes to go: the callbacks list has it
         task.due_at = _now() + timedelta(minutes=4)
         db.session.commit()
         assert len(reconcile()["raised_to_worklist"]) == 1
     assert _raised(app) == [(call_id, "callback_due", False)]
+
+
+def test_however_many_calls_are_on_a_list_an_unowned_one_is_still_raised(app, world):
+    with app.app_context():
+        for n in range(worklist.PER_ROUND + 20):  # a weekend of voicemails still to review
+            call = Call(call_sid=f"CA{900000 + n:032d}", practice_id=world["maple"], state="voicemail",
+                        created_at=_now() - timedelta(hours=2), ended_at=_now() - timedelta(hours=1))
+            db.session.add(call)
+            db.session.flush()
+            db.session.add(Message(practice_id=world["maple"], call_id=call.id, kind="voicemail", needs_review=True,
+                                   body="Voicemail."))
+        db.session.commit()
+    unowned = _ended(app, world, minutes_ago=2)
+    with app.app_context():
+        assert [item.call_id for item in worklist.raise_unowned(db.session, _now())] == [unowned]
+
+
+def test_resolving_a_callback_that_was_due_settles_the_callback_too(app, world):
+    call_id = _ended(app, world, state="abandoned")
+    with app.app_context():
+        db.session.add(CallbackTask(practice_id=world["maple"], call_id=call_id, number="+14155550123",
+                                    reason="abandoned", due_at=_now() + timedelta(minutes=2), sms_sid="SM" + "3" * 32))
+        db.session.commit()
+        [item] = worklist.raise_unowned(db.session, _now())
+        sam = db.session.scalar(select(User).where(User.email == "sam@example.test"))
+        worklist.take(db.session, item.id, sam, _now())
+        worklist.resolve(db.session, item.id, sam, "Called back; appointment booked.", _now())
+        db.session.commit()
+        task = db.session.scalar(select(CallbackTask))
+        assert (task.status, task.completed_by_id) == ("done", world["sam"])  # off the agents' list

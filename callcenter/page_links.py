@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .models import AuditEntry, Call, Message, OnCallPage, Practice
@@ -52,9 +52,18 @@ class Shown:
     messages: list[Message]
 
 
-def open_link(session: Session, token: str, now: datetime) -> OnCallPage:
-    """The page this link belongs to, if it may still be opened."""
-    page = session.scalar(select(OnCallPage).where(OnCallPage.link_hash == _hash(token or ""))) if token else None
+def open_link(session: Session, token: str, now: datetime, *, lock: bool = False) -> OnCallPage:
+    """The page this link belongs to, if it may still be opened. `lock`: its row read afresh and locked
+    until the transaction ends (answers sent at once are counted one after another)."""
+    page = None
+    if token:
+        query = select(OnCallPage).where(OnCallPage.link_hash == _hash(token))
+        if lock:
+            if session.get_bind().dialect.name == "sqlite":  # one writer at a time: take the lock, then read
+                session.execute(update(OnCallPage).where(OnCallPage.link_hash == _hash(token))
+                                .values(link_tries=OnCallPage.link_tries))
+            query = query.with_for_update().execution_options(populate_existing=True)
+        page = session.scalar(query)
     if page is None:
         raise LinkRefused("This link is not valid.")
     if page.link_used_at is not None:
@@ -69,7 +78,7 @@ def open_link(session: Session, token: str, now: datetime) -> OnCallPage:
 def confirm(session: Session, token: str, last_four: str, now: datetime, address: str | None = None) -> Shown:
     """The clinician gives the last four digits of their phone: what the link shows (once), audited.
     A wrong answer counts towards the lock; the caller commits either way."""
-    page = open_link(session, token, now)
+    page = open_link(session, token, now, lock=True)
     if not page.to_number or (last_four or "").strip() != page.to_number[-4:]:
         page.link_tries += 1
         left = MAX_TRIES - page.link_tries

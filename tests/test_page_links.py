@@ -73,3 +73,24 @@ def test_five_wrong_answers_lock_the_link(app, world, on_call, twilio_http):
     locked = browser.post(path, data={"last_four": ON_CALL_NUMBER[-4:], "csrf_token": csrf_token(form)})
     assert locked.status_code == 403 and "locked" in locked.get_data(as_text=True)
     assert MESSAGE not in locked.get_data(as_text=True)
+
+
+def test_answers_sent_at_once_open_the_link_once(app, world, on_call, twilio_http):
+    import threading
+
+    path = _paged_with_a_link(app, world, twilio_http)
+    browsers = [app.test_client() for _ in range(4)]
+    tokens = [csrf_token(browser.get(path)) for browser in browsers]
+    start, shown = threading.Barrier(len(browsers)), []
+
+    def send(browser, token):
+        start.wait()
+        answer = browser.post(path, data={"last_four": ON_CALL_NUMBER[-4:], "csrf_token": token})
+        shown.append(MESSAGE in answer.get_data(as_text=True))
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(browsers, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(shown) == [False, False, False, True]

@@ -210,7 +210,10 @@ def _schedule_ahead(app) -> list[tuple[int, str]]:
     db.session.commit()
     told = []
     for practice in db.session.scalars(select(Practice)):
-        for gap in schedule.gaps(db.session, practice, now, now + GAP_WARNING):
+        # From a day back, so that a gap already begun keeps its own start (and is told once, not hourly).
+        for gap in schedule.gaps(db.session, practice, now - GAP_WARNING, now + GAP_WARNING):
+            if gap.ends_at <= now:
+                continue
             key = GAP_TOLD.format(practice=practice.id, starts=int(gap.starts_at.timestamp()))
             if not app.redis.set(key, "1", nx=True, ex=int(GAP_WARNING.total_seconds()) * 2):
                 continue

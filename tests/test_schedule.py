@@ -87,7 +87,7 @@ def test_gaps_are_when_the_practice_is_closed_and_nobody_is_on_call(app, world):
 
 def test_oncall_show_lists_the_week_and_its_gaps(app, world, cli):
     with app.app_context():
-        _maple(app, world).hours = []  # closed around the clock: every hour needs a clinician
+        _maple(app, world).hours = []  # the default hours: weekdays 8 to 5
         db.session.commit()
     assert cli.invoke(args=["oncall", "rotation", "--practice", str(world["maple"]), "--name", "Dr. Rivera",
                             "--number", ON_CALL_NUMBER, "--days", "mon-sun", "--hours", "00:00-00:00",
@@ -182,7 +182,7 @@ def test_the_worker_fills_the_rotations_and_tells_the_supervisors_of_a_gap_once(
     from tests.support import console_for, received
 
     with app.app_context():
-        _maple(app, world).hours = []  # closed around the clock, and nobody on call
+        _maple(app, world).hours = []  # the default hours (weekdays 8 to 5), and nobody on call
         db.session.commit()
     sam = console_for(app, "sam@example.test")
     received(sam, "supervisor_notice")
@@ -281,3 +281,17 @@ def test_when_the_call_down_cannot_be_placed_the_backup_is_paged_at_once(app, tw
     assert done.called_down == [] and len(done.to_backup) == 1 and done.raised == []
     texted = [r["data"]["To"] for r in twilio_http.requests if r["url"].endswith("/Messages.json")]
     assert texted == [ON_CALL_NUMBER, BACKUP_NUMBER]
+
+
+def test_a_gap_that_has_begun_is_told_once_not_every_hour(app, world, maple_closed):
+    from ops.jobs import SCHEDULE_SLOT, reconcile
+
+    with app.app_context():  # closed all day today, nobody on call: the gap began at midnight
+        assert len(reconcile()["gaps_told"]) == 1
+    import time
+
+    for _ in range(2):  # an hour later, and another (the clock has moved on: the gap's start has not)
+        time.sleep(1.1)
+        app.redis.delete(SCHEDULE_SLOT)
+        with app.app_context():
+            assert reconcile()["gaps_told"] == []

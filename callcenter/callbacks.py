@@ -67,12 +67,14 @@ STATUS = {
            "late": "Reference {ref}: we have not reached you yet and are late. We will call you as soon as we "
                    "can. For emergencies dial 911.",
            "calling": "Reference {ref}: we are calling you back now.",
-           "done": "Reference {ref}: we called you back at {time}. If you still need us, please call."},
+           # Done: called back, or the patient rang again and was served (callcenter/cases.py), or a supervisor
+           # settled it (callcenter/worklist.py): what is true of all three.
+           "done": "Reference {ref}: our staff dealt with it at {time}. If you still need us, please call."},
     "es": {"due": "Referencia {ref}: le llamaremos antes de las {time}.",
            "late": "Referencia {ref}: aún no le hemos localizado y vamos con retraso. Le llamaremos lo antes "
                    "posible. Para emergencias marque el 911.",
            "calling": "Referencia {ref}: le estamos llamando ahora.",
-           "done": "Referencia {ref}: le llamamos a las {time}. Si aún nos necesita, llame por favor."},
+           "done": "Referencia {ref}: nuestro personal lo atendió a las {time}. Si aún nos necesita, llame por favor."},
 }
 STATUS_LOOK_BACK = timedelta(days=7)
 

@@ -117,6 +117,19 @@ def copies_owed(session: Session, now: datetime, limit: int = PER_ROUND) -> list
         .order_by(CallRecording.created_at).limit(limit)))
 
 
+def give_up(session: Session, now: datetime) -> list[int]:
+    """Recordings Twilio would not give for COPY_GIVEN_UP_AFTER: marked failed (the portal says they are
+    not available), each a ledger event; their ids, for a person to look at. Commits."""
+    stale = list(session.scalars(select(CallRecording).where(
+        CallRecording.status == "at_twilio", CallRecording.created_at <= now - COPY_GIVEN_UP_AFTER).limit(PER_ROUND)))
+    for recording in stale:
+        recording.status = "failed"
+        ledger.record(session, session.get(Call, recording.call_id), "recording_copy_failed",
+                      {"recording_sid": recording.recording_sid}, dedupe_key=f"recording_copy_failed:{recording.id}")
+    session.commit()
+    return [r.id for r in stale]
+
+
 def remove_expired(session: Session, now: datetime, limit: int = PER_ROUND) -> list[int]:
     """Remove the audio of kept recordings older than their practice's retention period; their ids."""
     removed: list[int] = []

@@ -47,13 +47,14 @@ def send_due(session: Session, gateway: TwilioGateway, now: datetime) -> list[in
                Call.ended_at.is_not(None), Call.ended_at < now - AFTER, Call.ended_at > now - WITHIN,
                ~exists().where(Survey.call_id == Call.id), ~asked_lately)
         .order_by(Call.ended_at).limit(PER_ROUND)).all()
-    sent = []
+    sent, asked = [], set()
     for call in due:
         practice = call.practice
         local = local_time(now, practice.timezone).time()
         number = callable_number(call.from_number)
-        if not (DAYTIME[0] <= local < DAYTIME[1]) or number is None or not practice.numbers:
-            continue
+        if not (DAYTIME[0] <= local < DAYTIME[1]) or number is None or not practice.numbers or number in asked:
+            continue  # (a patient who called twice yesterday is asked once)
+        asked.add(number)
         survey = Survey(practice_id=practice.id, call_id=call.id, number=number, sent_at=now)
         session.add(survey)
         session.commit()  # once per call, whatever happens to the send

@@ -96,7 +96,8 @@ def run_migrations_online():
         if sqlite:
             # SQLite changes most columns by copying the table and dropping the old one (batch mode);
             # with foreign keys enforced, dropping a table other rows point at fails on any database that
-            # holds data. Off for the migration (outside a transaction, or SQLite ignores it), checked after.
+            # holds data. Off for the migration (outside a transaction, or SQLite ignores it), and checked
+            # before the migration commits: rows left pointing at nothing undo it.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
         context.configure(
@@ -105,15 +106,18 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
-        if sqlite:
-            connection.commit()
-            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-            connection.commit()
-            if broken:
-                raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration would leave rows pointing at nothing: {broken[:5]}")
+        finally:
+            if sqlite:  # the pooled connection goes back with foreign keys enforced, as the app expects
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -278,6 +278,12 @@ def _copy_recordings_owed(app) -> list[int]:
         app.followups.take_recording_copy(recording_id, again=True)
     if owed:
         log.warning("reconciler: %d recorded conversations were not yet copied from Twilio; tried again", len(owed))
+    failed = recordings.give_up(db.session, ledger.now())
+    if failed:
+        log.error("reconciler: %d recorded conversations could not be copied from Twilio in two days (ids %s); "
+                  "they are still at Twilio", len(failed), failed[:20])
+        app.console.tell_supervisors(f"{len(failed)} recorded conversation(s) could not be copied from Twilio in two "
+                                     "days and are still there. Ask the service's administrator to look at them.")
     return owed
 
 

@@ -25,6 +25,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from callcenter import digests as digests_rules
 from callcenter import labels, schedule, surveys
 from callcenter.extensions import db
 from callcenter.figures import practice_day
@@ -157,7 +158,8 @@ def digests():
     """The practice's daily digests, newest first (the last 30)."""
     found = db.session.scalars(select(Digest).where(Digest.practice_id == g.practice.id)
                                .order_by(Digest.period_end.desc()).limit(30)).all()
-    return render_template("portal/digests.html", digests=found)
+    return render_template("portal/digests.html", digests=found, mail=bool(current_app.config.get("SMTP_URL")),
+                           gave_up=datetime.now(UTC) - digests_rules.GIVE_UP_AFTER)
 
 
 @portal_bp.get("/on-call")
@@ -165,9 +167,7 @@ def on_call():
     """Who is on call (and who backs them up) for the week ahead, and when nobody is while the practice
     is closed."""
     now = datetime.now(UTC)
-    end = now + timedelta(days=7)
-    schedule.fill(db.session, g.practice, now)
-    db.session.commit()
+    end = now + timedelta(days=7)  # the worker fills the rotations in two weeks ahead (this page only reads)
     return render_template("portal/on_call.html", shifts=schedule.shifts(db.session, g.practice.id, now, end),
                            gaps=schedule.gaps(db.session, g.practice, now, end),
                            overlaps=schedule.overlaps(db.session, g.practice.id, now, end),

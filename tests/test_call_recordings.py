@@ -243,3 +243,20 @@ def test_copies_past_the_practice_retention_period_are_removed_and_the_portal_sa
         app.redis.delete(RETENTION_SLOT)
         assert reconcile()["conversations_removed"] == []  # 0: this practice keeps them
         assert db.session.get(Practice, world["maple"]).recording_retention_days is None
+
+
+def test_a_copy_twilio_never_gave_in_two_days_is_given_up_and_raised(app, world, twilio):
+    from tests.support import console_for, received
+
+    waiting_call(app)
+    assert twilio.post("/ivr/call-recording", _recording_callback(app)).status_code == 204
+    with app.app_context():
+        recording = db.session.scalar(select(CallRecording))
+        recording.created_at = datetime.now(UTC) - recordings.COPY_GIVEN_UP_AFTER - timedelta(minutes=1)
+        db.session.commit()
+    sam = console_for(app, "sam@example.test")
+    with app.app_context():
+        reconcile()
+        assert db.session.scalar(select(CallRecording.status)) == "failed"
+        assert db.session.scalar(select(CallEvent.kind).where(CallEvent.kind == "recording_copy_failed"))
+    assert any("could not be copied from Twilio" in n["text"] for n in received(sam, "supervisor_notice"))

@@ -79,7 +79,7 @@ def test_a_patient_who_replies_is_told_where_their_callback_stands(app, world, t
         done = db.session.get(CallbackTask, task_id)
         done.status, done.completed_at = "done", now
         db.session.commit()
-    assert reply("?").startswith(f"Reference {call_id}: we called you back at ")
+    assert reply("?").startswith(f"Reference {call_id}: our staff dealt with it at ")
     assert reply("hello", sender="+14155550100").startswith("This number does not receive text messages")
 
 

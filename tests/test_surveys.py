@@ -13,7 +13,6 @@ from sqlalchemy import select
 from callcenter import surveys
 from callcenter.extensions import db
 from callcenter.models import Practice, Survey
-from ops.jobs import reconcile
 from tests.support import MAPLE_NUMBER, PATIENT, incoming, log_in, make_call
 from tests.twiml_helpers import parse
 
@@ -58,12 +57,21 @@ def test_a_patient_is_asked_the_next_day_in_daytime_once_and_their_answer_is_rec
     assert 'data-figure="satisfaction">4.0<' in page and "from 1 answer" in page
 
 
-def test_nobody_is_asked_about_other_calls_or_by_practices_that_do_not_ask(app, world, twilio_http):
+def test_nobody_is_asked_about_a_call_without_a_message_nor_twice(app, world, twilio_http):
     _yesterday_at_noon(app, world, outcome="handled")  # no message taken
-    _yesterday_at_noon(app, world, survey=False, from_number="+14155550166")  # the practice does not ask
+    first = _yesterday_at_noon(app, world, from_number="+14155550166")
+    _yesterday_at_noon(app, world, from_number="+14155550166")  # called twice yesterday
     with app.app_context():
-        assert reconcile()["surveys_sent"] == []  # the worker's round, whatever the hour
+        sent = surveys.send_due(db.session, app.gateway, _at_local(12))
+        assert [db.session.get(Survey, s).call_id for s in sent] == [first]
+        assert surveys.send_due(db.session, app.gateway, _at_local(13)) == []  # once a week per number
+
+
+def test_a_practice_that_does_not_ask_asks_nobody(app, world, twilio_http):
+    _yesterday_at_noon(app, world, survey=False)
+    with app.app_context():
         assert surveys.send_due(db.session, app.gateway, _at_local(12)) == []
+    assert [r for r in twilio_http.requests if r["url"].endswith("/Messages.json")] == []
 
 
 def test_a_clinicians_1_still_acknowledges_their_page(app, world, twilio, on_call, maple_closed):

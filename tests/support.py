@@ -331,6 +331,19 @@ def caller_in_line(phone_system):
     return caller, call_id
 
 
+def caller_talking_to_alice(phone_system, world):
+    """A patient in line whose call Alice accepted and answered in her browser audio (the emulator's device);
+    (their phone, Alice's console, her device, the call's id)."""
+    app = phone_system.app
+    caller, call_id = caller_in_line(phone_system)
+    alice = console_for(app, "alice@example.test")
+    device = agent_device(phone_system, world["alice"])
+    assert answer_call(app, alice, call_id)["ok"] is True
+    assert device.answer(call_id) is not None
+    caller.wait_until(lambda s: s["connected_to"] == f"client:agent-{world['alice']}")
+    return caller, alice, device, call_id
+
+
 def agent_device(phone_system, agent_id: int):
     """The agent's browser audio device, registered with the phone system's emulator (see emulator.client)."""
     from callcenter import voice_tokens

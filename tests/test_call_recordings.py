@@ -22,9 +22,7 @@ from ops.jobs import COPIES_SLOT, RETENTION_SLOT, reconcile, take_recording_copy
 from tests.support import (
     SID,
     TwilioSigner,
-    agent_device,
-    answer_call,
-    caller_in_line,
+    caller_talking_to_alice,
     console_for,
     eventually,
     log_in,
@@ -73,12 +71,7 @@ def test_a_recorded_conversation_is_copied_from_twilio_deleted_there_and_played_
 
     app = phone_system.app
     _records(cli, world["maple"])
-    caller, call_id = caller_in_line(phone_system)
-    alice = console_for(app, "alice@example.test")
-    device = agent_device(phone_system, world["alice"])
-    assert answer_call(app, alice, call_id)["ok"] is True
-    assert device.answer(call_id) is not None
-    caller.wait_until(lambda s: s["connected_to"] == f"client:agent-{world['alice']}")
+    caller, _alice, _device, call_id = caller_talking_to_alice(phone_system, world)
     heard = caller.transcript()
     told = heard.index("This call will be recorded.")
     assert told < heard.index(f"[connected to client:agent-{world['alice']}]")
@@ -126,12 +119,7 @@ def test_a_recorded_conversation_is_copied_from_twilio_deleted_there_and_played_
 
 def test_a_practice_that_does_not_record_has_nothing_recorded(phone_system, world, agent_on_duty):
     app = phone_system.app
-    caller, call_id = caller_in_line(phone_system)
-    alice = console_for(app, "alice@example.test")
-    device = agent_device(phone_system, world["alice"])
-    assert answer_call(app, alice, call_id)["ok"] is True
-    assert device.answer(call_id) is not None
-    caller.wait_until(lambda s: s["connected_to"] == f"client:agent-{world['alice']}")
+    caller, _alice, _device, call_id = caller_talking_to_alice(phone_system, world)
     caller.hang_up()
 
     def ended():
@@ -246,7 +234,7 @@ def test_copies_past_the_practice_retention_period_are_removed_and_the_portal_sa
 
 
 def test_a_copy_twilio_never_gave_in_two_days_is_given_up_and_raised(app, world, twilio):
-    from tests.support import console_for, received
+    from tests.support import received
 
     waiting_call(app)
     assert twilio.post("/ivr/call-recording", _recording_callback(app)).status_code == 204

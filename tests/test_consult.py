@@ -7,18 +7,12 @@ from sqlalchemy import select
 
 from callcenter.extensions import db
 from callcenter.models import Call, CallEvent
-from tests.support import ON_CALL_NUMBER, agent_device, answer_call, ask, caller_in_line, console_for, eventually
+from tests.support import ON_CALL_NUMBER, ask, caller_talking_to_alice, eventually
 
 
 def _talking_to_alice(phone_system, world):
     """A patient on the line with Alice, through her browser audio; (caller, alice's console, device, call id)."""
-    app = phone_system.app
-    caller, call_id = caller_in_line(phone_system)
-    alice = console_for(app, "alice@example.test")
-    device = agent_device(phone_system, world["alice"])
-    assert answer_call(app, alice, call_id)["ok"] is True
-    assert device.answer(call_id) is not None
-    caller.wait_until(lambda s: s["connected_to"] == f"client:agent-{world['alice']}")
+    caller, alice, device, call_id = caller_talking_to_alice(phone_system, world)
     eventually(lambda: ask(alice, "snapshot")["call"]["can_hold"], timeout=15)
     return caller, alice, device, call_id
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from . import ledger
 from .accounts import create_practice, create_user
-from .models import BusinessHours, Call, Message, OnCallShift, PracticeNumber, User
+from .models import BusinessHours, Call, Message, OnCallPage, OnCallShift, PracticeNumber, User
 
 DEMO_PASSWORD = "demo-password"
 PRACTICES = [
@@ -91,3 +91,11 @@ def _history(session: Session, practice, agent: User, salt: int) -> None:
                                 callback_number=caller, urgency="urgent" if reason == "urgent" else "routine",
                                 taken_by_id=agent.id, created_at=start + timedelta(seconds=330),
                                 delivered_at=start + timedelta(seconds=331)))
+            if reason == "urgent":  # paged at the time, and acknowledged: the history is whole (the reconciler
+                # pages an urgent message that has no page at all)
+                shift = session.scalar(select(OnCallShift).where(OnCallShift.practice_id == practice.id))
+                session.add(OnCallPage(practice_id=practice.id, call_id=call.id, shift_id=shift.id if shift else None,
+                                       to_number=shift.number if shift else None, status="sent",
+                                       sent_at=start + timedelta(seconds=332),
+                                       acknowledged_at=start + timedelta(seconds=450),
+                                       acknowledged_by="replied 1 to the page"))

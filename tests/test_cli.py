@@ -139,6 +139,13 @@ def test_it_loads_the_demo_once_however_often_it_runs(app, cli, client):
     # The demo's practice login works and shows its history.
     assert log_in(client, "staff1@demo.test", "demo-password").status_code == 302
     assert "data-call-id" in client.get("/portal/").get_data(as_text=True)
+    # Its history is whole: its urgent message was paged and acknowledged then, so the worker pages nobody
+    # about it when `make run` starts.
+    from ops.jobs import reconcile
+
+    with app.app_context():
+        assert reconcile()["pages_not_sent"] == []
+        assert reconcile()["raised_to_worklist"] == []
 
 
 def test_it_configures_a_practice(app, cli):

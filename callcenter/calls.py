@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import cases, ledger, menu
+from . import cases, ledger, menu, rows
 from .accounts import practice_for_number
 from .gateway import GatewayError, TwilioGateway
 from .models import Call, CallbackTask, Message, Practice, User
@@ -180,14 +180,10 @@ def find_by_leg(session: Session, call_sid: str) -> Call | None:
 
 
 def lock(session: Session, call: Call) -> Call:
-    """The call's row read afresh and locked until the transaction ends, so that updates made together
-    (Twilio sends a call's status callbacks at once) apply one after another and never move it backwards.
-    PostgreSQL locks the row (FOR UPDATE); SQLite has one writer at a time, so a write that changes
-    nothing takes the database's write lock before the row is read again."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(Call).where(Call.id == call.id).values(id=Call.id))
-    return session.scalars(select(Call).where(Call.id == call.id).with_for_update()
-                           .execution_options(populate_existing=True)).one()
+    """The call's row read afresh and locked until the transaction ends (callcenter/rows.py), so that
+    updates made together (Twilio sends a call's status callbacks at once) apply one after another and
+    never move it backwards."""
+    return rows.locked(session, Call, Call.id == call.id)
 
 
 def bridging(session: Session, call: Call) -> None:

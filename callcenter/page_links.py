@@ -15,9 +15,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import rows
 from .models import AuditEntry, Call, Message, OnCallPage, Practice
 
 LIFETIME = timedelta(days=1)
@@ -57,13 +58,8 @@ def open_link(session: Session, token: str, now: datetime, *, lock: bool = False
     until the transaction ends (answers sent at once are counted one after another)."""
     page = None
     if token:
-        query = select(OnCallPage).where(OnCallPage.link_hash == _hash(token))
-        if lock:
-            if session.get_bind().dialect.name == "sqlite":  # one writer at a time: take the lock, then read
-                session.execute(update(OnCallPage).where(OnCallPage.link_hash == _hash(token))
-                                .values(link_tries=OnCallPage.link_tries))
-            query = query.with_for_update().execution_options(populate_existing=True)
-        page = session.scalar(query)
+        found = OnCallPage.link_hash == _hash(token)
+        page = rows.locked(session, OnCallPage, found) if lock else session.scalar(select(OnCallPage).where(found))
     if page is None:
         raise LinkRefused("This link is not valid.")
     if page.link_used_at is not None:

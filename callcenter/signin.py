@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from . import two_factor
+from . import rows, two_factor
 from .accounts import AccountError, authenticate, hash_password
 from .models import LoginSession, SecurityEvent, User, utcnow
 
@@ -105,7 +105,7 @@ def second_step(session: Session, user: User, code: str, address: str | None, pa
         return SignIn(refused="locked" if user.locked_at is not None else "wrong")
     # The account's row is locked first and read again: two requests with the same code (one of them
     # relayed by someone who watched it typed) are settled one after the other, so only one gets in.
-    user = _locked(session, user)
+    user = rows.locked(session, User, User.id == user.id)
     used = two_factor.check(user, code)
     if used is not None:
         if used == "recovery":
@@ -115,15 +115,6 @@ def second_step(session: Session, user: User, code: str, address: str | None, pa
     _count_wrong(session, user, "wrong tries", path, address)
     _event(session, "two_factor_failed", path, f"account {user.id} ({user.failed_logins} in a row)", address)
     return SignIn(refused="wrong")
-
-
-def _locked(session: Session, user: User) -> User:
-    """The user's row read afresh and locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite,
-    one writer at a time: a write that changes nothing takes the write lock before the row is read)."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(User).where(User.id == user.id).values(id=User.id))
-    return session.scalars(select(User).where(User.id == user.id).with_for_update()
-                           .execution_options(populate_existing=True)).one()
 
 
 def start_session(session: Session, user: User, address: str | None) -> str:

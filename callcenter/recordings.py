@@ -15,6 +15,7 @@ reconciler (`copies_owed`), and Twilio's recording is deleted only once the copy
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -24,6 +25,8 @@ from sqlalchemy.orm import Session
 from . import calls, ledger
 from .gateway import GatewayError, TwilioGateway
 from .models import AuditEntry, Call, CallRecording, Practice
+
+log = logging.getLogger(__name__)
 
 # A recording still at Twilio this long after its callback is copied by the reconciler (the job's own
 # retries come first: 10 s, 60 s, 300 s).
@@ -86,6 +89,8 @@ def take_copy(session: Session, gateway: TwilioGateway, recording_id: int, now: 
                           dedupe_key=f"recording_refused:{recording.recording_sid}")
             recording.status = "failed"  # never fetched: the address came from the request, not from Twilio
             session.commit()
+            log.error("recording %s: its address is not one of this account's recordings at Twilio; not fetched",
+                      recording.id)
             return recording.status
         audio, content_type = gateway.recording_audio(recording.twilio_url)
         if len(audio) > MAX_AUDIO_BYTES:

@@ -150,6 +150,15 @@ def reconcile() -> dict:
             "digests_sent": digests_sent, "surveys_sent": surveyed}
 
 
+def _first_in(app, key: str, seconds: int) -> bool:
+    """True for the one worker whose round takes this slot (`key` set for `seconds`); False for the others, and
+    while Redis is down (the next round tries again)."""
+    try:
+        return bool(app.redis.set(key, "1", nx=True, ex=seconds))
+    except RedisError:
+        return False
+
+
 def _step(what: str, do, *args, default):
     """One housekeeping step of the reconciler's round, on its own: a failure is rolled back and logged
     (the job's own timeout is not a failure of the step: it stops the round)."""
@@ -178,10 +187,7 @@ def _raise_unowned(app) -> list[int]:
 def _digests(app) -> tuple[list[int], list[int]]:
     """Once a minute (one worker): each practice's digest whose time has come is made, and the digests owed
     to the practices' addresses are emailed (one that fails is tried again later, never lost)."""
-    try:
-        if not app.redis.set(DIGEST_SLOT, "1", nx=True, ex=60):
-            return [], []
-    except RedisError:
+    if not _first_in(app, DIGEST_SLOT, 60):
         return [], []
     now = ledger.now()
     made = digests.make_due(db.session, now, app.config.get("PUBLIC_BASE_URL"))
@@ -200,38 +206,31 @@ def _digests(app) -> tuple[list[int], list[int]]:
 def _schedule_ahead(app) -> list[tuple[int, str]]:
     """Once an hour (one worker): the rotations become shifts for the next two weeks, and the supervisors
     hear, once each, of every gap in the next day: the practice closed and nobody on call."""
-    try:
-        if not app.redis.set(SCHEDULE_SLOT, "1", nx=True, ex=3600):
-            return []
-    except RedisError:
+    if not _first_in(app, SCHEDULE_SLOT, 3600):
         return []
     now = ledger.now()
     schedule.fill_all(db.session, now)
     db.session.commit()
     told = []
+    remember = int(GAP_WARNING.total_seconds()) * 2
     for practice in db.session.scalars(select(Practice)):
+        tz = ZoneInfo(practice.timezone)
         # From a day back, so that a gap already begun keeps its own start (and is told once, not hourly).
         for gap in schedule.gaps(db.session, practice, now - GAP_WARNING, now + GAP_WARNING):
-            if gap.ends_at <= now:
-                continue
-            key = GAP_TOLD.format(practice=practice.id, starts=int(gap.starts_at.timestamp()))
-            if not app.redis.set(key, "1", nx=True, ex=int(GAP_WARNING.total_seconds()) * 2):
-                continue
-            tz = ZoneInfo(practice.timezone)
-            app.console.tell_supervisors(
-                f"{practice.name} has nobody on call from {gap.starts_at.astimezone(tz):%a %-I:%M %p} to "
-                f"{gap.ends_at.astimezone(tz):%a %-I:%M %p} (their time), while closed: an urgent caller would "
-                "reach no clinician. Ask the practice to add an on-call shift.")
-            told.append((practice.id, gap.starts_at.isoformat()))
+            if gap.ends_at > now and _first_in(app, GAP_TOLD.format(practice=practice.id,
+                                                                     starts=int(gap.starts_at.timestamp())), remember):
+                app.console.tell_supervisors(
+                    f"{practice.name} has nobody on call from {gap.starts_at.astimezone(tz):%a %-I:%M %p} to "
+                    f"{gap.ends_at.astimezone(tz):%a %-I:%M %p} (their time), while closed: an urgent caller would "
+                    "reach no clinician. Ask the practice to add an on-call shift.")
+                told.append((practice.id, gap.starts_at.isoformat()))
         for shift, off in schedule.conflicts(db.session, practice.id, now, now + GAP_WARNING):
-            key = GAP_TOLD.format(practice=practice.id, starts=f"off-{off.id}-{shift.id}")
-            if not app.redis.set(key, "1", nx=True, ex=int(GAP_WARNING.total_seconds()) * 2):
-                continue
-            tz = ZoneInfo(practice.timezone)
-            app.console.tell_supervisors(
-                f"{practice.name}: {off.clinician_name} is on call from {shift.starts_at.astimezone(tz):%a %-I:%M %p} "
-                "(their time) but marked off duty then. Ask the practice who covers it.")
-            told.append((practice.id, shift.starts_at.isoformat()))
+            if _first_in(app, GAP_TOLD.format(practice=practice.id, starts=f"off-{off.id}-{shift.id}"), remember):
+                app.console.tell_supervisors(
+                    f"{practice.name}: {off.clinician_name} is on call from "
+                    f"{shift.starts_at.astimezone(tz):%a %-I:%M %p} (their time) but marked off duty then. "
+                    "Ask the practice who covers it.")
+                told.append((practice.id, shift.starts_at.isoformat()))
     if told:
         log.warning("on-call schedule: %d gaps in the next day, told to the supervisors", len(told))
     return told
@@ -249,10 +248,7 @@ def _seal_audit() -> int:
 def _remove_expired_recordings(app) -> tuple[list[int], list[int]]:
     """Hourly (one worker, through a Redis slot): recordings past their practice's retention period go:
     voicemails' at Twilio (their messages' ids) and recorded conversations' copies here (their ids)."""
-    try:
-        if not app.redis.set(RETENTION_SLOT, "1", nx=True, ex=3600):
-            return [], []
-    except RedisError:
+    if not _first_in(app, RETENTION_SLOT, 3600):
         return [], []
     removed = retention.remove_expired_recordings(db.session, app.gateway, ledger.now())
     if removed:
@@ -268,10 +264,7 @@ def _remove_expired_recordings(app) -> tuple[list[int], list[int]]:
 def _copy_recordings_owed(app) -> list[int]:
     """Every ten minutes (one worker): recorded conversations still at Twilio, or not yet deleted there,
     long after their callback (the job failed for good, or was lost with Redis) are launched again."""
-    try:
-        if not app.redis.set(COPIES_SLOT, "1", nx=True, ex=600):
-            return []
-    except RedisError:
+    if not _first_in(app, COPIES_SLOT, 600):
         return []
     owed = recordings.copies_owed(db.session, ledger.now())
     for recording_id in owed:
@@ -290,10 +283,7 @@ def _copy_recordings_owed(app) -> list[int]:
 def _take_in_calls_twilio_took(app) -> list[int]:
     """Every ten minutes (one worker, through a Redis slot): calls Twilio's fallback took while the app was
     down, or that reached Twilio and never us, are recorded with their voicemail or their callback."""
-    try:
-        if not app.redis.set(OUTAGE_SLOT, "1", nx=True, ex=int(outage.LOOK_EVERY.total_seconds())):
-            return []
-    except RedisError:
+    if not _first_in(app, OUTAGE_SLOT, int(outage.LOOK_EVERY.total_seconds())):
         return []
     taken = outage.take_in_calls_twilio_took(db.session, app.call_queue, app.followups, app.gateway, ledger.now())
     if len(taken) >= outage.PER_ROUND:  # more may be waiting: the next round (30 s) goes on, not in 10 minutes
@@ -324,11 +314,7 @@ def _call_recording_kept(fields: dict) -> int | None:
 def take_recording_copy(recording_id: int) -> str | None:
     """Copy a recorded conversation from Twilio into the ledger, then delete Twilio's (idempotent). Fails
     while Twilio cannot be reached, so RQ retries it; the reconciler launches it again after that."""
-    status = recordings.take_copy(db.session, current_app.gateway, recording_id, ledger.now())
-    if status == "failed":
-        log.error("recording %s: its address is not one of this account's recordings at Twilio; not fetched",
-                  recording_id)
-    return status
+    return recordings.take_copy(db.session, current_app.gateway, recording_id, ledger.now())
 
 
 def _voicemail_kept(fields: dict) -> int | None:

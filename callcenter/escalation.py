@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import ledger, oncall, page_links, schedule
+from . import ledger, oncall, schedule
 from .gateway import GatewayError, TwilioGateway
 from .models import Call, OnCallPage, OnCallShift, Practice, PracticeNumber
 
@@ -195,9 +195,8 @@ def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: 
         .order_by(OnCallPage.id.desc())))
     done = Escalated([], [])
     calls_seen: set[int] = set()
-    service_policy = policy
     for page in candidates:
-        policy = service_policy.for_practice(session.get(Practice, page.practice_id))
+        steps = policy.for_practice(session.get(Practice, page.practice_id))
         if page.call_id is not None:
             if page.call_id in calls_seen:
                 continue  # an earlier page about the same call (a retried send): the latest one escalates
@@ -206,48 +205,47 @@ def escalate_due(session: Session, gateway: TwilioGateway, policy: Policy, now: 
         if call is not None and _ringing_them(call, page, now):
             continue  # the patient's own call is ringing that clinician (25 s, then a whisper): not now
         backup = schedule.backup_of(session, page) if page.recipient == "on_call" else None
-        step = _due(page, policy, now, has_backup=backup is not None)
+        step = _due(page, steps, now, has_backup=backup is not None)
         why = "nobody on call" if not page.to_number else "not acknowledged"
-        if step == BACKUP:
-            if not _claim(session, page, BACKUP, None):
-                continue
-            backup_page = _page_backup(session, gateway, page, backup, policy, now, call_down_url)
-            if backup_page is not None:
-                done.to_backup.append(backup_page.id)
-                continue
-            step, why = SUPERVISORS, "the backup could be neither texted nor called"
         if step == CALLED_DOWN:
-            after = policy.backup_after if backup is not None else policy.supervisor_after
+            after = steps.backup_after if backup is not None else steps.supervisor_after
             if not _claim(session, page, CALLED_DOWN, now + after):
                 continue
-            practice = session.get(Practice, page.practice_id)
             try:
-                if not practice or not practice.numbers:
-                    raise GatewayError("the practice has no phone number to call from")
-                url = call_down_url(page.id)
-                if not url:
-                    raise GatewayError("no public URL (PUBLIC_BASE_URL) for Twilio to fetch the call-down from")
-                sid = gateway.place_call(page.to_number, practice.numbers[0].number, url)
+                sid = _call_down(session, gateway, page, call_down_url)
             except GatewayError as exc:
                 _record(session, page, "page_call_down_failed", {"error": str(exc)[:200]})
                 session.commit()
-                step, why = SUPERVISORS, "the call-down could not be placed"
-                if backup is not None and _claim(session, page, BACKUP, None):  # the backup, at once
-                    backup_page = _page_backup(session, gateway, page, backup, policy, now, call_down_url)
-                    if backup_page is not None:
-                        done.to_backup.append(backup_page.id)
-                        continue
-                    why = "neither the clinician nor the backup could be reached"
+                step, why = (BACKUP if backup is not None else SUPERVISORS), "the call-down could not be placed"
             else:
                 _record(session, page, "page_called_down", {"to": "on_call", "call_sid": sid})
                 session.commit()
                 done.called_down.append(page.id)
                 continue
+        if step == BACKUP:
+            if not _claim(session, page, BACKUP, None):
+                continue
+            backup_page = _page_backup(session, gateway, page, backup, steps, now, call_down_url)
+            if backup_page is not None:
+                done.to_backup.append(backup_page.id)
+                continue
+            step, why = SUPERVISORS, "neither the clinician nor the backup could be reached"
         if step == SUPERVISORS and _claim(session, page, SUPERVISORS, None):
             _record(session, page, "page_raised_to_supervisors", {"why": why})
             session.commit()
             done.raised.append(page.id)
     return done
+
+
+def _call_down(session: Session, gateway: TwilioGateway, page: OnCallPage, call_down_url) -> str:
+    """Call the page's `to_number` to read the page and ask for 1; the call's sid, or GatewayError."""
+    practice = session.get(Practice, page.practice_id)
+    if not practice or not practice.numbers:
+        raise GatewayError("the practice has no phone number to call from")
+    url = call_down_url(page.id)
+    if not url:
+        raise GatewayError("no public URL (PUBLIC_BASE_URL) for Twilio to fetch the call-down from")
+    return gateway.place_call(page.to_number, practice.numbers[0].number, url)
 
 
 def _page_backup(session: Session, gateway: TwilioGateway, page: OnCallPage, backup: tuple[str, str], policy: Policy,
@@ -259,32 +257,24 @@ def _page_backup(session: Session, gateway: TwilioGateway, page: OnCallPage, bac
     call = session.get(Call, page.call_id) if page.call_id is not None else None
     shift = session.get(OnCallShift, page.shift_id) if page.shift_id is not None else None
     backup_page = OnCallPage(practice_id=page.practice_id, call_id=page.call_id, shift_id=page.shift_id,
-                             to_number=number, recipient="backup", status="sending", sent_at=now,
+                             to_number=number, recipient="backup", sent_at=now,
                              escalation_step=CALLED_DOWN, next_step_at=now + policy.supervisor_after)
-    link = page_links.issue(backup_page, gateway.public_base())
-    session.add(backup_page)
-    session.commit()  # kept before the SMS goes out: its receipts name it
-    sent = called = False
+    called = False
     if practice is not None and practice.numbers and call is not None:
-        receipts = gateway.message_status_url()
-        text = (f"Backup for {shift.clinician_name if shift else 'the on-call clinician'}, who has not answered. "
-                + oncall.page_text(practice, call, "urgent", link))
+        on_call = shift.clinician_name if shift else "the on-call clinician"
+        oncall.send(session, gateway, practice, backup_page,
+                    lambda link: f"Backup for {on_call}, who has not answered. "
+                    + oncall.page_text(practice, call, "urgent", link))
         try:
-            backup_page.message_sid = gateway.send_sms(
-                number, practice.numbers[0].number, text,
-                status_callback=f"{receipts}?page={backup_page.id}" if receipts else None)
-            backup_page.status, sent = "sent", True
-        except GatewayError as exc:
-            backup_page.status, backup_page.error = "failed", str(exc)[:200]
-        url = call_down_url(backup_page.id)
-        if url:
-            try:
-                gateway.place_call(number, practice.numbers[0].number, url)
-                called = True
-            except GatewayError:
-                pass
+            _call_down(session, gateway, backup_page, call_down_url)
+            called = True
+        except GatewayError:
+            pass
     else:
         backup_page.status, backup_page.error = "failed", "no practice number to page from"
+        session.add(backup_page)
+        session.flush()
+    sent = backup_page.status == "sent"
     _record(session, backup_page, "page_sent_to_backup", {"to": name, "sms": sent, "called": called})
     session.commit()
     if not (sent or called):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import case, select
@@ -62,6 +63,13 @@ def page(session: Session, gateway: TwilioGateway, practice: Practice, call: Cal
         session.add(record)
         session.flush()
         return record
+    return send(session, gateway, practice, record, lambda link: page_text(practice, call, why, link))
+
+
+def send(session: Session, gateway: TwilioGateway, practice: Practice, record: OnCallPage,
+         text: Callable[[str | None], str]) -> OnCallPage:
+    """Send a page's SMS to its `to_number` (the clinician on call, or their backup), `text(link)` carrying
+    its one-time link (callcenter/page_links.py); the page's status says whether Twilio took it."""
     # Kept before the SMS goes out: its delivery receipts name the page, and may arrive before
     # Twilio's answer to the send does (see escalation.delivery_receipt).
     record.status = "sending"
@@ -70,8 +78,7 @@ def page(session: Session, gateway: TwilioGateway, practice: Practice, call: Cal
     session.commit()
     receipts = gateway.message_status_url()
     try:
-        record.message_sid = gateway.send_sms(shift.number, practice.numbers[0].number,
-                                              page_text(practice, call, why, link),
+        record.message_sid = gateway.send_sms(record.to_number, practice.numbers[0].number, text(link),
                                               status_callback=f"{receipts}?page={record.id}" if receipts else None)
         record.status = "sent"
     except GatewayError as exc:

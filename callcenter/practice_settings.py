@@ -228,6 +228,32 @@ def parse_shift(starts: str | datetime, ends: str | datetime) -> tuple[datetime,
     return start, end
 
 
+def clinician_number(number: str | None, what: str = "the clinician's number") -> str | None:
+    """A clinician's phone as E.164 (None when none is given); SettingsError saying which number is wrong."""
+    if not number:
+        return None
+    try:
+        return normalize_number(number)
+    except AccountError as exc:
+        raise SettingsError(f"{what}: {exc}") from exc
+
+
+def on_call_people(name: str, number: str, backup_name: str | None,
+                   backup_number: str | None) -> tuple[str, str, str | None, str | None]:
+    """Who is on call and who backs them up, checked: (name, number, backup's name, backup's number)."""
+    if not (name or "").strip():
+        raise SettingsError("the clinician's name is missing")
+    primary = clinician_number(number) or ""
+    if not primary:
+        raise SettingsError("the clinician's number is missing")
+    backup = clinician_number(backup_number, "the backup's number")
+    if backup and not (backup_name or "").strip():
+        raise SettingsError("give the backup's name with their number")
+    if backup == primary:
+        raise SettingsError("the backup must be someone else")
+    return name.strip(), primary, (backup_name or "").strip() or None if backup else None, backup
+
+
 def add_on_call_shift(session: Session, practice_id: int, name: str, number: str, starts: str | datetime,
                       ends: str | datetime, backup_name: str | None = None,
                       backup_number: str | None = None) -> OnCallShift:
@@ -235,17 +261,9 @@ def add_on_call_shift(session: Session, practice_id: int, name: str, number: str
     `ends` the practice's urgent after-hours calls go to `number`, and to the backup when they do not answer."""
     get_practice(session, practice_id)
     start, end = parse_shift(starts, ends)
-    try:
-        e164 = normalize_number(number)
-        backup = normalize_number(backup_number) if backup_number else None
-    except AccountError as exc:
-        raise SettingsError(str(exc)) from exc
-    if backup and not (backup_name or "").strip():
-        raise SettingsError("give the backup's name with their number")
-    if backup == e164:
-        raise SettingsError("the backup must be someone else")
+    name, e164, backup_name, backup = on_call_people(name, number, backup_name, backup_number)
     shift = OnCallShift(practice_id=practice_id, clinician_name=name, number=e164, starts_at=start, ends_at=end,
-                        backup_name=(backup_name or "").strip() or None if backup else None, backup_number=backup)
+                        backup_name=backup_name, backup_number=backup)
     session.add(shift)
     session.flush()
     return shift

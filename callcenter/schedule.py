@@ -21,10 +21,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from .accounts import AccountError, normalize_number
 from .hours import practice_is_open
 from .models import OffDuty, OnCallPage, OnCallRotation, OnCallShift, Practice
-from .practice_settings import WEEKDAYS, SettingsError, get_practice, parse_shift
+from .practice_settings import (
+    WEEKDAYS,
+    SettingsError,
+    clinician_number,
+    get_practice,
+    on_call_people,
+    parse_shift,
+)
 
 FILL_DAYS = 14  # rotations are turned into shifts this far ahead
 SHORTEST_GAP = timedelta(minutes=1)  # a practice "open until 23:59:59" leaves no gap before midnight
@@ -59,31 +65,14 @@ def parse_slot(hours: str) -> tuple[time, time]:
     return starts, ends
 
 
-def _number(number: str | None, what: str) -> str | None:
-    if not number:
-        return None
-    try:
-        return normalize_number(number)
-    except AccountError as exc:
-        raise SettingsError(f"{what}: {exc}") from exc
-
-
 def add_rotation(session: Session, practice_id: int, name: str, number: str, days: str, hours: str, *,
                  backup_name: str | None = None, backup_number: str | None = None,
                  now: datetime | None = None) -> OnCallRotation:
     """A weekly on-call slot, with its shifts for the days ahead filled in. Checked before anything changes."""
     practice = get_practice(session, practice_id)
     weekdays, (starts, ends) = parse_days(days), parse_slot(hours)
-    if not (name or "").strip():
-        raise SettingsError("the clinician's name is missing")
-    primary = _number(number, "the clinician's number")
-    backup = _number(backup_number, "the backup's number")
-    if backup and not (backup_name or "").strip():
-        raise SettingsError("give the backup's name with their number")
-    if backup == primary:
-        raise SettingsError("the backup must be someone else")
-    rotation = OnCallRotation(practice_id=practice.id, clinician_name=name.strip(), number=primary,
-                              backup_name=(backup_name or "").strip() or None if backup else None,
+    name, primary, backup_name, backup = on_call_people(name, number, backup_name, backup_number)
+    rotation = OnCallRotation(practice_id=practice.id, clinician_name=name, number=primary, backup_name=backup_name,
                               backup_number=backup, weekdays=weekdays, starts=starts, ends=ends)
     session.add(rotation)
     session.flush()
@@ -201,8 +190,11 @@ def mark_off_duty(session: Session, practice_id: int, name: str, number: str, st
     then is a conflict, shown ahead of time."""
     get_practice(session, practice_id)
     start, end = parse_shift(starts, ends)
-    off = OffDuty(practice_id=practice_id, clinician_name=(name or "").strip() or "a clinician",
-                  number=_number(number, "the clinician's number"), starts_at=start, ends_at=end)
+    e164 = clinician_number(number)
+    if not e164:
+        raise SettingsError("the clinician's number is missing")
+    off = OffDuty(practice_id=practice_id, clinician_name=(name or "").strip() or "a clinician", number=e164,
+                  starts_at=start, ends_at=end)
     session.add(off)
     session.flush()
     return off

@@ -319,9 +319,8 @@ def worklist(session: Session) -> list[dict]:
               "reason": call.reason, "ended_at": _iso(call.ended_at), "kind": "wrap_up_overdue",
               "urgent": call.priority > 0}
              for call, name, agent in rows]
-    names = {p.id: p.name for p in session.scalars(select(Practice))}
     items += [{"kind": "unowned", "item_id": item.id, "call_id": item.call_id,
-               "practice": names.get(item.practice_id, "A practice"), "reason": item.reason,
+               "practice": item.practice.name if item.practice else "A practice", "reason": item.reason,
                "why": unowned.REASONS.get(item.reason, item.reason), "urgent": item.urgent,
                "raised_at": _iso(item.raised_at), "owner": item.owner.name if item.owner else None,
                "owner_id": item.owner_id}

@@ -427,6 +427,7 @@ class WorklistItem(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     note: Mapped[str | None] = mapped_column(Text)  # what was done: it may name the patient, so never logged
     owner: Mapped[User | None] = relationship()
+    practice: Mapped[Practice | None] = relationship()
 
 
 class CallbackTask(db.Model):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from . import ledger
 from .callbacks import callable_number
@@ -67,19 +67,16 @@ def raise_unowned(session: Session, now: datetime) -> list[WorklistItem]:
     unowned = (Call.practice_id.is_not(None), Call.outcome.is_(None), Call.ended_at.is_not(None),
                Call.ended_at < now - UNOWNED_AFTER, Call.ended_at > now - LOOK_BACK, ~_raised("no_outcome"),
                ~_raised("no_number_to_call_back"), ~_worked_on())
-    ended = list(session.scalars(select(Call).where(*unowned, ~_callback_owed())
-                                 .order_by(Call.priority.desc(), Call.ended_at).limit(PER_ROUND)))
-    # Owed a callback: the callbacks list has it, unless its number is one nobody can dial (withheld). Those
-    # are few, but checked here a batch at a time, oldest first, marked once they are raised.
-    ended += [call for call in session.scalars(select(Call).where(*unowned, _callback_owed(undialable_only=True))
-                                               .order_by(Call.priority.desc(), Call.ended_at).limit(PER_ROUND))
-              if not _owned(session, call)]
-    for call in ended:
+    for call in session.scalars(select(Call).where(*unowned, ~_callback_owed())
+                                .order_by(Call.priority.desc(), Call.ended_at).limit(PER_ROUND)):
+        raised.append(_raise(session, call, "no_outcome", now))
+    # Owed a callback: the callbacks list has it, unless its number is one nobody can dial (withheld).
+    for call in session.scalars(select(Call).where(*unowned, _callback_owed(undialable_only=True))
+                                .order_by(Call.priority.desc(), Call.ended_at).limit(PER_ROUND)):
         task = session.scalar(select(CallbackTask).where(CallbackTask.call_id == call.id,
                                                          CallbackTask.status != "done"))
-        reason = "no_number_to_call_back" if task is not None and callable_number(task.number) is None \
-            else "no_outcome"
-        raised.append(_raise(session, call, reason, now))
+        if task is not None and callable_number(task.number) is None:
+            raised.append(_raise(session, call, "no_number_to_call_back", now))
     # A promise about to be broken is raised to a person before it is: the text said "by 3:15 pm".
     promised = session.scalars(select(Call).join(CallbackTask, CallbackTask.call_id == Call.id).where(
         CallbackTask.status == "open", CallbackTask.sms_sid.is_not(None), CallbackTask.due_at <= now + PROMISE_WARNING,
@@ -95,19 +92,6 @@ def raise_unowned(session: Session, now: datetime) -> list[WorklistItem]:
         raised += [_raise(session, call, "stuck", now) for call in stuck]
     session.commit()
     return raised
-
-
-def _owned(session: Session, call: Call) -> bool:
-    """Whether someone works on this call: `_worked_on`, or a callback owed to a number that can be dialled."""
-    if call.state == "completed" and call.agent_id is not None:
-        return True
-    if session.scalar(select(OnCallPage.id).where(OnCallPage.call_id == call.id).limit(1)) is not None:
-        return True
-    if session.scalar(select(Message.id).where(Message.call_id == call.id, Message.kind == "voicemail",
-                                               Message.needs_review.is_(True)).limit(1)) is not None:
-        return True
-    task = session.scalar(select(CallbackTask).where(CallbackTask.call_id == call.id, CallbackTask.status != "done"))
-    return task is not None and callable_number(task.number) is not None
 
 
 def _raise(session: Session, call: Call, reason: str, now: datetime) -> WorklistItem:
@@ -127,6 +111,7 @@ def open_items(session: Session, limit: int = 100) -> list[WorklistItem]:
         select(WorklistItem).join(Call, Call.id == WorklistItem.call_id)
         .where(WorklistItem.resolved_at.is_(None), Call.outcome.is_(None),
                (WorklistItem.reason != "stuck") | Call.ended_at.is_(None))
+        .options(selectinload(WorklistItem.owner), selectinload(WorklistItem.practice))
         .order_by(WorklistItem.urgent.desc(), WorklistItem.raised_at, WorklistItem.id).limit(limit)))
 
 

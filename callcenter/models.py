@@ -404,7 +404,8 @@ class Survey(db.Model):
     number: Mapped[str] = mapped_column(String(32), index=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     message_sid: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), default="sent", server_default="sent")  # sent, failed
+    # sent, failed, not_asked (a withheld number, or the patient was asked about another call)
+    status: Mapped[str] = mapped_column(String(20), default="sent", server_default="sent")
     score: Mapped[int | None] = mapped_column(Integer)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 

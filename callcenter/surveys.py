@@ -40,20 +40,27 @@ def question(practice: Practice, language: str) -> str:
 
 def send_due(session: Session, gateway: TwilioGateway, now: datetime) -> list[int]:
     """Ask about the calls whose time has come; the ids of the surveys sent. Commits each."""
+    awake = [practice.id for practice in session.scalars(select(Practice).where(Practice.survey_enabled.is_(True)))
+             if practice.numbers and DAYTIME[0] <= local_time(now, practice.timezone).time() < DAYTIME[1]]
+    if not awake:
+        return []
     asked_lately = exists().where(Survey.number == Call.from_number, Survey.sent_at > now - NOT_AGAIN_WITHIN)
     due = session.scalars(
-        select(Call).join(Practice, Practice.id == Call.practice_id)
-        .where(Practice.survey_enabled.is_(True), Call.outcome == "message_taken", Call.direction == "inbound",
-               Call.ended_at.is_not(None), Call.ended_at < now - AFTER, Call.ended_at > now - WITHIN,
-               ~exists().where(Survey.call_id == Call.id), ~asked_lately)
+        select(Call).where(Call.practice_id.in_(awake), Call.outcome == "message_taken", Call.direction == "inbound",
+                           Call.ended_at.is_not(None), Call.ended_at < now - AFTER, Call.ended_at > now - WITHIN,
+                           ~exists().where(Survey.call_id == Call.id), ~asked_lately)
         .order_by(Call.ended_at).limit(PER_ROUND)).all()
     sent, asked = [], set()
     for call in due:
         practice = call.practice
-        local = local_time(now, practice.timezone).time()
         number = callable_number(call.from_number)
-        if not (DAYTIME[0] <= local < DAYTIME[1]) or number is None or not practice.numbers or number in asked:
-            continue  # (a patient who called twice yesterday is asked once)
+        if number is None or number in asked:
+            # Never asked (a withheld number; a patient who called twice yesterday is asked once), and set down
+            # as such, so that these calls do not stay first in line round after round.
+            session.add(Survey(practice_id=practice.id, call_id=call.id, number=(call.from_number or "")[:32],
+                               sent_at=now, status="not_asked"))
+            session.commit()
+            continue
         asked.add(number)
         survey = Survey(practice_id=practice.id, call_id=call.id, number=number, sent_at=now)
         session.add(survey)

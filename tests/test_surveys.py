@@ -83,3 +83,16 @@ def test_a_clinicians_1_still_acknowledges_their_page(app, world, twilio, on_cal
     assert _reply(twilio, "1", sender=ON_CALL_NUMBER).startswith("Acknowledged ref #")
     with app.app_context():
         assert db.session.scalar(select(OnCallPage.acknowledged_by)) == "replied 1 to the page"
+
+
+def test_calls_that_cannot_be_asked_do_not_hold_up_those_that_can(app, world, twilio_http):
+    reachable = _yesterday_at_noon(app, world, from_number="+14155550177")
+    earlier = datetime.now(LA).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    for _ in range(surveys.PER_ROUND + 1):  # a round's worth of withheld callers, first in line
+        make_call(app, world["maple"], at=earlier.astimezone(UTC), ended_at=earlier.astimezone(UTC),
+                  outcome="message_taken", from_number="anonymous")
+    with app.app_context():
+        for hour in (12, 13):
+            surveys.send_due(db.session, app.gateway, _at_local(hour))
+        asked = db.session.scalars(select(Survey.call_id).where(Survey.status == "sent")).all()
+    assert asked == [reachable]

@@ -105,12 +105,17 @@ def _too_many(_limit):
     return make_response(render_template("login.html", form=LoginForm()), 429)
 
 
+def _too_many_attempts(_limit):
+    flash("Too many sign-in attempts from this address. Wait a few minutes and try again.", "error")
+    return make_response(render_template("login.html", form=LoginForm()), 429)
+
+
 def _failed(response) -> bool:
     return response.status_code == 401
 
 
 @auth_bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(ATTEMPTS_PER_ADDRESS, methods=["POST"], key_func=_attempts_from, on_breach=_too_many)
+@limiter.limit(ATTEMPTS_PER_ADDRESS, methods=["POST"], key_func=_attempts_from, on_breach=_too_many_attempts)
 @limiter.limit(PER_ADDRESS, methods=["POST"], deduct_when=_failed, on_breach=_too_many)
 @limiter.limit(PER_ACCOUNT, methods=["POST"], key_func=_account_tried, deduct_when=_failed, on_breach=_too_many)
 def login():
@@ -184,7 +189,7 @@ def _start_again():
 
 
 @auth_bp.route("/login/code", methods=["GET", "POST"])
-@limiter.limit(ATTEMPTS_PER_ADDRESS, methods=["POST"], key_func=_attempts_from, on_breach=_too_many)
+@limiter.limit(ATTEMPTS_PER_ADDRESS, methods=["POST"], key_func=_attempts_from, on_breach=_too_many_attempts)
 @limiter.limit(PER_ADDRESS, methods=["POST"], deduct_when=_failed, on_breach=_too_many)
 @limiter.limit(PER_ACCOUNT, methods=["POST"], key_func=_pending_account, deduct_when=_failed, on_breach=_too_many)
 def sign_in_code():

@@ -137,15 +137,14 @@ def dashboard():
     messages and how fast they were acknowledged, with the calls of each hour as a chart."""
     errors = []
     today = datetime.now(g.tz).date()
+    asked = request.args.get("day") or today.isoformat()
     try:
-        day = params.local_day("Day", request.args.get("day"), g.tz) or params.local_day("Day", today.isoformat(),
-                                                                                         g.tz)
-        params.local_day("Day", day.astimezone(g.tz).date().isoformat(), g.tz, end=True)  # a day after it exists
+        day, end = params.local_day("Day", asked, g.tz), params.local_day("Day", asked, g.tz, end=True)
     except params.BadParameter as exc:
         errors.append(str(exc))
-        day = params.local_day("Day", today.isoformat(), g.tz)
+        day, end = params.local_day("Day", today.isoformat(), g.tz), params.local_day("Day", today.isoformat(),
+                                                                                       g.tz, end=True)
     local = day.astimezone(g.tz)
-    end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), g.tz).astimezone(UTC)
     figures = practice_day(db.session, g.practice.id, day, end, g.tz)
     peak = max([row["arrivals"] for row in figures["by_hour"]] + [1])
     satisfaction = surveys.average(db.session, g.practice.id, datetime.now(UTC) - timedelta(days=30))

@@ -3,7 +3,7 @@ practices that turn it on (`practice configure --survey yes`).
 
 The text asks for a number from 1 to 5 and says nothing else (no practice name unless the practice opts
 in, as for every text to patients: a lock screen shows it). It goes out between 10 am and 6 pm in the
-practice's time, from 20 hours after the call, once per call and at most once a week per number; a reply
+practice's time, on the day after the call (the text says "yesterday"), once per call and at most once a week per number; a reply
 with 1 to 5 within three days is the answer, recorded per practice (the portal's dashboard shows the
 average), and thanked. Sending is the worker's (`send_due`, every round).
 """
@@ -20,8 +20,7 @@ from .gateway import GatewayError, TwilioGateway
 from .hours import local_time
 from .models import Call, Practice, PracticeNumber, Survey
 
-AFTER = timedelta(hours=20)  # the next day
-WITHIN = timedelta(days=2)  # calls older than this are not asked about any more
+WITHIN = timedelta(days=2)  # calls older than this are not looked at any more
 ANSWER_WITHIN = timedelta(days=3)
 NOT_AGAIN_WITHIN = timedelta(days=7)  # one number is asked at most once a week
 DAYTIME = (time(10, 0), time(18, 0))
@@ -47,16 +46,21 @@ def send_due(session: Session, gateway: TwilioGateway, now: datetime) -> list[in
     asked_lately = exists().where(Survey.number == Call.from_number, Survey.sent_at > now - NOT_AGAIN_WITHIN)
     due = session.scalars(
         select(Call).where(Call.practice_id.in_(awake), Call.outcome == "message_taken", Call.direction == "inbound",
-                           Call.ended_at.is_not(None), Call.ended_at < now - AFTER, Call.ended_at > now - WITHIN,
+                           Call.ended_at.is_not(None), Call.ended_at > now - WITHIN,
                            ~exists().where(Survey.call_id == Call.id), ~asked_lately)
         .order_by(Call.ended_at).limit(PER_ROUND)).all()
     sent, asked = [], set()
     for call in due:
         practice = call.practice
+        called_on = local_time(call.ended_at, practice.timezone).date()
+        today = local_time(now, practice.timezone).date()
+        if called_on == today:
+            continue  # tomorrow: the text asks about "yesterday", and must be right
         number = callable_number(call.from_number)
-        if number is None or number in asked:
-            # Never asked (a withheld number; a patient who called twice yesterday is asked once), and set down
-            # as such, so that these calls do not stay first in line round after round.
+        if number is None or number in asked or called_on != today - timedelta(days=1):
+            # Never asked (a withheld number; a patient who called twice yesterday is asked once; a call of the
+            # day before yesterday, which "yesterday" would not be true of), and set down as such, so that these
+            # calls do not stay first in line round after round.
             session.add(Survey(practice_id=practice.id, call_id=call.id, number=(call.from_number or "")[:32],
                                sent_at=now, status="not_asked"))
             session.commit()

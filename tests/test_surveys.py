@@ -96,3 +96,17 @@ def test_calls_that_cannot_be_asked_do_not_hold_up_those_that_can(app, world, tw
             surveys.send_due(db.session, app.gateway, _at_local(hour))
         asked = db.session.scalars(select(Survey.call_id).where(Survey.status == "sent")).all()
     assert asked == [reachable]
+
+
+def test_the_text_says_yesterday_only_of_a_call_made_yesterday(app, world, twilio_http):
+    with app.app_context():
+        db.session.get(Practice, world["maple"]).survey_enabled = True
+        db.session.commit()
+    late = datetime.now(LA).replace(hour=23, minute=30, second=0, microsecond=0) - timedelta(days=2)
+    today = datetime.now(LA).replace(hour=9, minute=0, second=0, microsecond=0)
+    for ended in (late, today):  # the day before yesterday, late; and this morning
+        make_call(app, world["maple"], at=ended.astimezone(UTC), ended_at=ended.astimezone(UTC),
+                  outcome="message_taken", from_number=f"+1415555{ended.day:02d}{ended.hour:02d}")
+    with app.app_context():
+        assert surveys.send_due(db.session, app.gateway, _at_local(10)) == []
+    assert [r for r in twilio_http.requests if r["url"].endswith("/Messages.json")] == []

@@ -3,9 +3,9 @@ practices that turn it on (`practice configure --survey yes`).
 
 The text asks for a number from 1 to 5 and says nothing else (no practice name unless the practice opts
 in, as for every text to patients: a lock screen shows it). It goes out between 10 am and 6 pm in the
-practice's time, on the day after the call (the text says "yesterday"), once per call and at most once a week per number; a reply
-with 1 to 5 within three days is the answer, recorded per practice (the portal's dashboard shows the
-average), and thanked. Sending is the worker's (`send_due`, every round).
+practice's time, on the day after the call (the text says "yesterday"), once per call and at most once
+a week per number; a reply with 1 to 5 within three days is the answer, recorded per practice (the
+portal's dashboard shows the average), and thanked. Sending is the worker's (`send_due`, every round).
 """
 
 from __future__ import annotations

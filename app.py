@@ -59,14 +59,10 @@ def _console_origins(config):
     allowed_public = f"{urlsplit(public).scheme}://{urlsplit(public).netloc}" if public else None
 
     def allowed(origin: str | None, environ: dict) -> bool:
-        # Behind the trusted proxies (ProxyFix), HTTP_HOST and the scheme are the ones the browser used; the
-        # X-Forwarded-* are read too for a service that trusts no proxy but has one (a page on another site
-        # cannot set them, so this lets no stranger in).
-        host = environ.get("HTTP_HOST", "")
-        scheme = environ.get("wsgi.url_scheme", "http")
-        forwarded = (environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip() + "://"
-                     + environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip())
-        return origin is not None and origin in (f"{scheme}://{host}", forwarded, allowed_public)
+        # ProxyFix wraps Socket.IO's middleware too (below): behind the trusted proxies, HTTP_HOST and the
+        # scheme here are already the ones the browser used.
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin is not None and origin in (own, allowed_public)
 
     return allowed
 

@@ -14,11 +14,12 @@ any free agent, so that a skill never strands a caller.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from . import desk, ledger
 from .calls import WAITING_STATES, Refused
@@ -214,13 +215,18 @@ def assign(session: Session, queue: CallQueue, presence: Presence, offers: Offer
 # The offer loop's round -----------------------------------------------------------------------------------
 
 def run_round(session: Session, queue: CallQueue, presence: Presence, offers: Offers, now: datetime,
-              settings: Settings = Settings()) -> Round:
-    """Settle what is over, then match free agents to waiting callers. Commits nothing."""
+              settings: Settings = Settings(), ring: Callable[[Offer], None] | None = None) -> Round:
+    """Settle what is over, then match free agents to waiting callers. Commits nothing.
+
+    `ring`, when given, is called with each offer the moment Redis has made it, before its ledger rows
+    are written and committed: the offer is Redis's to settle (an accept works from then on), and the
+    agent's console rings without waiting on the database. The call's row is loaded by then (with its
+    practice), so that building what rings reads nothing more for most callers."""
     result = Round()
     _end_due(session, presence, offers, now, settings, result)
     _withdraw_departed(session, queue, offers, result)
     _sweep_offline(session, presence, offers, now, settings, result)
-    _match(session, queue, presence, offers, now, settings, result)
+    _match(session, queue, presence, offers, now, settings, result, ring)
     return result
 
 
@@ -286,7 +292,7 @@ def _skilled(skills: tuple[set[str], set[int] | None], language: str, practice_i
     return language in languages and (practices is None or practice_id in practices)
 
 
-def _match(session, queue, presence, offers, now, settings, result) -> None:
+def _match(session, queue, presence, offers, now, settings, result, ring=None) -> None:
     available = presence.available_agents()  # longest idle first
     if not available:
         return
@@ -298,11 +304,21 @@ def _match(session, queue, presence, offers, now, settings, result) -> None:
     waiting = [w.call_id for w in queue.waiting(MATCH_WINDOW) if w.call_id not in ringing]
     if not waiting:
         return
-    calls = {r.id: r for r in session.execute(  # the ledger's word: a caller who left is offered to nobody
-        select(Call.id, Call.practice_id, Call.language, Call.queued_at)
+    calls = {c.id: c for c in session.scalars(  # the ledger's word: a caller who left is offered to nobody
+        select(Call).options(joinedload(Call.practice))
         .where(Call.id.in_(waiting), Call.state.in_(WAITING_STATES)))}
-    on_duty = sorted(set(available) | set(presence.alive(now.timestamp() - settings.offline_after)))
-    skills = _skills(session, on_duty)
+    skills = _skills(session, free)
+    everyone: dict[int, tuple[set[str], set[int] | None]] | None = None
+
+    def anyone_skilled(language: str, practice_id: int | None) -> bool:
+        """Whether any agent on duty (free or not) has the caller's skills: only asked when no free agent
+        has them, so that a round with a skilled agent free reads the skills of the free ones only."""
+        nonlocal everyone
+        if everyone is None:
+            on_duty = set(available) | set(presence.alive(now.timestamp() - settings.offline_after))
+            everyone = {**skills, **_skills(session, sorted(on_duty - set(skills)))}
+        return any(_skilled(s, language, practice_id) for s in everyone.values())
+
     for call_id in waiting:
         if not free:
             break
@@ -316,10 +332,9 @@ def _match(session, queue, presence, offers, now, settings, result) -> None:
         language = row.language or "en"
         preferred = [a for a in pool if _skilled(skills.get(a, ({"en"}, None)), language, row.practice_id)]
         waited = (now - row.queued_at).total_seconds() if row.queued_at else 0.0
-        anyone_skilled = any(_skilled(s, language, row.practice_id) for a, s in skills.items())
         if preferred:
             agent_id = preferred[0]
-        elif waited >= settings.skill_wait or not anyone_skilled:
+        elif waited >= settings.skill_wait or not anyone_skilled(language, row.practice_id):
             agent_id = pool[0]
         else:
             continue  # a skilled agent is on duty and the caller has not waited long: wait for them
@@ -328,6 +343,8 @@ def _match(session, queue, presence, offers, now, settings, result) -> None:
         if offer is None:
             continue
         free.remove(agent_id)
+        if ring is not None:
+            ring(offer)
         ledger.record_for(session, call_id, "offered", {"agent": agent_id, "offer": offer.id})
         enter_state(session, presence, agent_id, "ringing", now, call_id=call_id)
         result.offered.append(offer)

@@ -33,19 +33,21 @@ def run_round(app: Flask, by: str = "worker") -> acd.Round:
     """One round (see `callcenter.acd.run_round`), committed, with every console concerned told."""
     with app.app_context():
         try:
-            result = acd.run_round(db.session, app.call_queue, app.presence, app.offers, ledger.now(), app.acd)
+            result = acd.run_round(db.session, app.call_queue, app.presence, app.offers, ledger.now(), app.acd,
+                                   ring=app.console.offer_rings)  # at once: the commit comes after
             db.session.commit()
         except Exception:
             db.session.rollback()
             raise
         app.redis.set(LAST_ROUND_KEY, f"{time.time():.3f} {by}", ex=60)
-        tell_consoles(app, result)
+        tell_consoles(app, result, rung=True)
         return result
 
 
-def tell_consoles(app: Flask, result: acd.Round) -> None:
+def tell_consoles(app: Flask, result: acd.Round, rung: bool = False) -> None:
+    """The consoles concerned hear what the round changed (`rung`: its offers rang already)."""
     console = app.console
-    for offer in result.offered:
+    for offer in [] if rung else result.offered:
         console.offer_rings(offer)
     for settled in result.ended:
         console.offer_ended(settled)

@@ -59,6 +59,53 @@ def test_the_next_caller_rings_the_agent_idle_longest(app, world, alice, bob):
     assert ask(alice, "snapshot")["offer"]["call_id"] == call_id
 
 
+def test_the_console_rings_before_the_database_has_the_offer_written(app, world, alice, database_url):
+    """The offer is Redis's to settle from the moment it is made: the agent's console rings at once, and
+    a database slow to take writes (someone holds its write lock) delays the ledger's rows, not the ring."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    now = datetime.now(UTC)  # the offer loop's round runs on the clock
+    _available(app, world["alice"], now - timedelta(minutes=5), heartbeat=now)
+    call_id = waiting_call(app)
+    received(alice, "offer")
+    engine = create_engine(database_url)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock():  # reads go on; writes wait
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                connection.execute(text("BEGIN"))
+                connection.execute(text("LOCK TABLE call_events, agent_state_changes IN EXCLUSIVE MODE"))
+            locked.set()
+            release.wait(10)
+            connection.rollback()
+
+    holder = threading.Thread(target=hold_the_write_lock, daemon=True)
+    holder.start()
+    assert locked.wait(10)
+    loop = threading.Thread(target=offer_loop.run_round, args=(app,), daemon=True)
+    try:
+        loop.start()
+        deadline = time.monotonic() + 5
+        rang = []
+        while not rang and time.monotonic() < deadline:
+            rang = received(alice, "offer")
+            time.sleep(0.02)
+        assert [r["call_id"] for r in rang] == [call_id]  # rung while the ledger's rows wait for the lock
+        assert loop.is_alive()
+    finally:
+        release.set()
+        holder.join(10)
+        engine.dispose()
+    loop.join(10)
+    assert ("offered", {"agent": world["alice"], "offer": app.offers.of_call(call_id).id}) in _events(app, call_id)
+
+
 def test_one_call_rings_one_agent_and_one_agent_rings_for_one_call(app, world):
     _available(app, world["alice"], T - timedelta(minutes=5))
     _available(app, world["bob"], T - timedelta(minutes=1))

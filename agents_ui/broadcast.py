@@ -3,12 +3,13 @@
 (A console's own snapshot on connecting is the one answer sent straight back, by the socket handler.)
 
 Webhooks, jobs and console handlers call these on `current_app.console` (hung on the app by the
-factory). A call only marks what changed: a background task of this process builds the payload
-and sends it at most every `CONSOLE_PUSH_INTERVAL` seconds, so a webhook never builds or sends a
-push itself, and a burst of changes (twenty callers a second) costs each console a few pushes a
-second. Each push carries a sequence number per kind (`seq`); a console that sees one missing asks
-for a snapshot. Pushes are hints: a console asks for a full snapshot on every (re)connect and every
-few seconds, so a push that fails is logged and dropped, never raised into the caller's answer.
+factory). A call only marks what changed: a background task of this process builds the payload and
+sends it at most every `CONSOLE_PUSH_INTERVAL` seconds (per kind, and across every web process and
+worker: `window_key`), so a webhook never builds or sends a push itself, and a burst of changes
+(twenty callers a second) costs each console a few pushes a second. Each push carries a sequence
+number per kind (`seq`); a console that sees one missing asks for a snapshot. Pushes are hints: a
+console asks for a full snapshot on every (re)connect and every few seconds, so a push that fails is
+logged and dropped, never raised into the caller's answer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from . import read_model
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/console"
-KINDS = ("queue", "callbacks", "voicemails", "pages", "worklist")
+KINDS = ("queue", "callbacks", "voicemails", "pages", "worklist", "floor")
+TO_SUPERVISORS = {"floor"}  # kinds only supervisors' consoles get (pushes and snapshots)
 DEFAULT_INTERVAL = 0.25  # seconds between two pushes of one kind from one process
 # A view every console shares (the queue, callbacks, voicemails, pages) is built once and reused by
 # the snapshots of this process for this long, unless it changed here: a thousand consoles asking
@@ -51,12 +53,17 @@ class ConsoleBroadcaster:
     """Tells consoles what changed: the queue, callbacks, voicemails, pages, or one agent's desk."""
 
     seq_key = "cc:console:seq:{}"  # per kind: how many pushes of it have been sent, by every process
+    # per kind: held for one rest by the process that pushed it last, with when it began building it.
+    # The rest is kept across processes too: a change made just before another process built its push
+    # (the webhook's queued caller, and the offer loop ringing them) is in that push and costs no second
+    # one to every console; a change made after it goes out at the end of the rest (see `_turn`).
+    window_key = "cc:console:window:{}"
 
     def __init__(self, app: Flask, socketio: SocketIO, interval: float = DEFAULT_INTERVAL):
         self.app = app
         self.socketio = socketio
         self.interval = interval  # 0: push at once, from the caller (tests that read pushes in step)
-        self._dirty: set[str] = set()
+        self._dirty: dict[str, float] = {}  # kind -> when it last changed, not yet pushed (time.time())
         self._dirty_desks: set[int] = set()  # agents whose call changed in a webhook or a job
         self._latest: dict[str, tuple[float, dict]] = {}  # kind -> (built at, view)
         self._lock = threading.Lock()
@@ -68,6 +75,7 @@ class ConsoleBroadcaster:
             "voicemails": lambda: {"voicemails": read_model.voicemails_to_review(db.session)},
             "pages": lambda: {"pages": read_model.recent_pages(db.session)},
             "worklist": lambda: {"worklist": read_model.worklist(db.session)},
+            "floor": lambda: {"agents": read_model.floor(db.session, self.app.presence)},
         }
 
     # What changed
@@ -75,6 +83,7 @@ class ConsoleBroadcaster:
     def queue_changed(self) -> None:
         """Someone joined or left the queue, or an agent's availability changed."""
         self._changed("queue")
+        self._changed("floor")
 
     def callbacks_changed(self) -> None:
         self._changed("callbacks")
@@ -145,6 +154,8 @@ class ConsoleBroadcaster:
         snapshot = read_model.desk_view(db.session, self.app.presence, self.app.offers, agent, call, now)
         snapshot.update(queue=self._view("queue"), at=now.isoformat(), seq=self._sequence_numbers(),
                         **{kind: self._view(kind)[kind] for kind in ("callbacks", "voicemails", "pages", "worklist")})
+        if agent.role in ("supervisor", "admin"):
+            snapshot["floor"] = self._view("floor")
         return snapshot
 
     def _view(self, kind: str) -> dict:
@@ -166,7 +177,7 @@ class ConsoleBroadcaster:
                 return
         with self._lock:
             if kind is not None:
-                self._dirty.add(kind)
+                self._dirty[kind] = time.time()
             if self._wake is None:
                 self._wake = self.socketio.server.eio.create_event() if self.socketio.server else threading.Event()
                 self.socketio.start_background_task(self._send_changes)
@@ -178,19 +189,47 @@ class ConsoleBroadcaster:
             self._wake.wait()
             self._wake.clear()
             with self._lock:
-                kinds, self._dirty = self._dirty, set()
+                kinds, self._dirty = self._dirty, {}
                 desks, self._dirty_desks = self._dirty_desks, set()
+            later = {}
             try:
                 with self.app.app_context():
                     for kind in KINDS:
                         if kind in kinds:
-                            self._push(kind)
+                            turn = self._turn(kind, kinds[kind])
+                            if turn == "now":
+                                self._push(kind)
+                            elif turn == "later":
+                                later[kind] = kinds[kind]
                     for agent_id in desks:
                         self.desk_changed_for(agent_id)
                     db.session.remove()
             except Exception as exc:  # this task is the process's only sender: it must outlive any fault
                 log.warning("console pushes failed: %s", type(exc).__name__)
+            if later:  # another process pushed these a moment ago: after this rest, then
+                with self._lock:
+                    for kind, since in later.items():
+                        self._dirty[kind] = max(since, self._dirty.get(kind, since))
+                self._wake.set()
             self.socketio.sleep(self.interval)
+
+    def _turn(self, kind: str, changed_at: float) -> str:
+        """"now": no process pushed `kind` in the last rest, and this one now holds the rest; "covered":
+        another process did, with a push built after this change (views are built from the shared
+        database and Redis, so that push showed it); "later": another did, before this change.
+
+        The processes' clocks are compared: on one machine, or kept in step by NTP (a push missed for a
+        skew is made good by the console's next snapshot, which it asks for every few seconds)."""
+        key = self.window_key.format(kind)
+        try:
+            if self.app.redis.set(key, repr(time.time()), px=max(1, int(self.interval * 1000)), nx=True):
+                return "now"
+            built = self.app.redis.get(key)
+        except Exception:  # Redis away: push anyway, a push is a hint
+            return "now"
+        if built is not None and float(built) >= changed_at:
+            return "covered"
+        return "later"
 
     def _push(self, kind: str) -> None:
         def payload() -> dict:
@@ -199,7 +238,7 @@ class ConsoleBroadcaster:
             data = {**data, "seq": int(self.app.redis.incr(self.seq_key.format(kind)))}
             return data
 
-        self._emit(kind, payload)
+        self._emit(kind, payload, to=SUPERVISORS_ROOM if kind in TO_SUPERVISORS else None)
 
     def _emit(self, event: str, build: Callable[[], dict], to: str | None = None) -> None:
         try:

@@ -1,12 +1,13 @@
 """Socket.IO handlers of the live console (namespace /console).
 
-Every client event is answered through its ack callback with `{"ok": true, ...}` or
-`{"ok": false, "error": "<a sentence for the agent>"}`. Server pushes: `offer` (a call rings this
-agent: accept or decline it) and `offer_ended`; `snapshot` (one agent's whole console), `queue`,
-`callbacks` `{callbacks}`, `voicemails` `{voicemails}` and `pages` `{pages}` (everyone);
-`supervisor_notice` (supervisors). All but the offer are hints: the page asks for a snapshot on
-reconnect, on a gap in a kind's sequence numbers, and slowly as a safety net. The page sends a
-`heartbeat` every few seconds; a console silent for 30 s is offline (`callcenter.acd`).
+Every client event is answered through its ack callback with `{"ok": true, ...}` or `{"ok": false,
+"error": "<a sentence for the agent>"}`. Server pushes: `offer` (a call rings this agent: accept or
+decline it) and `offer_ended`; `snapshot` (one agent's whole console), `queue`, `callbacks`
+`{callbacks}`, `voicemails` `{voicemails}` and `pages` `{pages}` (everyone); `floor` `{agents}`
+(every agent's state, for assigning callers) and `supervisor_notice` (supervisors). All but the
+offer are hints: the page asks for a snapshot on reconnect, on a gap in a kind's sequence numbers,
+and slowly as a safety net. The page sends a `heartbeat` every few seconds; a console silent
+for 30 s is offline (`callcenter.acd`).
 """
 
 from __future__ import annotations

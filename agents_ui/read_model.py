@@ -53,8 +53,9 @@ def queue_snapshot(session: Session, queue: CallQueue, presence: Presence, offer
         select(CallbackTask.call_id, CallbackTask.number).where(CallbackTask.call_id.in_(callback_ids))
     ).all()) if callback_ids else {}
     ringing = offers.ringing() if offers is not None else {}
-    agents = floor(session, presence, ringing)
-    names = {a["id"]: a["name"] for a in agents}
+    ringing_agents = sorted(set(ringing.values()))
+    names = {u.id: u.name for u in session.scalars(select(User).where(User.id.in_(ringing_agents)))} \
+        if ringing_agents else {}
     waiting = []
     for position, call in enumerate(calls, start=1):
         callback = call.state == "callback_waiting"
@@ -72,14 +73,17 @@ def queue_snapshot(session: Session, queue: CallQueue, presence: Presence, offer
             "ringing": names.get(ringing[call.id], "an agent") if call.id in ringing else None,
         })
     return {"waiting": waiting, "total": len(queue), "available_agents": presence.available_agents(),
-            "agents": agents, "at": now.isoformat()}
+            "at": now.isoformat()}
 
 
 FLOOR_LIMIT = 200
 
 
-def floor(session: Session, presence: Presence, ringing: dict[int, int] | None = None) -> list[dict]:
-    """Every agent with a known state: name, state, reason and since when, longest in their state first."""
+def floor(session: Session, presence: Presence) -> list[dict]:
+    """Every agent with a known state: name, state, reason and since when, longest in their state first.
+
+    The supervisors' view (their `floor` push): the queue every console gets names only the agents a
+    caller rings, so that a floor of hundreds of agents does not ride on every queue change to each."""
     states = presence.states()
     if not states:
         return []
@@ -98,7 +102,10 @@ def floor(session: Session, presence: Presence, ringing: dict[int, int] | None =
 def offer_view(session: Session, offer: Offer, now: datetime) -> dict:
     """What rings on the agent's console: practice, reason, urgency, how long the caller has waited."""
     call = session.get(Call, offer.call_id)
-    task = desk.keep_place_callback(session, call) if call is not None else None
+    # Only a caller who kept their place has a callback to show; only a repeat caller (recognised when
+    # they queued) an open case: the ring of everyone else reads nothing more.
+    task = desk.keep_place_callback(session, call) if call is not None and call.state == "callback_waiting" \
+        else None
     return {
         "offer_id": offer.id,
         "call_id": offer.call_id,
@@ -106,7 +113,7 @@ def offer_view(session: Session, offer: Offer, now: datetime) -> dict:
         "reason": call.reason if call is not None else None,
         "urgent": bool(call is not None and call.priority > 0),
         "language": call.language if call is not None else "en",
-        "callback": task is not None and call.state == "callback_waiting",
+        "callback": task is not None,
         "waiting_seconds": int((now - call.queued_at).total_seconds()) if call is not None and call.queued_at else 0,
         "expires_at": datetime.fromtimestamp(offer.expires, UTC).isoformat(),
         # Just made: it rings for its whole time; seen again later (a snapshot): for what is left of it.
@@ -114,8 +121,8 @@ def offer_view(session: Session, offer: Offer, now: datetime) -> dict:
         else max(0, round(offer.expires - now.timestamp())),
         "assigned": offer.directed,
         "repeat_caller": bool(call is not None and call.repeat_caller),
-        "open_case": cases.open_case(session, call.practice_id, call.from_number, call.id) if call is not None
-        else None,
+        "open_case": cases.open_case(session, call.practice_id, call.from_number, call.id)
+        if call is not None and call.repeat_caller else None,
     }
 
 

@@ -84,6 +84,7 @@ function renderSnapshot(snapshot) {
   call.update(snapshot.call);
   status.render(snapshot.me);
   offer.fromSnapshot(snapshot.offer || null);
+  if (snapshot.floor) queue.setAgents(snapshot.floor);
   queue.render(snapshot.queue);
   callbacks.render(snapshot.callbacks || []);
   voicemails.render(snapshot.voicemails || []);
@@ -92,6 +93,7 @@ function renderSnapshot(snapshot) {
 }
 
 connection.on("queue", queue.render);
+connection.on("floor", function (data) { queue.setAgents(data); });
 connection.on("callbacks", function (data) { callbacks.render(data.callbacks || []); });
 connection.on("voicemails", function (data) { voicemails.render(data.voicemails || []); });
 connection.on("pages", function (data) { pages.render(data.pages || []); });

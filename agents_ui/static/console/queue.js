@@ -49,10 +49,15 @@ export function queuePanel(options) {
     ]);
   }
 
+  // The agents on the floor (supervisors' consoles only: the `floor` push and the snapshot's floor),
+  // whom a supervisor may send a caller to.
+  function setAgents(floor) {
+    agents = (floor && floor.agents) || [];
+  }
+
   function render(snapshot) {
     const waiting = snapshot.waiting || [];
     receivedAt = Date.now();
-    agents = snapshot.agents || [];
     body.textContent = "";
     if (!waiting.length) {
       body.appendChild(node("tr", { className: "empty" }, [
@@ -84,5 +89,5 @@ export function queuePanel(options) {
   });
 
   setInterval(tick, TICK_EVERY);
-  return { render: render };
+  return { render: render, setAgents: setAgents };
 }

@@ -124,7 +124,7 @@ export function connect(options) {
   return {
     send: send,
     requestSnapshot: requestSnapshot,
-    // A server push other than the snapshot: queue, callbacks, voicemails, pages (in order only),
+    // A server push other than the snapshot: queue, callbacks, voicemails, pages, floor (in order only),
     // offer, offer_ended, supervisor_notice.
     on: function (event, handler) {
       socket.on(event, function (data) { if (inOrder(event, data)) handler(data); });

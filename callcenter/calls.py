@@ -93,18 +93,22 @@ def queue_call(session: Session, queue: CallQueue, call: Call) -> int:
     reconciler rebuilds it from the ledger; the reverse order could leave a Redis entry
     for a call the ledger never heard of.
     """
-    if call.state == "ivr":
+    capacity = call.practice.queue_capacity if call.practice is not None else None
+    joining = call.state == "ivr"
+    if joining:
         cases.note_repeat_caller(session, call)
         call.queued_at = ledger.now()
         ledger.advance(call, "queued")
         ledger.record(session, call, "queued", {"reason": call.reason, "priority": call.priority},
                       dedupe_key="queued")
-        session.commit()
     if call.state not in WAITING_STATES:
         return 0
-    position = queue.enqueue(call.id, call.queued_at, call.priority, call.practice_id,
-                             call.practice.queue_capacity if call.practice is not None else None,
-                             repeat=call.repeat_caller)
+    # Read before the commit expires them: the caller joins the line straight after it, with no reads between.
+    call_id, queued_at, priority, practice_id, repeat = (call.id, call.queued_at, call.priority, call.practice_id,
+                                                         call.repeat_caller)
+    if joining:
+        session.commit()
+    position = queue.enqueue(call_id, queued_at, priority, practice_id, capacity, repeat=repeat)
     if position == QUEUE_FULL:
         ledger.record(session, call, "queue_full", {})
         call.state = "ivr" if call.state == "queued" else call.state

@@ -9,6 +9,7 @@ both read calls through here, so their service level, answer speed and abandonme
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -135,28 +136,63 @@ def practice_day(session: Session, practice_id: int, start: datetime, end: datet
     """One practice's day (`start` to `end`): the figures the simulator's report uses, by the same rules,
     and the same figures for each hour: hours of the clock in `tz` (24 of them, whatever daylight saving
     does to the day's length), or hours since `start` without one."""
-    calls = session.scalars(select(Call).where(Call.practice_id == practice_id, Call.direction == "inbound",
-                                               Call.created_at >= start, Call.created_at < end)).all()
+    return day(session, start, end, tz, practice_id=practice_id)
+
+
+def day(session: Session, start: datetime, end: datetime, tz: tzinfo | None = None, *,
+        practice_id: int | None = None) -> dict:
+    """`practice_day` for one practice, or (`practice_id` None) for every practice: the supervisors' floor.
+
+    Each hour also has its service level and the most callers waiting at once in it (from the queue's
+    spans in the ledger; a caller still waiting at `end` counts to `end`)."""
+    where = [Call.direction == "inbound", Call.created_at >= start, Call.created_at < end]
+    if practice_id is not None:
+        where.append(Call.practice_id == practice_id)
+    calls = session.scalars(select(Call).where(*where)).all()
     records = records_for(session, calls, lambda moment: None if moment is None else (moment - start).total_seconds())
     queued = [r for r in records if r.queued is not None]
     answered = [r for r in records if r.category == "answered"]
     waits = [r.wait for r in answered if r.wait is not None]
     within = sum(1 for r in queued if r.wait is not None and r.wait <= SERVICE_LEVEL_SECONDS)
     abandoned = sum(1 for r in records if r.category == "abandoned")
-    messages = session.scalars(select(Message).where(Message.practice_id == practice_id, Message.created_at >= start,
-                                                     Message.created_at < end)).all()
+    message_where = [Message.created_at >= start, Message.created_at < end]
+    callback_where = [CallbackTask.status != "done", CallbackTask.created_at >= start, CallbackTask.created_at < end]
+    if practice_id is not None:
+        message_where.append(Message.practice_id == practice_id)
+        callback_where.append(CallbackTask.practice_id == practice_id)
+    messages = session.scalars(select(Message).where(*message_where)).all()
     acknowledge_times = [(m.acknowledged_at - m.created_at).total_seconds() for m in messages if m.acknowledged_at]
     hours = 24 if tz is not None else max(1, round((end - start).total_seconds() / 3600))
-    by_hour = [{"hour": h, "arrivals": 0, "answered": 0, "abandoned": 0} for h in range(hours)]
-    for r in records:
+
+    def hour_of(seconds: float) -> int:
         if tz is not None:
-            hour = (start + timedelta(seconds=r.created)).astimezone(tz).hour
+            hour = (start + timedelta(seconds=seconds)).astimezone(tz).hour
         else:
-            hour = int(r.created // 3600)
-        row = by_hour[min(hours - 1, max(0, hour))]
+            hour = int(seconds // 3600)
+        return min(hours - 1, max(0, hour))
+
+    by_hour = [{"hour": h, "arrivals": 0, "answered": 0, "abandoned": 0, "queued": 0, "within": 0,
+                "service_level": None, "peak_waiting": 0} for h in range(hours)]
+    for r in records:
+        row = by_hour[hour_of(r.created)]
         row["arrivals"] += 1
         row["answered"] += r.category == "answered"
         row["abandoned"] += r.category == "abandoned"
+        if r.queued is not None:
+            queued_row = by_hour[hour_of(r.queued)]
+            queued_row["queued"] += 1
+            queued_row["within"] += r.wait is not None and r.wait <= SERVICE_LEVEL_SECONDS
+    for row in by_hour:
+        row["service_level"] = share(row.pop("within"), row["queued"])
+    span = (end - start).total_seconds()
+    changes = waiting_through(records, span)
+    moments = [at for at, _ in changes]
+    # Each change, and every five minutes (a caller can wait through an hour in which nothing changed).
+    samples = changes + [(t, changes[i - 1][1] if (i := bisect.bisect_right(moments, t)) else 0)
+                         for t in range(0, int(span), 300)]
+    for seconds, waiting in samples:
+        row = by_hour[hour_of(seconds)]
+        row["peak_waiting"] = max(row["peak_waiting"], waiting)
     return {
         "offered": len(records),
         "categories": {name: sum(1 for r in records if r.category == name) for name in CATEGORIES},
@@ -166,15 +202,35 @@ def practice_day(session: Session, practice_id: int, start: datetime, end: datet
         "service_level_seconds": SERVICE_LEVEL_SECONDS,
         "service_level_target": SERVICE_LEVEL_TARGET,
         "average_speed_of_answer": mean(waits),
+        "longest_wait": max(waits) if waits else None,
         "abandoned": abandoned,
         "abandonment_rate": share(abandoned, len(records)),
         # Of this day's calls: those whose callback is still owed (a past day shows what is left of it).
-        "callbacks_owed": session.scalar(select(func.count(CallbackTask.id)).where(
-            CallbackTask.practice_id == practice_id, CallbackTask.status != "done",
-            CallbackTask.created_at >= start, CallbackTask.created_at < end)) or 0,
+        "callbacks_owed": session.scalar(select(func.count(CallbackTask.id)).where(*callback_where)) or 0,
         "messages": len(messages),
         "urgent_messages": sum(1 for m in messages if m.urgency == "urgent"),
         "not_acknowledged": sum(1 for m in messages if m.acknowledged_at is None),
         "average_time_to_acknowledge": mean(acknowledge_times),
         "by_hour": by_hour,
     }
+
+
+def waiting_through(records: list[CallRecord], until: float) -> list[tuple[float, int]]:
+    """How many callers waited at once, at each moment that changed it (seconds on the report's clock):
+    each queue span counts from its start to its end (or the agent's answer, if the span's end is not in
+    the ledger), or to `until` while it is still open."""
+    changes: list[tuple[float, int]] = []
+    for r in records:
+        for opened, closed in r.queue_spans:
+            if opened is None or opened >= until:
+                continue
+            if closed is None and r.answered is not None and r.answered >= opened:
+                closed = r.answered
+            changes.append((opened, 1))
+            changes.append((min(closed, until) if closed is not None else until, -1))
+    changes.sort(key=lambda c: (c[0], c[1]))  # a caller who leaves as another joins is not counted twice
+    waiting, counts = 0, []
+    for at, step in changes:
+        waiting += step
+        counts.append((at, waiting))
+    return counts

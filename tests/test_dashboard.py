@@ -112,3 +112,25 @@ def test_the_practice_sees_its_day_with_a_chart(app, a_day):
     assert desk.get("/portal/dashboard?day=not-a-day").status_code == 200  # said, and today shown
     last = desk.get("/portal/dashboard?day=9999-12-31")  # the calendar's last day has no day after it
     assert last.status_code == 200 and "out of range" in last.get_data(as_text=True)
+
+
+def test_the_floors_day_counts_every_practice_with_each_hours_service_level_and_most_waiting(app, a_day):
+    """The supervisors' wallboard: the same figures for every practice at once, by hour."""
+    with app.app_context():
+        floor = figures.day(db.session, START, START + timedelta(days=1))
+    assert (floor["offered"], floor["answered"], floor["queued"], floor["abandoned"]) == (5, 2, 4, 2)
+    assert floor["service_level"] == pytest.approx(1 / 4)
+    assert floor["longest_wait"] == pytest.approx(40.0)
+    nine = floor["by_hour"][9]
+    # Maple's two callers (one answered in 10 s, one in 40 s) and Harbor's, who hung up after a second:
+    # three queued in that hour, one answered within 15 s; at 9:00:05 two were waiting at once.
+    assert (nine["queued"], nine["service_level"], nine["peak_waiting"]) == (3, pytest.approx(1 / 3), 2)
+    assert floor["by_hour"][14]["peak_waiting"] == 1 and floor["by_hour"][13]["peak_waiting"] == 0
+    assert floor["by_hour"][20]["service_level"] is None  # nobody queued: no figure, not 0 %
+
+
+def test_a_caller_waiting_through_an_hour_in_which_nothing_changed_counts_in_it(app, world):
+    _call(app, world["maple"], START + timedelta(hours=3, minutes=50), ("queued", 0), ("connected", 60 * 75))
+    with app.app_context():
+        floor = figures.day(db.session, START, START + timedelta(days=1))
+    assert [r["peak_waiting"] for r in floor["by_hour"][2:6]] == [0, 1, 1, 1]

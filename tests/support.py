@@ -95,6 +95,15 @@ def csp_refusals(page) -> list[str]:
     return refused
 
 
+def accessibility_problems(page) -> list[str]:
+    """The serious and critical accessibility violations axe-core finds on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
 def log_out(client, page: str = "/console/"):
     """Log out with the token of a page the person has open."""
     return client.post("/logout", data={"csrf_token": csrf_token(client.get(page))})

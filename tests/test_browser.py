@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from callcenter.extensions import db
 from callcenter.models import Call
-from tests.support import MAPLE_NUMBER, log_in_browser
+from tests.support import MAPLE_NUMBER, accessibility_problems, log_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,6 +46,7 @@ def test_a_softphone_call_is_taken_wrapped_up_and_seen_by_the_practice(phone_sys
     expect(offer).to_be_visible(timeout=10_000)
     expect(offer).to_contain_text("Maple Street Family Medicine")
     expect(row).to_contain_text("Ringing Alice")
+    assert accessibility_problems(console) == []  # the console ringing, with a caller in the queue
     offer.locator(".accept").click()
     expect(console.locator("#current-call")).to_contain_text("Dr. Rivera is on call.", timeout=10_000)
     expect(softphone.locator("#call-status")).to_contain_text("connected", timeout=15_000)
@@ -74,8 +75,10 @@ def test_a_softphone_call_is_taken_wrapped_up_and_seen_by_the_practice(phone_sys
 
     log_in_browser(portal, phone_system.app_url, "desk@maple.test")
     expect(portal.locator(f"#calls tr[data-call-id='{call_id}']")).to_be_visible()
+    assert accessibility_problems(portal) == []
     portal.goto(f"{phone_system.app_url}/portal/messages")
     message_row = portal.locator("#messages tr[data-message-id]")
     expect(message_row).to_have_count(1)
     expect(message_row).to_contain_text("lab results")
+    assert accessibility_problems(portal) == []
     expect(portal.locator("body")).not_to_contain_text(re.compile("Harbor Pediatrics"))

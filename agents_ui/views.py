@@ -1,17 +1,18 @@
 """The console page and the keepalive that holds the agent's session open while they work."""
 
-from flask import Response, abort, current_app, jsonify, render_template
+from flask import Response, abort, current_app, g, jsonify, render_template, request
 from flask_login import current_user, login_required
 
-from callcenter import voice_tokens
+from callcenter import ledger, voice_tokens
 from callcenter.acd import AGENT_AWAY_REASONS
 from callcenter.calls import DISPOSITIONS
 from callcenter.extensions import csrf, db
+from callcenter.figures import SERVICE_LEVEL_SECONDS
 from callcenter.gateway import GatewayError
 from callcenter.labels import CONSOLE_WORDS, away_reason_label, disposition_label
 from callcenter.models import AuditEntry, Message
 
-from . import bp, sessions
+from . import bp, sessions, wallboards
 
 
 @bp.get("/")
@@ -29,6 +30,34 @@ def console():
     heartbeat_ms = int(min(10.0, current_app.acd.offline_after / 3) * 1000)
     return render_template("console.html", dispositions=dispositions, words=words, away_reasons=away_reasons,
                            heartbeat_ms=heartbeat_ms, after_call_limit=current_app.config["AFTER_CALL_WORK_LIMIT"])
+
+
+@bp.get("/wallboard")
+@login_required
+def wallboard():
+    """The supervisors' wallboard: the floor live (callers waiting, agents by state, pages, worklist) and the
+    day's service figures, for a wall screen as well as a laptop."""
+    if current_user.role not in ("supervisor", "admin"):
+        abort(403)
+    return render_template("wallboard.html", words=CONSOLE_WORDS, figures_every_ms=wallboards.FIGURES_EVERY * 1000,
+                           service_level_seconds=SERVICE_LEVEL_SECONDS)
+
+
+@bp.get("/wallboard/figures")
+@login_required
+def wallboard_figures():
+    """`?tz=<IANA zone>` (the wall screen's own, by default UTC): today's and the last hour's figures for
+    every practice, by hour, and the on-call schedule's gaps until tomorrow morning."""
+    if current_user.role not in ("supervisor", "admin"):
+        abort(403)
+    # The wallboard asks every 30 s on its own: that is not the supervisor at work, so it does not hold their
+    # session open (it ends after 30 minutes without activity, as the console's does).
+    g.pop("login_session", None)
+    try:
+        tz = wallboards.zone(request.args.get("tz"))
+    except ValueError as exc:
+        return jsonify(ok=False, error=str(exc)), 400
+    return jsonify(ok=True, **wallboards.board(db.session, tz, ledger.now()))
 
 
 @bp.get("/voice-token")

@@ -134,3 +134,17 @@ def test_a_caller_waiting_through_an_hour_in_which_nothing_changed_counts_in_it(
     with app.app_context():
         floor = figures.day(db.session, START, START + timedelta(days=1))
     assert [r["peak_waiting"] for r in floor["by_hour"][2:6]] == [0, 1, 1, 1]
+
+
+def test_the_wallboards_figures_and_the_simulators_report_agree(app, a_day):
+    """The supervisors' wallboard reads the whole floor by the same rules as the simulator's report."""
+    with app.app_context():
+        floor = figures.day(db.session, START, START + timedelta(days=1))
+        calls = db.session.scalars(select(Call).where(Call.created_at >= START,
+                                                      Call.created_at < START + timedelta(days=1))).all()
+        records = figures.records_for(db.session, calls, lambda m: None if m is None else (m - START).total_seconds())
+        report = summarize(db.session, records, agents=2, day_seconds=86_400)
+    assert (report["offered"], report["answered"]) == (floor["offered"], floor["answered"]) == (5, 2)
+    assert report["service_level"]["15"] == pytest.approx(floor["service_level"])
+    assert report["average_speed_of_answer"] == pytest.approx(floor["average_speed_of_answer"])
+    assert report["abandonment_rate"] == pytest.approx(floor["abandonment_rate"])

@@ -117,9 +117,12 @@ export function connect(options) {
     }
   }, KEEPALIVE_EVERY);
   setInterval(requestSnapshot, SNAPSHOT_EVERY);
-  setInterval(function () {
-    if (socket.connected) socket.timeout(ACK_TIMEOUT).emit("heartbeat", {}, function () {});
-  }, options.heartbeatEvery || HEARTBEAT_EVERY);
+  // A page nobody answers calls on (the wallboard) says heartbeatEvery: 0, and sends none.
+  if (options.heartbeatEvery !== 0) {
+    setInterval(function () {
+      if (socket.connected) socket.timeout(ACK_TIMEOUT).emit("heartbeat", {}, function () {});
+    }, options.heartbeatEvery || HEARTBEAT_EVERY);
+  }
 
   return {
     send: send,

@@ -1,0 +1,157 @@
+"""The supervisors' wallboard: the floor live from the console's pushes, the day's figures from the ledger
+(by the practice dashboard's rules), the on-call schedule's gaps tonight, and charts; in Chromium too."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright import sync_api as playwright_sync
+from sqlalchemy import select
+
+from callcenter import acd, ledger, schedule
+from callcenter.extensions import db
+from callcenter.models import BusinessHours, Call, CallEvent, LoginSession, Practice, User
+from tests.support import accessibility_problems, csp_refusals, log_in, log_in_browser, waiting_call
+
+sids = iter(range(30_000, 40_000))
+# Zones three hours apart: one of them is always within an hour and a half of 1 pm, so that "today" on
+# its clock began long enough ago for calls hours old to be today's, whenever the suite runs.
+ZONES = ["Etc/GMT-12", "Etc/GMT-9", "Etc/GMT-6", "Etc/GMT-3", "UTC", "Etc/GMT+3", "Etc/GMT+6", "Etc/GMT+9"]
+
+
+def _afternoon_zone(now: datetime) -> ZoneInfo:
+    def from_one_pm(name: str) -> float:
+        local = now.astimezone(ZoneInfo(name))
+        return abs(local.hour + local.minute / 60 - 13)
+    return ZoneInfo(min(ZONES, key=from_one_pm))
+
+
+def _call(app, practice_id: int, at: datetime, *events: tuple[str, int]) -> int:
+    with app.app_context():
+        call = Call(call_sid=f"CA{next(sids):032d}", practice_id=practice_id, from_number="+16175550100",
+                    to_number="+14155550101", state="ended", created_at=at)
+        db.session.add(call)
+        db.session.flush()
+        for kind, seconds in (("entered_ivr", 0), *events):
+            db.session.add(CallEvent(call_id=call.id, kind=kind, at=at + timedelta(seconds=seconds)))
+        db.session.commit()
+        return call.id
+
+
+def test_only_supervisors_see_the_wallboard(app, world, client):
+    log_in(client, "alice@example.test")
+    assert client.get("/console/wallboard").status_code == 403
+    assert client.get("/console/wallboard/figures").status_code == 403
+
+
+def test_todays_and_the_last_hours_figures_for_every_practice(app, world, client):
+    now = ledger.now()
+    zone = _afternoon_zone(now)
+    _call(app, world["maple"], now - timedelta(minutes=30), ("queued", 5), ("connected", 15))  # answered in 10 s
+    _call(app, world["maple"], now - timedelta(hours=2), ("queued", 5), ("abandoned", 65))
+    _call(app, world["harbor"], now - timedelta(hours=3), ("queued", 5), ("connected", 45))  # answered in 40 s
+    _call(app, world["harbor"], now - timedelta(hours=30), ("queued", 5), ("connected", 6))  # yesterday's
+    log_in(client, "sam@example.test")
+
+    board = client.get("/console/wallboard/figures", query_string={"tz": zone.key}).get_json()
+
+    today, hour = board["today"], board["last_hour"]
+    assert board["ok"] and board["timezone"] == zone.key
+    assert (today["offered"], today["answered"], today["abandoned"], today["queued"]) == (3, 2, 1, 3)
+    assert today["service_level"] == pytest.approx(1 / 3) and today["average_speed_of_answer"] == pytest.approx(25)
+    assert today["abandonment_rate"] == pytest.approx(1 / 3)
+    assert len(today["by_hour"]) == 24 and sum(r["arrivals"] for r in today["by_hour"]) == 3
+    assert (hour["offered"], hour["service_level"], hour["average_speed_of_answer"]) == (1, 1.0, pytest.approx(10))
+
+
+def test_a_timezone_nobody_knows_is_refused_with_a_clear_error(app, world, client):
+    log_in(client, "sam@example.test")
+    answer = client.get("/console/wallboard/figures?tz=Mars/Olympus_Mons")
+    assert answer.status_code == 400
+    assert "Unknown timezone 'Mars/Olympus_Mons'" in answer.get_json()["error"]
+
+
+def test_tonights_gaps_in_the_on_call_schedule_are_listed(app, world, client):
+    now = ledger.now()
+    zone = _afternoon_zone(now)
+    with app.app_context():
+        maple = db.session.get(Practice, world["maple"])
+        maple.timezone = zone.key
+        maple.hours = [BusinessHours(weekday=d, opens=time(9), closes=time(17)) for d in range(7)]
+        db.session.flush()
+        schedule.add_rotation(db.session, maple.id, "Dr. Rivera", "+16175550199", "mon-sun", "17:00-22:00", now=now)
+        db.session.commit()
+    log_in(client, "sam@example.test")
+
+    gaps = client.get("/console/wallboard/figures").get_json()["gaps_tonight"]
+
+    local = now.astimezone(zone)
+    ten_pm = datetime.combine(local.date(), time(22), zone)
+    tomorrow_eight = datetime.combine(local.date() + timedelta(days=1), time(8), zone)
+    assert [(g["practice"], datetime.fromisoformat(g["starts_at"]), datetime.fromisoformat(g["ends_at"]))
+            for g in gaps] == [("Maple Street Family Medicine", ten_pm, tomorrow_eight)]  # Harbor is always open
+
+
+def test_the_wallboards_own_reads_do_not_hold_the_supervisors_session_open(app, world, client):
+    """A wallboard left on asks for figures every 30 s: that alone must not keep a supervisor signed in."""
+    log_in(client, "sam@example.test")
+    earlier = datetime.now(UTC) - timedelta(minutes=20)
+
+    def last_seen() -> datetime:
+        with app.app_context():
+            return db.session.scalar(select(LoginSession.last_seen_at).join(User)
+                                     .where(User.email == "sam@example.test", LoginSession.ended_at.is_(None)))
+
+    with app.app_context():
+        db.session.execute(LoginSession.__table__.update().values(last_seen_at=earlier))
+        db.session.commit()
+    assert client.get("/console/wallboard/figures").status_code == 200
+    assert last_seen() == earlier
+    assert client.get("/console/wallboard").status_code == 200  # the supervisor opening a page is activity
+    assert last_seen() > earlier
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_wallboard_shows_the_floor_live_and_the_day_in_charts(app, live_app, world, browser):
+    expect = playwright_sync.expect
+    now = ledger.now()
+    _call(app, world["maple"], now - timedelta(minutes=20), ("queued", 5), ("connected", 12))
+    page = browser.new_context(viewport={"width": 1600, "height": 1000},
+                               timezone_id=_afternoon_zone(now).key).new_page()
+    refused = csp_refusals(page)
+    log_in_browser(page, live_app.url, "sam@example.test")
+    page.goto(f"{live_app.url}/console/wallboard")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
+    expect(page.locator("#tile-waiting .value")).to_have_text("0")
+    expect(page.locator("#tile-service-level .value")).to_have_text("100 %")  # answered in 7 s of 15
+    expect(page.locator("#tile-answer-speed .value")).to_have_text("0:07")
+
+    with app.app_context():
+        acd.set_available(db.session, app.presence, app.offers, db.session.get(User, world["bob"]), ledger.now())
+        db.session.commit()
+        call_id = waiting_call(app)
+        app.console.queue_changed()
+
+    expect(page.locator("#tile-waiting .value")).to_have_text("1")
+    expect(page.locator("#longest-wait")).to_have_text(re.compile(r"^0:0\d$"))
+    expect(page.locator("#tile-agents .value")).to_have_text("1")
+    bob = page.locator(f"#agents tr[data-agent-id='{world['bob']}']")
+    expect(bob.locator("td.state")).to_have_text("Available")
+
+    with app.app_context():
+        db.session.get(Call, call_id).state = "ended"
+        db.session.commit()
+        app.call_queue.take(call_id)
+        app.console.queue_changed()
+    expect(page.locator("#tile-waiting .value")).to_have_text("0")
+
+    arrivals = page.evaluate("Chart.getChart('chart-callers').data.datasets[0].data")
+    assert len(arrivals) == 24 and sum(arrivals) == 1
+    levels = page.evaluate("Chart.getChart('chart-service-level').data.datasets[0].data")
+    assert [level for level in levels if level is not None] == [100]
+    assert accessibility_problems(page) == []
+    assert refused == []

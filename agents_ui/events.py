@@ -24,7 +24,7 @@ from callcenter import acd, audit, consult, desk, ledger, signin, worklist
 from callcenter.calls import Refused
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db, socketio
-from callcenter.models import Message
+from callcenter.models import AuditEntry, Message
 from ivr.urls import consult_urls, public_url
 
 from . import read_model, sessions
@@ -231,6 +231,32 @@ class ConsoleNamespace(Namespace):
         app.console.offer_rings(offer)
         app.console.queue_changed()
         return {"offer_id": offer.id}
+
+    @console_event
+    def on_set_agent_away(self, data):
+        """`{agent_id, reason}` (supervisors): that agent is offered no more calls; a ringing one moves on."""
+        agent_id = _id(data, "agent_id", "an agent")
+        reason = data.get("reason") if isinstance(data.get("reason"), str) else "other"
+        app = current_app
+        agent = acd.set_away_by(db.session, app.presence, app.offers, _agent(), agent_id, reason or "other",
+                                ledger.now())
+        db.session.commit()
+        app.console.desk_changed(agent)
+        app.console.queue_changed()
+        return {}
+
+    @console_event
+    def on_log_agent_out(self, data):
+        """`{agent_id}` (supervisors): end that agent's sessions and close their consoles, in every web process."""
+        supervisor = _agent()
+        agent = acd.may_log_out(db.session, supervisor, _id(data, "agent_id", "an agent"))
+        signin.log_out_everywhere(db.session, agent.email, f"supervisor {supervisor.email}")
+        db.session.add(AuditEntry(user_id=supervisor.id, action="log_out", object_type="agent", object_id=agent.id))
+        db.session.commit()
+        current_app.end_staff_session(agent.id)
+        current_app.console.queue_changed()
+        current_app.console.tell_supervisors(f"{agent.name} was logged out by {supervisor.name}.")
+        return {}
 
     @console_event
     def on_hangup(self, data):

@@ -40,7 +40,8 @@ def wallboard():
     if current_user.role not in ("supervisor", "admin"):
         abort(403)
     return render_template("wallboard.html", words=CONSOLE_WORDS, figures_every_ms=wallboards.FIGURES_EVERY * 1000,
-                           service_level_seconds=SERVICE_LEVEL_SECONDS)
+                           service_level_seconds=SERVICE_LEVEL_SECONDS,
+                           away_reasons=[(r, away_reason_label(r)) for r in AGENT_AWAY_REASONS])
 
 
 @bp.get("/wallboard/figures")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 from . import desk, ledger
 from .calls import WAITING_STATES, Refused
 from .gateway import TwilioGateway
-from .models import AgentStateChange, Call, User
+from .models import AgentStateChange, AuditEntry, Call, User
 from .offers import Offer, Offers, Settled
 from .presence import OFFLINE_AFTER, Presence
 from .queue import CallQueue
@@ -76,6 +76,40 @@ def set_away(session: Session, presence: Presence, offers: Offers, agent: User, 
     _ring_off(session, offers, agent.id, "declined")
     if desk.current_call(session, agent) is None:
         enter_state(session, presence, agent.id, "away", now, reason)
+
+
+# A supervisor steering the floor --------------------------------------------------------------------------
+
+def steerable(session: Session, supervisor: User, agent_id: int) -> User:
+    """The staff member a supervisor may act on: supervisors act on agents, admins on supervisors too."""
+    if supervisor.role not in ("supervisor", "admin"):
+        raise Refused("Only a supervisor can do that.")
+    agent = session.get(User, agent_id)
+    allowed = ("agent", "supervisor") if supervisor.role == "admin" else ("agent",)
+    if agent is None or not agent.active or agent.role not in allowed or agent.id == supervisor.id:
+        raise Refused("Choose an agent on the floor.")
+    return agent
+
+
+def set_away_by(session: Session, presence: Presence, offers: Offers, supervisor: User, agent_id: int, reason: str,
+                now: datetime) -> User:
+    """A supervisor sets an agent away (for `reason`): no more offers, a ringing one moves on; an agent on a call
+    finishes it first. Audited."""
+    agent = steerable(session, supervisor, agent_id)
+    if reason not in AGENT_AWAY_REASONS:
+        raise Refused("Choose why they are away: " + ", ".join(AGENT_AWAY_REASONS) + ".")
+    set_away(session, presence, offers, agent, reason, now)
+    session.add(AuditEntry(user_id=supervisor.id, action="set_away", object_type="agent", object_id=agent.id))
+    return agent
+
+
+def may_log_out(session: Session, supervisor: User, agent_id: int) -> User:
+    """The agent a supervisor is about to log out: never one who is talking to a patient (closing their console
+    would drop the caller), so the supervisor sets them away and logs them out once the call has ended."""
+    agent = steerable(session, supervisor, agent_id)
+    if desk.current_call(session, agent) is not None:
+        raise Refused(f"{agent.name} is on a call. Set them away now, and log them out once the call has ended.")
+    return agent
 
 
 def set_available(session: Session, presence: Presence, offers: Offers, agent: User, now: datetime) -> None:

@@ -13,8 +13,19 @@ from sqlalchemy import select
 
 from callcenter import acd, ledger, schedule
 from callcenter.extensions import db
-from callcenter.models import BusinessHours, Call, CallEvent, LoginSession, Practice, User
-from tests.support import accessibility_problems, csp_refusals, log_in, log_in_browser, waiting_call
+from callcenter.models import AuditEntry, BusinessHours, Call, CallEvent, LoginSession, Practice, User
+from tests.support import (
+    accessibility_problems,
+    answer_call,
+    ask,
+    console_for,
+    csp_refusals,
+    log_in,
+    log_in_browser,
+    received,
+    ring,
+    waiting_call,
+)
 
 sids = iter(range(30_000, 40_000))
 # Zones three hours apart: one of them is always within an hour and a half of 1 pm, so that "today" on
@@ -114,6 +125,57 @@ def test_the_wallboards_own_reads_do_not_hold_the_supervisors_session_open(app, 
     assert last_seen() > earlier
 
 
+def test_a_supervisor_sets_an_agent_away_and_the_call_ringing_on_their_console_moves_on(app, world, bob):
+    sam = console_for(app, "sam@example.test")
+    assert ask(bob, "available", {"available": True})["ok"]
+    call_id = waiting_call(app)
+    ring(app, bob, call_id)
+    received(bob, "offer")
+
+    assert ask(sam, "set_agent_away", {"agent_id": world["bob"], "reason": "lunch"}) == {"ok": True}
+
+    me = ask(bob, "snapshot")["me"]
+    assert (me["state"], me["reason"], me["available"]) == ("away", "lunch", False)
+    assert app.offers.of_call(call_id) is None  # the caller rings the next agent, keeping their place
+    assert app.call_queue.position(call_id) == 1
+    with app.app_context():
+        assert db.session.scalars(select(AuditEntry.action).where(AuditEntry.user_id == world["sam"],
+                                                                  AuditEntry.object_id == world["bob"])).all() == [
+            "set_away"]
+
+
+def test_only_a_supervisor_steers_the_floor_and_only_agents(app, world, alice):
+    assert ask(alice, "set_agent_away", {"agent_id": world["bob"], "reason": "break"}) == {
+        "ok": False, "error": "Only a supervisor can do that."}
+    assert ask(alice, "log_agent_out", {"agent_id": world["bob"]})["ok"] is False
+    sam = console_for(app, "sam@example.test")
+    assert ask(sam, "set_agent_away", {"agent_id": world["sam"], "reason": "break"})["error"] == (
+        "Choose an agent on the floor.")
+    assert ask(sam, "set_agent_away", {"agent_id": world["maple_staff"], "reason": "break"})["ok"] is False
+    assert ask(sam, "set_agent_away", {"agent_id": world["bob"], "reason": "nap"})["error"].startswith(
+        "Choose why they are away")
+
+
+def test_a_supervisor_logs_an_agent_out_everywhere_but_never_off_a_call(app, world, alice, bob):
+    sam = console_for(app, "sam@example.test")
+    call_id = waiting_call(app)
+    assert answer_call(app, alice, call_id)["ok"]
+
+    refused = ask(sam, "log_agent_out", {"agent_id": world["alice"]})
+    assert refused == {"ok": False, "error": "Alice is on a call. Set them away now, and log them out once the "
+                                             "call has ended."}
+    assert alice.is_connected("/console")
+
+    assert ask(sam, "log_agent_out", {"agent_id": world["bob"]}) == {"ok": True}
+    assert not bob.is_connected("/console")  # closed by the server, as in every web process
+    assert any("Bob was logged out by Sam." in n["text"] for n in received(sam, "supervisor_notice"))
+    with app.app_context():
+        assert db.session.scalar(select(LoginSession.id).join(User).where(
+            User.email == "bob@example.test", LoginSession.ended_at.is_(None))) is None
+        assert "log_out" in db.session.scalars(select(AuditEntry.action).where(
+            AuditEntry.user_id == world["sam"], AuditEntry.object_id == world["bob"])).all()
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_the_wallboard_shows_the_floor_live_and_the_day_in_charts(app, live_app, world, browser):
@@ -141,6 +203,12 @@ def test_the_wallboard_shows_the_floor_live_and_the_day_in_charts(app, live_app,
     expect(page.locator("#tile-agents .value")).to_have_text("1")
     bob = page.locator(f"#agents tr[data-agent-id='{world['bob']}']")
     expect(bob.locator("td.state")).to_have_text("Available")
+
+    page.select_option("#steer-agent", str(world["bob"]))
+    page.select_option("#steer-reason", "lunch")
+    page.click("#steer-away")
+    expect(bob.locator("td.state")).to_have_text("Away (Lunch)")
+    expect(page.locator("#tile-agents .value")).to_have_text("0")
 
     with app.app_context():
         db.session.get(Call, call_id).state = "ended"

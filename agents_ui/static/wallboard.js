@@ -63,6 +63,41 @@ function renderAgents() {
   });
 }
 
+// Acting on the floor: set an agent away (for a reason), or log them out (never while on a call).
+const steerAgent = byId("steer-agent");
+
+function renderSteer() {
+  const chosen = steerAgent.value;
+  steerAgent.textContent = "";
+  agents.forEach(function (a) {
+    steerAgent.appendChild(node("option", { value: String(a.id), text: a.name + " (" + agentStateLabel(a.state) + ")" }));
+  });
+  if (chosen && agents.some(function (a) { return String(a.id) === chosen; })) steerAgent.value = chosen;
+  const none = !agents.length;
+  byId("steer-away").disabled = none;
+  byId("steer-logout").disabled = none;
+}
+
+function chosenAgent() {
+  return agents.find(function (a) { return String(a.id) === steerAgent.value; });
+}
+
+byId("steer-away").addEventListener("click", function () {
+  const agent = chosenAgent(), reason = byId("steer-reason");
+  if (!agent) return;
+  connection.send("set_agent_away", { agent_id: agent.id, reason: reason.value }, function () {
+    notices.showNotice(agent.name + " is away (" + reason.options[reason.selectedIndex].text + ").");
+  });
+});
+
+byId("steer-logout").addEventListener("click", function () {
+  const agent = chosenAgent();
+  if (!agent || !window.confirm("Log " + agent.name + " out? Their console closes now, in every window.")) return;
+  connection.send("log_agent_out", { agent_id: agent.id }, function () {
+    notices.showNotice(agent.name + " is logged out.");
+  });
+});
+
 function tick() {
   renderQueue();
   byId("agents").querySelectorAll("td.since").forEach(function (cell) {
@@ -180,12 +215,13 @@ const connection = connect({
     }
     renderQueue();
     renderAgents();
+    renderSteer();
     renderPages(snapshot.pages);
     renderWorklist(snapshot.worklist);
   }
 });
 connection.on("queue", function (data) { queue = data; queueAt = Date.now(); renderQueue(); });
-connection.on("floor", function (data) { agents = data.agents || []; agentsAt = Date.now(); renderAgents(); });
+connection.on("floor", function (data) { agents = data.agents || []; agentsAt = Date.now(); renderAgents(); renderSteer(); });
 connection.on("pages", function (data) { renderPages(data.pages); });
 connection.on("worklist", function (data) { renderWorklist(data.worklist); });
 connection.on("supervisor_notice", function (data) { notices.showNotice(data.text); });

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import ROLES, ApiKey, Practice, PracticeNumber, SecurityEvent, User, utcnow
+from .models import PRACTICE_ROLES, ROLES, ApiKey, Practice, PracticeNumber, SecurityEvent, User, utcnow
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -73,9 +73,9 @@ def create_user(
         raise AccountError(f"not an email address: {email!r}")
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    if role == "practice" and practice_id is None:
+    if role in PRACTICE_ROLES and practice_id is None:
         raise AccountError("practice staff need --practice")
-    if role != "practice" and practice_id is not None:
+    if role not in PRACTICE_ROLES and practice_id is not None:
         raise AccountError("only practice staff belong to a practice")
     if practice_id is not None and session.get(Practice, practice_id) is None:
         raise AccountError(f"no practice with id {practice_id}")

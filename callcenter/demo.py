@@ -52,6 +52,10 @@ def load_demo(session: Session) -> Iterator[str]:
             create_user(session, email, DEMO_PASSWORD, "practice", practice.id, f"{practice.name} front desk")
             _history(session, practice, agent, i)
         yield f"practice login ({practice.name}): {email} / {DEMO_PASSWORD}"
+        admin = f"admin{i}@demo.test"  # the practice's own admin: its settings, hours and on-call rotations too
+        if session.scalar(select(User).where(User.email == admin)) is None:
+            create_user(session, admin, DEMO_PASSWORD, "practice_admin", practice.id, f"{practice.name} manager")
+        yield f"practice admin login ({practice.name}): {admin} / {DEMO_PASSWORD}"
 
 
 def _hours_and_on_call(session: Session, practice, around_the_clock: bool) -> None:

@@ -47,7 +47,9 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC) if value is not None else None
 
 
-ROLES = ("agent", "supervisor", "admin", "practice")
+ROLES = ("agent", "supervisor", "admin", "practice", "practice_admin")
+# A practice's own staff: they read and acknowledge; its admin also changes the practice's settings.
+PRACTICE_ROLES = ("practice", "practice_admin")
 
 
 class Practice(db.Model):
@@ -135,6 +137,20 @@ class OffDuty(db.Model):
     number: Mapped[str] = mapped_column(String(20), index=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PracticeChange(db.Model):
+    """A change to a practice's settings, hours or on-call schedule: who made it, when, and each field's value
+    before and after (`changes`: {field: [before, after]}), from the portal or the command line."""
+
+    __tablename__ = "practice_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    by: Mapped[str] = mapped_column(String(200))  # "Dana Lee (portal)", "command line"
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    what: Mapped[str] = mapped_column(String(40))  # settings, hours, on_call
+    changes: Mapped[dict] = mapped_column(JSON)
 
 
 class OnCallShift(db.Model):

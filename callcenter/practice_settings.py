@@ -1,8 +1,10 @@
-"""A practice's own settings and their rules, used by the command line (and meant for the practice portal).
+"""A practice's own settings and their rules, used by the command line and the practice portal alike.
 
 Greeting, menu, languages, maximum wait, agent instructions, business hours, holidays and on-call
 shifts. Each function takes a session and plain values, changes the practice in that session and
 commits nothing; input a practice cannot have raises SettingsError, whose message says why.
+`change_settings` and `change_hours` also keep the change (`PracticeChange`: who, when, and each
+field before and after), as the schedule's rotations do (callcenter/schedule.py).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from datetime import date, datetime, time
 from sqlalchemy.orm import Session
 
 from .accounts import AccountError, normalize_number
-from .menu import DEFAULT_OPTIONS
-from .models import BusinessHours, Holiday, OnCallShift, Practice
+from .menu import DEFAULT_OPTIONS, offered
+from .models import BusinessHours, Holiday, OnCallShift, Practice, PracticeChange
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]  # index = weekday, 0 = Monday
 LANGUAGES = ("en", "es")  # English is always offered; Spanish is optional
@@ -175,7 +177,8 @@ def parse_emails(value: str) -> list[str]:
 
 
 def parse_opening_period(period: str) -> list[tuple[int, time, time]]:
-    """(weekday, opens, closes) for each day of "DAYS=HH:MM-HH:MM", e.g. "mon-fri=08:00-17:00" or "sat=09:00-12:00".
+    """(weekday, opens, closes) for each day of "DAYS=HH:MM-HH:MM", e.g. "mon-fri=08:00-17:00" or "sat=09:00-12:00"
+    ("24:00" closes at midnight).
 
     Times are in the practice's own timezone; a period closes after it opens, on the same day.
     """
@@ -183,7 +186,9 @@ def parse_opening_period(period: str) -> list[tuple[int, time, time]]:
         spec, _, span = period.partition("=")
         first, _, last = spec.lower().partition("-")
         start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
-        opens, closes = (time.fromisoformat(t) for t in span.split("-"))
+        opening, closing = span.split("-")
+        opens = time.fromisoformat(opening)
+        closes = time.max if closing.strip() == "24:00" else time.fromisoformat(closing)  # open until midnight
         if closes <= opens:
             raise ValueError("closing time must be after opening time")
     except ValueError as exc:
@@ -267,3 +272,89 @@ def add_on_call_shift(session: Session, practice_id: int, name: str, number: str
     session.add(shift)
     session.flush()
     return shift
+
+
+# Changes, kept with who made them --------------------------------------------------------------------------
+
+SETTINGS_FIELDS = ("greeting", "instructions", "menu_options", "languages", "max_wait_seconds", "queue_capacity",
+                   "sms_names_practice", "recording_retention_days", "records_calls", "digest_at", "digest_emails",
+                   "emergency_number", "survey_enabled", "page_minutes")
+
+
+def _plain(value):
+    """A setting's value as JSON keeps it: times as HH:MM."""
+    return value.strftime("%H:%M") if isinstance(value, time) else value
+
+
+def values_of(practice: Practice, fields: Iterable[str] = SETTINGS_FIELDS) -> dict:
+    """The settings as they take effect: the menu as offered (in menu order) and the languages offered, so
+    that a default written out in full (every option ticked) is no change."""
+    effective = {"menu_options": [o.reason for o in offered(practice.menu_options)],
+                 "languages": list(practice.languages or LANGUAGES)}
+    return {name: effective[name] if name in effective else _plain(getattr(practice, name)) for name in fields}
+
+
+def record_change(session: Session, practice: Practice, what: str, before: dict, after: dict, by: str,
+                  user_id: int | None = None) -> PracticeChange | None:
+    """Keep what changed (each field before and after), or nothing when nothing did."""
+    changes = {name: [before.get(name), after.get(name)] for name in {**before, **after}
+               if before.get(name) != after.get(name)}
+    if not changes:
+        return None
+    row = PracticeChange(practice_id=practice.id, user_id=user_id, by=by[:200], what=what, changes=changes)
+    session.add(row)
+    return row
+
+
+def change_settings(session: Session, practice_id: int, *, by: str, user_id: int | None = None,
+                    **settings) -> tuple[Practice, PracticeChange | None]:
+    """`configure_practice`, kept as a change by `by` (the portal's admin, or the command line)."""
+    practice = get_practice(session, practice_id)
+    before = values_of(practice)
+    configure_practice(session, practice_id, **settings)
+    return practice, record_change(session, practice, "settings", before, values_of(practice), by, user_id)
+
+
+def hours_of(practice: Practice) -> dict:
+    """The practice's opening periods by day ("mon": "08:00-12:00, 13:00-17:00"; "" closed) and its closed dates
+    ("holidays": ["2026-12-25"])."""
+    days = {day: [] for day in WEEKDAYS}
+    for row in sorted(practice.hours, key=lambda h: (h.weekday, h.opens)):
+        closes = "24:00" if row.closes >= time(23, 59, 59) else f"{row.closes:%H:%M}"  # open until midnight
+        days[WEEKDAYS[row.weekday]].append(f"{row.opens:%H:%M}-{closes}")
+    return {**{day: ", ".join(spans) for day, spans in days.items()},
+            "holidays": sorted(h.day.isoformat() for h in practice.holidays)}
+
+
+def parse_week(days: dict[str, str]) -> list[str]:
+    """Opening periods ("mon=08:00-12:00") from each day's "HH:MM-HH:MM, HH:MM-HH:MM" (blank: closed)."""
+    periods = []
+    for day in WEEKDAYS:
+        for span in (days.get(day) or "").replace(";", ",").split(","):
+            span = span.strip().replace(" ", "").replace("–", "-")
+            if not span:
+                continue
+            try:
+                parse_opening_period(f"{day}={span}")
+            except SettingsError as exc:
+                raise SettingsError(f"{DAY_NAMES[WEEKDAYS.index(day)]}: {span!r} is not HH:MM-HH:MM, closing "
+                                    "after opening (for example 08:00-17:00)") from exc
+            periods.append(f"{day}={span}")
+    return periods
+
+
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def change_hours(session: Session, practice_id: int, periods: Iterable[str], *, add_holidays: Iterable[str] = (),
+                 remove_holidays: Iterable[str] = (), by: str, user_id: int | None = None
+                 ) -> tuple[Practice, PracticeChange | None]:
+    """Replace the opening periods, add and remove closed dates; kept as a change by `by`."""
+    practice = get_practice(session, practice_id)
+    before = hours_of(practice)
+    gone = {parse_holiday(day) for day in remove_holidays}
+    known = {h.day for h in practice.holidays}
+    fresh = sorted({parse_holiday(day) for day in add_holidays} - known - gone)
+    set_business_hours(session, practice_id, list(periods), [day.isoformat() for day in fresh])
+    practice.holidays = [h for h in practice.holidays if h.day not in gone]
+    return practice, record_change(session, practice, "hours", before, hours_of(practice), by, user_id)

@@ -30,6 +30,7 @@ from .practice_settings import (
     get_practice,
     on_call_people,
     parse_shift,
+    record_change,
 )
 
 FILL_DAYS = 14  # rotations are turned into shifts this far ahead
@@ -65,10 +66,23 @@ def parse_slot(hours: str) -> tuple[time, time]:
     return starts, ends
 
 
+def rotation_words(rotation: OnCallRotation, numbers: bool = True) -> str:
+    """A rotation as people read it: "Dr. Rivera (+16175550199), Mon, Tue 17:00-08:00, backup Dr. Chen (+1…)";
+    without the clinicians' numbers for those who need only the names."""
+    def who(name: str | None, number: str | None) -> str:
+        return f"{name} ({number})" if numbers else f"{name}"
+
+    days = ", ".join(WEEKDAYS[d].capitalize() for d in sorted(rotation.weekdays))
+    backup = f", backup {who(rotation.backup_name, rotation.backup_number)}" if rotation.backup_number else ""
+    hours = f"{rotation.starts:%H:%M}-{rotation.ends:%H:%M}"
+    return f"{who(rotation.clinician_name, rotation.number)}, {days} {hours}{backup}"
+
+
 def add_rotation(session: Session, practice_id: int, name: str, number: str, days: str, hours: str, *,
                  backup_name: str | None = None, backup_number: str | None = None,
-                 now: datetime | None = None) -> OnCallRotation:
-    """A weekly on-call slot, with its shifts for the days ahead filled in. Checked before anything changes."""
+                 now: datetime | None = None, by: str = "command line", user_id: int | None = None) -> OnCallRotation:
+    """A weekly on-call slot, with its shifts for the days ahead filled in. Checked before anything changes;
+    kept as a change of the practice's by `by`."""
     practice = get_practice(session, practice_id)
     weekdays, (starts, ends) = parse_days(days), parse_slot(hours)
     name, primary, backup_name, backup = on_call_people(name, number, backup_name, backup_number)
@@ -77,14 +91,19 @@ def add_rotation(session: Session, practice_id: int, name: str, number: str, day
     session.add(rotation)
     session.flush()
     fill(session, practice, now or datetime.now(ZoneInfo("UTC")))
+    record_change(session, practice, "on_call", {}, {f"rotation {rotation.id}": rotation_words(rotation)}, by, user_id)
     return rotation
 
 
-def remove_rotation(session: Session, rotation_id: int, now: datetime) -> None:
-    """The rotation ends now: its shifts still to come go; those that began stay (pages name them)."""
+def remove_rotation(session: Session, rotation_id: int, now: datetime, *, practice_id: int | None = None,
+                    by: str = "command line", user_id: int | None = None) -> None:
+    """The rotation ends now: its shifts still to come go; those that began stay (pages name them).
+    With `practice_id`, only that practice's rotation (another's is as missing as one that never was)."""
     rotation = session.get(OnCallRotation, rotation_id)
-    if rotation is None:
+    if rotation is None or (practice_id is not None and rotation.practice_id != practice_id):
         raise SettingsError(f"no rotation with id {rotation_id}")
+    record_change(session, get_practice(session, rotation.practice_id), "on_call",
+                  {f"rotation {rotation.id}": rotation_words(rotation)}, {}, by, user_id)
     session.execute(delete(OnCallShift).where(OnCallShift.rotation_id == rotation.id, OnCallShift.starts_at > now))
     session.execute(update(OnCallShift).where(OnCallShift.rotation_id == rotation.id).values(rotation_id=None))
     session.delete(rotation)

@@ -27,13 +27,14 @@ from callcenter.accounts import (
 )
 from callcenter.extensions import db
 from callcenter.menu import DEFAULT_OPTIONS
+from callcenter.models import ROLES
 from callcenter.practice_settings import (
     MAX_MAX_WAIT,
     MIN_MAX_WAIT,
     add_on_call_shift,
-    configure_practice,
+    change_hours,
+    change_settings,
     get_practice,
-    set_business_hours,
 )
 
 practice_cli = AppGroup("practice", help="Manage practices.")
@@ -93,7 +94,7 @@ def practice_configure(practice_id, greeting, options, languages, max_wait, inst
                        emergency_number, survey, page_minutes) -> None:
     """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
-        practice = configure_practice(db.session, practice_id, greeting=greeting, options=options,
+        practice, _ = change_settings(db.session, practice_id, by="command line", greeting=greeting, options=options,
                                       languages=languages, max_wait=max_wait, instructions=instructions,
                                       queue_capacity=queue_capacity,
                                       sms_names_practice=None if sms_names_practice is None
@@ -118,7 +119,7 @@ def practice_configure(practice_id, greeting, options, languages, max_wait, inst
 def practice_hours(practice_id, periods, holidays) -> None:
     """Replace a practice's business hours (and add holidays)."""
     try:
-        practice = set_business_hours(db.session, practice_id, periods, holidays)
+        practice, _ = change_hours(db.session, practice_id, periods, add_holidays=holidays, by="command line")
         db.session.commit()
     except AccountError as exc:
         _fail(exc)
@@ -232,7 +233,8 @@ def oncall_show(practice_id, days) -> None:
 
 @user_cli.command("create")
 @click.option("--email", required=True)
-@click.option("--role", required=True, type=click.Choice(["agent", "supervisor", "admin", "practice"]))
+@click.option("--role", required=True, type=click.Choice(list(ROLES)),
+              help="practice: a practice's staff (read, acknowledge); practice_admin: also its settings.")
 @click.option("--practice", "practice_id", type=int, default=None)
 @click.option("--name", "display_name", default=None)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")

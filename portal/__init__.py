@@ -7,4 +7,4 @@ portal_bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder=
                       static_folder="static")
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import api, auth, views  # noqa: E402,F401
+from . import api, auth, settings, views  # noqa: E402,F401

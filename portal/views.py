@@ -30,7 +30,7 @@ from callcenter import labels, schedule, surveys
 from callcenter.extensions import db
 from callcenter.figures import practice_day
 from callcenter.gateway import GatewayError
-from callcenter.models import Digest, User
+from callcenter.models import PRACTICE_ROLES, Digest, OnCallRotation, User
 from callcenter.scoping import CALL_STATES, UNDO_SECONDS, PracticeScope, ScopeRefused
 
 from . import params, portal_bp
@@ -52,7 +52,7 @@ def practice_staff_only():
 
 @login_required
 def _bind_practice():
-    if current_user.role != "practice" or current_user.practice_id is None:
+    if current_user.role not in PRACTICE_ROLES or current_user.practice_id is None:
         abort(403)
     g.practice = current_user.practice
     g.tz = ZoneInfo(g.practice.timezone)
@@ -164,13 +164,23 @@ def digests():
 @portal_bp.get("/on-call")
 def on_call():
     """Who is on call (and who backs them up) for the week ahead, and when nobody is while the practice
-    is closed."""
+    is closed; the weekly rotations, which the practice's admin adds and removes here."""
+    return on_call_page()
+
+
+def on_call_page(typed: dict | None = None, status: int = 200):
     now = datetime.now(UTC)
     end = now + timedelta(days=7)  # the worker fills the rotations in two weeks ahead (this page only reads)
+    rotations = db.session.scalars(select(OnCallRotation).where(OnCallRotation.practice_id == g.practice.id)
+                                   .order_by(OnCallRotation.id)).all()
+    can_edit = current_user.role == "practice_admin"
     return render_template("portal/on_call.html", shifts=schedule.shifts(db.session, g.practice.id, now, end),
                            gaps=schedule.gaps(db.session, g.practice, now, end),
                            overlaps=schedule.overlaps(db.session, g.practice.id, now, end),
-                           conflicts=schedule.conflicts(db.session, g.practice.id, now, end))
+                           conflicts=schedule.conflicts(db.session, g.practice.id, now, end),
+                           # The clinicians' numbers are for the admin who sets them, not needed by the staff.
+                           rotations=[(r, schedule.rotation_words(r, numbers=can_edit)) for r in rotations],
+                           typed=typed or {}, can_edit=can_edit), status
 
 
 @portal_bp.get("/calls/<call_id>")

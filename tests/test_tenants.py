@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from callcenter import schedule
 from callcenter.accounts import create_api_key
 from callcenter.extensions import db
-from callcenter.models import AuditEntry, CallRecording, Message
+from callcenter.models import AuditEntry, CallRecording, Message, OnCallRotation
 from tests.support import csrf_token, log_in, make_call, make_message, without_csrf_token
 
 MISSING = 99_999_999
@@ -25,6 +26,7 @@ PORTAL = {
     "/portal/messages/<message_id>/recording": {"message_id": "voicemail"},
     "/portal/messages/<message_id>/acknowledge": {"message_id": "message"},
     "/portal/messages/<message_id>/undo": {"message_id": "message"},
+    "/portal/on-call/rotations/<rotation_id>/remove": {"rotation_id": "rotation"},
 }
 API = {
     "/api/v1/calls/<call_id>": {"call_id": "call"},
@@ -58,8 +60,11 @@ def harbors(app, world) -> dict[str, int]:
         recording = CallRecording(practice_id=world["harbor"], call_id=call, recording_sid="RE" + "2" * 32,
                                   status="kept", audio=b"RIFF....", created_at=datetime.now(UTC))
         db.session.add_all([voicemail, recording])
+        rotation = schedule.add_rotation(db.session, world["harbor"], "Dr. Harbor", "+16175550177", "mon-sun",
+                                         "18:00-08:00")
         db.session.commit()
-        return {"call": call, "message": message, "voicemail": voicemail.id, "recording": recording.id}
+        return {"call": call, "message": message, "voicemail": voicemail.id, "recording": recording.id,
+                "rotation": rotation.id}
 
 
 def _path(rule: str, parts: dict[str, str], ids: dict[str, int] | None) -> str:
@@ -75,6 +80,7 @@ def _harbors_unchanged(app, harbors) -> None:
     with app.app_context():
         assert db.session.get(Message, harbors["message"]).acknowledged_at is None
         assert db.session.get(Message, harbors["voicemail"]).needs_review is True
+        assert db.session.get(OnCallRotation, harbors["rotation"]) is not None
 
 
 def test_maple_street_staff_get_harbors_objects_exactly_as_missing_ones(app, world, harbors):

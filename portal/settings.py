@@ -1,0 +1,190 @@
+"""A practice's own admin runs its account in the portal: settings, business hours and holidays, and the
+on-call rotations. Every change goes through the same domain rules as the command line
+(`callcenter.practice_settings`, `callcenter.schedule`), is refused with a clear message that keeps what
+was typed, and is kept with who made it and each field before and after (`PracticeChange`). The IVR reads
+a practice through a cache each web process empties when it changes a practice, and others after at most
+`practice_directory.TTL` seconds; the consoles read instructions when a call is shown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from callcenter import schedule
+from callcenter.extensions import db
+from callcenter.labels import REASON_LABELS
+from callcenter.menu import DEFAULT_OPTIONS
+from callcenter.models import OnCallRotation, PracticeChange
+from callcenter.practice_settings import (
+    DAY_NAMES,
+    MAX_MAX_WAIT,
+    MIN_MAX_WAIT,
+    WEEKDAYS,
+    SettingsError,
+    change_hours,
+    change_settings,
+    hours_of,
+    parse_week,
+    values_of,
+)
+
+from . import params, portal_bp
+from .views import on_call_page
+
+ALWAYS_OFFERED = ("urgent", "operator")
+OPTIONAL = tuple(o for o in DEFAULT_OPTIONS if o not in ALWAYS_OFFERED)
+OPTION_WORDS = {**REASON_LABELS, "message": "Leave a message", "appointment": "Appointments",
+                "refill": "Prescription refills", "billing": "Billing", "urgent": "Urgent: a nurse or doctor",
+                "operator": "Speak to someone"}
+HISTORY = 30  # changes shown under the settings
+
+
+def _admin_only() -> None:
+    if current_user.role != "practice_admin":
+        abort(403)
+
+
+def _who() -> str:
+    return f"{current_user.name} ({current_user.email}), portal"
+
+
+def _page(values: dict, hours: dict, status: int = 200):
+    changes = db.session.scalars(select(PracticeChange).where(PracticeChange.practice_id == g.practice.id)
+                                 .order_by(PracticeChange.at.desc(), PracticeChange.id.desc()).limit(HISTORY)).all()
+    return render_template("portal/settings.html", section="settings", values=values, hours=hours, changes=changes,
+                           optional=OPTIONAL, always=ALWAYS_OFFERED, option_words=OPTION_WORDS,
+                           weekdays=list(zip(WEEKDAYS, DAY_NAMES, strict=True)), min_wait=MIN_MAX_WAIT // 60,
+                           max_wait=MAX_MAX_WAIT // 60), status
+
+
+@portal_bp.get("/settings")
+def settings():
+    """The practice's settings, hours and the changes made to them (practice admins)."""
+    _admin_only()
+    return _page(values_of(g.practice), hours_of(g.practice))
+
+
+def _whole_number(raw: str | None, what: str) -> int:
+    try:
+        return int((raw or "").strip())
+    except ValueError:
+        raise SettingsError(f"{what} is a whole number (not {raw!r})") from None
+
+
+def _settings_from(form) -> dict:
+    """The settings as `change_settings` takes them, from the form (checked by the domain's own rules)."""
+    delays = [form.get(f"page_{step}", "").strip() for step in ("call_down", "backup", "supervisors")]
+    return {
+        "greeting": form.get("greeting", ""),
+        "instructions": form.get("instructions", ""),
+        "options": [*ALWAYS_OFFERED, *(o for o in OPTIONAL if form.get(f"option_{o}"))],
+        "languages": ["en", "es"] if form.get("spanish") else ["en"],
+        "max_wait": _whole_number(form.get("max_wait_minutes"), "The longest wait in minutes") * 60,
+        "emergency_number": form.get("emergency_number", "").strip(),
+        "page_minutes": ",".join(delays) if any(delays) else "",
+        "digest_at": form.get("digest_at", "").strip() or "07:00",
+        "digest_emails": form.get("digest_emails", ""),
+        "survey": bool(form.get("survey")),
+        "sms_names_practice": bool(form.get("sms_names_practice")),
+        "records_calls": bool(form.get("records_calls")),
+        "recording_retention_days": _whole_number(form.get("recording_retention_days") or "0",
+                                                  "The days recordings are kept"),
+    }
+
+
+def _as_typed(form) -> dict:
+    """What the admin typed, shown again when it is refused: nothing they typed is lost."""
+    delays = [form.get(f"page_{step}", "").strip() for step in ("call_down", "backup", "supervisors")]
+    return {"greeting": form.get("greeting", ""), "instructions": form.get("instructions", ""),
+            "menu_options": [*ALWAYS_OFFERED, *(o for o in OPTIONAL if form.get(f"option_{o}"))],
+            "languages": ["en", "es"] if form.get("spanish") else ["en"],
+            "max_wait_minutes": form.get("max_wait_minutes", ""),
+            "emergency_number": form.get("emergency_number", ""),
+            "page_minutes": ",".join(delays) if any(delays) else None, "digest_at": form.get("digest_at", ""),
+            "digest_emails": form.get("digest_emails", ""), "survey_enabled": bool(form.get("survey")),
+            "sms_names_practice": bool(form.get("sms_names_practice")),
+            "records_calls": bool(form.get("records_calls")),
+            "recording_retention_days": form.get("recording_retention_days", "")}
+
+
+def _saved(change: PracticeChange | None) -> None:
+    if change is None:
+        flash("Nothing had changed.", "ok")
+    else:
+        flash("Saved: " + ", ".join(sorted(change.changes)).replace("_", " ") + ". Callers hear it from the next call.",
+              "ok")
+
+
+@portal_bp.post("/settings")
+def settings_save():
+    """Greeting, menu, languages, longest wait, instructions, the emergency line, page delays, digest, texts."""
+    _admin_only()
+    try:
+        _, change = change_settings(db.session, g.practice.id, by=_who(), user_id=current_user.id,
+                                    **_settings_from(request.form))
+        db.session.commit()
+    except SettingsError as exc:
+        db.session.rollback()
+        flash(f"Nothing was saved: {exc}.", "error")
+        return _page(_as_typed(request.form), hours_of(g.practice), 400)
+    _saved(change)
+    return redirect(url_for("portal.settings"))
+
+
+@portal_bp.post("/settings/hours")
+def hours_save():
+    """Opening periods for each day, and closed dates added or removed."""
+    _admin_only()
+    week = {day: request.form.get(f"hours_{day}", "") for day in WEEKDAYS}
+    try:
+        _, change = change_hours(db.session, g.practice.id, parse_week(week),
+                                 add_holidays=[d for d in [request.form.get("add_holiday", "").strip()] if d],
+                                 remove_holidays=request.form.getlist("remove_holiday"), by=_who(),
+                                 user_id=current_user.id)
+        db.session.commit()
+    except SettingsError as exc:
+        db.session.rollback()
+        flash(f"Nothing was saved: {exc}.", "error")
+        typed = {**hours_of(g.practice), **week, "add_holiday": request.form.get("add_holiday", "")}
+        return _page(values_of(g.practice), typed, 400)
+    _saved(change)
+    return redirect(url_for("portal.settings") + "#hours")
+
+
+@portal_bp.post("/on-call/rotations")
+def rotation_add():
+    """A weekly on-call slot: its shifts for the next two weeks appear at once, then by the worker."""
+    _admin_only()
+    form = request.form
+    try:
+        schedule.add_rotation(db.session, g.practice.id, form.get("name", "").strip(), form.get("number", ""),
+                              form.get("days", "").strip(), form.get("hours", "").strip(),
+                              backup_name=form.get("backup_name", "").strip() or None,
+                              backup_number=form.get("backup_number", "").strip() or None, by=_who(),
+                              user_id=current_user.id)
+        db.session.commit()
+    except SettingsError as exc:
+        db.session.rollback()
+        flash(f"The rotation was not added: {exc}.", "error")
+        return on_call_page({k: form.get(k, "") for k in ("name", "number", "days", "hours", "backup_name",
+                                                           "backup_number")}, 400)
+    flash("The rotation is added.", "ok")
+    return redirect(url_for("portal.on_call") + "#rotations")
+
+
+@portal_bp.post("/on-call/rotations/<rotation_id>/remove")
+def rotation_remove(rotation_id: str):
+    """End a rotation now: its shifts still to come go, those that began stay."""
+    found = db.session.get(OnCallRotation, params.object_id(rotation_id))
+    if found is None or found.practice_id != g.practice.id:  # another practice's is as missing as none
+        abort(404)
+    _admin_only()
+    schedule.remove_rotation(db.session, found.id, datetime.now(UTC), practice_id=g.practice.id, by=_who(),
+                             user_id=current_user.id)
+    db.session.commit()
+    flash("The rotation is removed; its shifts still to come are gone.", "ok")
+    return redirect(url_for("portal.on_call") + "#rotations")

@@ -5,16 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, has_app_context, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from redis import Redis
 from rq import Queue
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from agents_ui.broadcast import DEFAULT_INTERVAL as PUSH_INTERVAL
 from agents_ui.broadcast import ConsoleBroadcaster
-from callcenter import acd, audit, config, database, signin
+from callcenter import acd, audit, config, database, outbound, signin
 from callcenter.extensions import csrf, db, login_manager, migrate, socketio
 from callcenter.followups import FollowUps
 from callcenter.gateway import TwilioGateway
@@ -65,6 +66,14 @@ def _console_origins(config):
         return origin is not None and origin in (own, allowed_public)
 
     return allowed
+
+
+@event.listens_for(Session, "after_commit")
+def _send_owed_webhooks(session: Session) -> None:
+    """A commit that wrote deliveries to practices' systems (callcenter/outbound.py) has the worker send them
+    now; if the job cannot be queued, the reconciler finds them due within its round."""
+    if outbound.owed_in(session) and has_app_context() and hasattr(current_app, "followups"):
+        current_app.followups.deliver_webhooks()
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -53,6 +53,10 @@ def public_base_url(env: Mapping[str, str]) -> str | None:
     return (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def from_environment(instance_path: str) -> dict:
     """Build the app's settings from environment variables, with the defaults above."""
     env = os.environ
@@ -93,6 +97,11 @@ def from_environment(instance_path: str) -> dict:
         # Outgoing mail for the practices' daily digests (callcenter/digests.py); unset: only in the portal.
         "SMTP_URL": env.get("SMTP_URL") or None,
         "SMTP_FROM": env.get("SMTP_FROM") or "answering-service@localhost",
+        # Practices' own systems told of messages (callcenter/outbound.py) may be at private addresses (and
+        # plain http): only for the local demo (the emulator) or when set, never by default on a real account,
+        # where a practice's setting must not reach the service's own Redis or database.
+        "WEBHOOKS_ALLOW_PRIVATE": _flag(env.get("WEBHOOKS_ALLOW_PRIVATE")) if env.get("WEBHOOKS_ALLOW_PRIVATE")
+        else emulated,
         # Where a web process keeps webhooks it could neither apply nor hand to Redis (callcenter/kept.py):
         # a local disk that outlives the process. The worker on the same machine forwards it too.
         "SPOOL_DIR": env.get("SPOOL_DIR") or str(Path(instance_path) / "spool"),

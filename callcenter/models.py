@@ -81,6 +81,10 @@ class Practice(db.Model):
     survey_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # An unacknowledged page's steps, in minutes: "call-down,backup,supervisors" (None: the service's own).
     page_minutes: Mapped[str | None] = mapped_column(String(20))
+    # The practice's own system, told of messages taken and acknowledged (callcenter/outbound.py), and the
+    # secret its deliveries are signed with.
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    webhook_secret: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     numbers: Mapped[list[PracticeNumber]] = relationship(back_populates="practice", cascade="all, delete-orphan")
     hours: Mapped[list[BusinessHours]] = relationship(cascade="all, delete-orphan")
@@ -151,6 +155,24 @@ class PracticeChange(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     what: Mapped[str] = mapped_column(String(40))  # settings, hours, on_call
     changes: Mapped[dict] = mapped_column(JSON)
+
+
+class WebhookDelivery(db.Model):
+    """One event owed to a practice's own system (callcenter/outbound.py): written with the change it tells
+    of, sent by the worker, retried with backoff, and kept with how each attempt ended."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="pending", server_default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the HTTP status of the last attempt
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OnCallShift(db.Model):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from callcenter import schedule
+from callcenter import outbound, schedule
 from callcenter.extensions import db
 from callcenter.labels import REASON_LABELS
 from callcenter.menu import DEFAULT_OPTIONS
@@ -188,3 +188,59 @@ def rotation_remove(rotation_id: str):
     db.session.commit()
     flash("The rotation is removed; its shifts still to come are gone.", "ok")
     return redirect(url_for("portal.on_call") + "#rotations")
+
+
+# The practice's own system: outbound webhooks ------------------------------------------------------------
+
+def _webhooks_page(typed_url: str | None = None, status: int = 200):
+    return render_template("portal/webhooks.html", section="webhooks", practice=g.practice,
+                           url=g.practice.webhook_url if typed_url is None else typed_url,
+                           deliveries=outbound.recent(db.session, g.practice.id), backoff=outbound.BACKOFF), status
+
+
+@portal_bp.get("/webhooks")
+def webhooks():
+    """Where messages taken and acknowledged are sent, the secret they are signed with, and the deliveries."""
+    _admin_only()
+    return _webhooks_page()
+
+
+@portal_bp.post("/webhooks")
+def webhooks_save():
+    _admin_only()
+    url = request.form.get("url", "")
+    try:
+        outbound.set_webhook(db.session, g.practice.id, url, allow_private=current_app.config["WEBHOOKS_ALLOW_PRIVATE"],
+                             by=_who(), user_id=current_user.id)
+        db.session.commit()
+    except SettingsError as exc:
+        db.session.rollback()
+        flash(f"Nothing was saved: {exc}.", "error")
+        return _webhooks_page(url, 400)
+    flash("Saved: messages taken and acknowledged are sent there from now on." if g.practice.webhook_url
+          else "Saved: nothing is sent to your system any more.", "ok")
+    return redirect(url_for("portal.webhooks"))
+
+
+@portal_bp.post("/webhooks/secret")
+def webhooks_secret():
+    _admin_only()
+    outbound.new_webhook_secret(db.session, g.practice.id, by=_who(), user_id=current_user.id)
+    db.session.commit()
+    flash("A new secret: deliveries from now on are signed with it. Give it to your system now.", "ok")
+    return redirect(url_for("portal.webhooks"))
+
+
+@portal_bp.post("/webhooks/test")
+def webhooks_test():
+    _admin_only()
+    try:
+        outbound.send_test(db.session, g.practice.id)
+        db.session.commit()
+    except SettingsError as exc:
+        db.session.rollback()
+        flash(f"No test was sent: {exc}.", "error")
+        return redirect(url_for("portal.webhooks"))
+    current_app.followups.deliver_webhooks()
+    flash("A test event is on its way: its delivery shows below in a few seconds.", "ok")
+    return redirect(url_for("portal.webhooks"))

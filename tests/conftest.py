@@ -162,6 +162,20 @@ def world(app, password_hash):
 
 
 @pytest.fixture
+def maple_admin(app, world, password_hash):
+    """Dana Lee, Maple Street's own admin (its settings, hours, rotations, webhooks), logged in to the portal."""
+    from tests.support import MAPLE_ADMIN, log_in
+
+    with app.app_context():
+        create_user(db.session, MAPLE_ADMIN, PASSWORD, "practice_admin", world["maple"], "Dana Lee",
+                    password_hash=password_hash)
+        db.session.commit()
+    browser = app.test_client()
+    assert log_in(browser, MAPLE_ADMIN).status_code == 302
+    return browser
+
+
+@pytest.fixture
 def agent_on_duty(app, world):
     """Alice is logged in and available, so callers are queued rather than sent to voicemail."""
     app.presence.set_available(world["alice"], datetime.now(UTC))

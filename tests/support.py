@@ -31,6 +31,7 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PASSWORD = "correct-horse-battery"
 SUPERVISOR_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the world's supervisor's authenticator app
 MAPLE_NUMBER = "+14155550101"
+MAPLE_ADMIN = "dana@maple.test"  # Maple Street's own admin (the maple_admin fixture)
 HARBOR_NUMBER = "+16175550102"
 PATIENT = "+14155550123"
 ASKED_NUMBER = "+16175550188"  # the number a patient asked to be called back at

@@ -12,12 +12,11 @@ import pytest
 from playwright import sync_api as playwright_sync
 from sqlalchemy import select
 
-from callcenter.accounts import create_user
 from callcenter.extensions import db
 from callcenter.hours import practice_is_open
 from callcenter.models import OnCallRotation, OnCallShift, Practice, PracticeChange
 from tests.support import (
-    PASSWORD,
+    MAPLE_ADMIN,
     accessibility_problems,
     csp_refusals,
     csrf_token,
@@ -27,18 +26,7 @@ from tests.support import (
 )
 from tests.twiml_helpers import parse, spoken
 
-ADMIN = "dana@maple.test"
-
-
-@pytest.fixture
-def maple_admin(app, world, password_hash):
-    with app.app_context():
-        create_user(db.session, ADMIN, PASSWORD, "practice_admin", world["maple"], "Dana Lee",
-                    password_hash=password_hash)
-        db.session.commit()
-    browser = app.test_client()
-    assert log_in(browser, ADMIN).status_code == 302
-    return browser
+ADMIN = MAPLE_ADMIN
 
 
 def _form(admin, **changes) -> dict:

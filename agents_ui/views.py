@@ -58,7 +58,8 @@ def wallboard_figures():
         tz = wallboards.zone(request.args.get("tz"))
     except ValueError as exc:
         return jsonify(ok=False, error=str(exc)), 400
-    return jsonify(ok=True, **wallboards.board(db.session, tz, ledger.now()))
+    return jsonify(ok=True, **wallboards.board(db.session, tz, ledger.now(),
+                                               current_app.extensions.setdefault("wallboard_reads", {})))
 
 
 @bp.get("/voice-token")

@@ -8,7 +8,9 @@ the same rules as the practice dashboard and the simulator's report.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic as time_now
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -55,7 +57,21 @@ def gaps_tonight(session: Session, now: datetime) -> list[dict]:
     return sorted(found, key=lambda g: g["starts_at"])
 
 
-def board(session: Session, tz: ZoneInfo, now: datetime) -> dict:
-    """Everything the wallboard reads from the ledger, at `now`."""
-    return {**figures_now(session, tz, now), "gaps_tonight": gaps_tonight(session, now), "at": now.isoformat(),
+_lock = threading.Lock()
+
+
+def board(session: Session, tz: ZoneInfo, now: datetime, kept: dict | None = None) -> dict:
+    """Everything the wallboard reads from the ledger, at `now`. With `kept` (the app's own dict: timezone ->
+    (when read, the board)), read again at most every FIGURES_EVERY / 2 seconds by this process, however
+    many wallboards are open (a busy day's calls and their events are many rows)."""
+    if kept is not None:
+        with _lock:
+            found = kept.get(tz.key)
+        if found is not None and 0 <= time_now() - found[0] < FIGURES_EVERY / 2:
+            return found[1]
+    read = {**figures_now(session, tz, now), "gaps_tonight": gaps_tonight(session, now), "at": now.isoformat(),
             "timezone": tz.key}
+    if kept is not None:
+        with _lock:
+            kept[tz.key] = (time_now(), read)
+    return read

@@ -14,11 +14,12 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_login import current_user
 from sqlalchemy import select
 
-from callcenter import outbound, schedule
+from callcenter import outbound, schedule, signin
+from callcenter.accounts import AccountError, create_user
 from callcenter.extensions import db
 from callcenter.labels import REASON_LABELS
 from callcenter.menu import DEFAULT_OPTIONS
-from callcenter.models import OnCallRotation, PracticeChange
+from callcenter.models import OnCallRotation, PracticeChange, User
 from callcenter.practice_settings import (
     DAY_NAMES,
     MAX_MAX_WAIT,
@@ -29,6 +30,7 @@ from callcenter.practice_settings import (
     change_settings,
     hours_of,
     parse_week,
+    record_change,
     values_of,
 )
 
@@ -244,3 +246,62 @@ def webhooks_test():
     current_app.followups.deliver_webhooks()
     flash("A test event is on its way: its delivery shows below in a few seconds.", "ok")
     return redirect(url_for("portal.webhooks"))
+
+
+# The practice's own people ----------------------------------------------------------------------------
+
+PORTAL_ROLES = {"practice": "Staff: reads calls and messages, acknowledges messages",
+                "practice_admin": "Admin: also the settings, hours, on call, webhooks and people"}
+
+
+def _users_page(typed: dict | None = None, status: int = 200):
+    people = db.session.scalars(select(User).where(User.practice_id == g.practice.id)
+                                .order_by(User.active.desc(), User.email)).all()
+    return render_template("portal/users.html", section="users", people=people, roles=PORTAL_ROLES,
+                           typed=typed or {}), status
+
+
+@portal_bp.get("/users")
+def users():
+    """The practice's own sign-ins: who can read its calls and messages, and who can change its settings."""
+    _admin_only()
+    return _users_page()
+
+
+@portal_bp.post("/users")
+def user_add():
+    _admin_only()
+    form = request.form
+    email, name, role = form.get("email", "").strip(), form.get("name", "").strip(), form.get("role", "")
+    try:
+        if role not in PORTAL_ROLES:
+            raise AccountError("choose staff or admin")
+        user = create_user(db.session, email, form.get("password", ""), role, g.practice.id, name or None)
+        record_change(db.session, g.practice, "people", {}, {user.email: PORTAL_ROLES[role].split(":")[0]}, _who(),
+                      current_user.id)
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        flash(f"Nobody was added: {exc}.", "error")
+        return _users_page({"email": email, "name": name, "role": role}, 400)
+    flash(f"{user.email} can sign in now, with the password you chose: tell them, and ask them to turn on "
+          "two-factor sign-in.", "ok")
+    return redirect(url_for("portal.users"))
+
+
+@portal_bp.post("/users/<user_id>/disable")
+def user_disable(user_id: str):
+    """The person can no longer sign in, and their sessions end at once."""
+    found = db.session.get(User, params.object_id(user_id))
+    if found is None or found.practice_id != g.practice.id:  # another practice's is as missing as none
+        abort(404)
+    _admin_only()
+    if found.id == current_user.id:
+        flash("You cannot disable your own sign-in: ask another admin of your practice.", "error")
+        return redirect(url_for("portal.users"))
+    signin.disable(db.session, found.email, _who())
+    record_change(db.session, g.practice, "people", {found.email: "can sign in"}, {found.email: "disabled"}, _who(),
+                  current_user.id)
+    db.session.commit()
+    flash(f"{found.email} can no longer sign in; their sessions have ended.", "ok")
+    return redirect(url_for("portal.users"))

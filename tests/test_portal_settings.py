@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from callcenter.extensions import db
 from callcenter.hours import practice_is_open
-from callcenter.models import OnCallRotation, OnCallShift, Practice, PracticeChange
+from callcenter.models import OnCallRotation, OnCallShift, Practice, PracticeChange, User
 from tests.support import (
     MAPLE_ADMIN,
     accessibility_problems,
@@ -199,3 +199,32 @@ def test_a_practice_admin_changes_the_greeting_in_chromium(app, live_app, world,
     assert refused == []
     with app.app_context():
         assert db.session.get(Practice, world["maple"]).greeting == "Maple Street, good day."
+
+
+def test_a_practice_admin_adds_and_disables_the_practices_own_people(app, world, maple_admin, client):
+    token = csrf_token(maple_admin.get("/portal/users"))
+    added = maple_admin.post("/portal/users", data={"csrf_token": token, "email": "nurse@maple.test",
+                                                    "name": "Nia Nurse", "role": "practice", "password": "a-long-pass"},
+                             follow_redirects=True)
+    assert "nurse@maple.test can sign in now" in _text(added)
+    assert log_in(client, "nurse@maple.test", "a-long-pass").status_code == 302
+    assert client.get("/portal/messages").status_code == 200 and client.get("/portal/settings").status_code == 403
+
+    refused = maple_admin.post("/portal/users", data={"csrf_token": token, "email": "boss@maple.test",
+                                                      "name": "B", "role": "admin", "password": "a-long-pass"})
+    assert refused.status_code == 400 and "Nobody was added: choose staff or admin." in _text(refused)
+    assert 'value="boss@maple.test"' in _text(refused)  # what was typed is kept
+    short = maple_admin.post("/portal/users", data={"csrf_token": token, "email": "x@maple.test",
+                                                    "role": "practice", "password": "short"})
+    assert "the password must be at least 8 characters" in _text(short)
+
+    with app.app_context():
+        nurse = db.session.scalar(select(User).where(User.email == "nurse@maple.test"))
+    maple_admin.post(f"/portal/users/{nurse.id}/disable", data={"csrf_token": token})
+    assert client.get("/portal/messages").status_code in (302, 401)  # her session ended at once
+    with app.app_context():
+        dana = db.session.scalar(select(User).where(User.email == ADMIN))
+    own = maple_admin.post(f"/portal/users/{dana.id}/disable", data={"csrf_token": token}, follow_redirects=True)
+    assert "You cannot disable your own sign-in" in _text(own)
+    kept = [c.changes for c in _changes(app, world["maple"]) if c.what == "people"]
+    assert kept == [{"nurse@maple.test": [None, "Staff"]}, {"nurse@maple.test": ["can sign in", "disabled"]}]

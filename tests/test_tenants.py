@@ -14,7 +14,7 @@ from sqlalchemy import select
 from callcenter import schedule
 from callcenter.accounts import create_api_key
 from callcenter.extensions import db
-from callcenter.models import AuditEntry, CallRecording, Message, OnCallRotation
+from callcenter.models import AuditEntry, CallRecording, Message, OnCallRotation, User
 from tests.support import csrf_token, log_in, make_call, make_message, without_csrf_token
 
 MISSING = 99_999_999
@@ -27,6 +27,7 @@ PORTAL = {
     "/portal/messages/<message_id>/acknowledge": {"message_id": "message"},
     "/portal/messages/<message_id>/undo": {"message_id": "message"},
     "/portal/on-call/rotations/<rotation_id>/remove": {"rotation_id": "rotation"},
+    "/portal/users/<user_id>/disable": {"user_id": "person"},
 }
 API = {
     "/api/v1/calls/<call_id>": {"call_id": "call"},
@@ -64,7 +65,7 @@ def harbors(app, world) -> dict[str, int]:
                                          "18:00-08:00")
         db.session.commit()
         return {"call": call, "message": message, "voicemail": voicemail.id, "recording": recording.id,
-                "rotation": rotation.id}
+                "rotation": rotation.id, "person": world["harbor_staff"]}
 
 
 def _path(rule: str, parts: dict[str, str], ids: dict[str, int] | None) -> str:
@@ -81,6 +82,7 @@ def _harbors_unchanged(app, harbors) -> None:
         assert db.session.get(Message, harbors["message"]).acknowledged_at is None
         assert db.session.get(Message, harbors["voicemail"]).needs_review is True
         assert db.session.get(OnCallRotation, harbors["rotation"]) is not None
+        assert db.session.get(User, harbors["person"]).active
 
 
 def test_maple_street_staff_get_harbors_objects_exactly_as_missing_ones(app, world, harbors):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -70,10 +71,19 @@ def _console_origins(config):
 
 @event.listens_for(Session, "after_commit")
 def _send_owed_webhooks(session: Session) -> None:
-    """A commit that wrote deliveries to practices' systems (callcenter/outbound.py) has the worker send them
-    now; if the job cannot be queued, the reconciler finds them due within its round."""
-    if outbound.owed_in(session) and has_app_context() and hasattr(current_app, "followups"):
-        current_app.followups.deliver_webhooks()
+    """A commit that wrote deliveries to practices' systems (callcenter/outbound.py) wakes the worker's sender
+    (ops/webhook_loop.py); if Redis will not take the wake-up, its next round finds them within seconds."""
+    if outbound.owed_in(session) and has_app_context() and hasattr(current_app, "redis"):
+        try:
+            current_app.redis.lpush(outbound.WAKE_KEY, "1")
+            current_app.redis.ltrim(outbound.WAKE_KEY, 0, 0)
+        except Exception as exc:
+            logging.getLogger(__name__).warning("could not wake the webhook sender: %s", type(exc).__name__)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_owed_webhooks(session: Session) -> None:
+    outbound.owed_in(session)  # what a rolled-back transaction wrote is not owed
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -9,7 +9,6 @@ queues it again, and every job is idempotent, so a retry or a duplicate does not
 from __future__ import annotations
 
 import logging
-import time
 
 from rq import Queue, Retry
 
@@ -55,11 +54,6 @@ class FollowUps:
         """Copy a recorded conversation from Twilio into the ledger, then delete it at Twilio; `again` when
         the reconciler found the copy overdue."""
         return self.launch("take_recording_copy", recording_id, key=f"{recording_id}{'-again' if again else ''}")
-
-    def deliver_webhooks(self) -> bool:
-        """Send the deliveries owed to practices' own systems now (callcenter/outbound.py); the reconciler
-        launches it again for any that are due, so it is not retried itself."""
-        return self.launch("deliver_webhooks", key=f"due-{int(time.time() * 10)}", retry=False)
 
     def reconcile(self, period: str) -> bool:
         """Run the reconciler once for this period (it is scheduled again, so it is not retried)."""

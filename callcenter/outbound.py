@@ -3,9 +3,10 @@ acknowledgement undone.
 
 An outbox: the delivery row is written in the same transaction as the change it tells of (a flush
 listener, so no code path that takes or acknowledges a message can forget it), so a change committed is a
-delivery owed whatever fails after. The worker sends it (a job launched after the commit; the reconciler
-for any whose job was lost or whose next attempt is due), signed with the practice's secret, retried with
-backoff, and after the last attempt marked failed for the practice's admin to see in the portal.
+delivery owed whatever fails after. A thread of each worker sends it (woken by the commit, and every few
+seconds anyway: ops/webhook_loop.py, apart from the queue of jobs patients wait on), signed with the
+practice's secret, retried with backoff, and after the last attempt marked failed for the practice's
+admin to see in the portal.
 
 Events are thin (ids, urgency, kind, times and the message's address in the practice API): the practice's
 system reads the message itself with its API key, so no patient data travels in a webhook.
@@ -26,9 +27,10 @@ import socket
 import time
 import uuid
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
@@ -38,6 +40,7 @@ from .practice_settings import SettingsError
 log = logging.getLogger(__name__)
 
 EVENTS = ("message.taken", "message.acknowledged", "message.unacknowledged", "test")
+WAKE_KEY = "cc:webhooks:wake"  # the worker's sender (ops/webhook_loop.py) waits on it
 # Seconds before each attempt after the first: a minute, 5 minutes, 30 minutes, 2, 6 and 12 hours (about
 # 21 hours in all); after the last, the delivery is failed and the practice's admin sees it.
 BACKOFF = (60, 300, 1800, 7200, 21600, 43200)
@@ -49,9 +52,10 @@ USER_AGENT = "AnsweringService-Webhooks/1"
 # The practice's address --------------------------------------------------------------------------------
 
 def check_url(url: str, *, allow_private: bool = False) -> str:
-    """A URL the service may post to: https (http too where private addresses are allowed, for a local
-    receiver), whose host is not (and does not resolve to) a private, loopback or link-local address: the
-    service's own Redis and database must not be reachable through a practice's setting."""
+    """A URL the service may post to: https on its standard port (http and any port too where private
+    addresses are allowed, for a local receiver), whose host is not (and does not resolve to) a private,
+    loopback or link-local address: the service's own Redis and database must not be reachable through a
+    practice's setting."""
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in (("https", "http") if allow_private else ("https",)) or not parts.hostname:
@@ -59,19 +63,48 @@ def check_url(url: str, *, allow_private: bool = False) -> str:
     if len(url) > 500:
         raise SettingsError("the address of your system is at most 500 characters")
     if not allow_private:
-        _public_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        if parts.port not in (None, 443):
+            raise SettingsError("the address of your system must use the standard https port (443)")
+        public_address(parts.hostname)
     return url
 
 
-def _public_host(host: str, port: int) -> None:
+def public_address(host: str) -> str:
+    """The address `host` resolves to, when every one it resolves to is public; SettingsError otherwise."""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+        addresses = [info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)]
     except (socket.gaierror, UnicodeError):
         raise SettingsError(f"{host} could not be found") from None
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if not ip.is_global:
             raise SettingsError(f"{host} is a private address; give the public address of your system")
+    return addresses[0]
+
+
+class _Pinned(HTTPAdapter):
+    """Connects to the address that was checked (a name may resolve elsewhere a moment later), while TLS
+    checks the certificate against the host's own name."""
+
+    def __init__(self, hostname: str):
+        self.hostname = hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs["server_hostname"] = self.hostname
+        pool_kwargs["assert_hostname"] = self.hostname
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+
+def post_pinned(url: str, address: str, body: bytes, headers: dict, *, verify: bool | str = True) -> requests.Response:
+    """POST to `url`, connecting to `address` (checked public) rather than resolving the name again."""
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    target = urlunsplit((parts.scheme, f"{host}:{parts.port or 443}", parts.path or "/", parts.query, ""))
+    with requests.Session() as session:
+        session.mount(f"https://{host}:{parts.port or 443}", _Pinned(parts.hostname))
+        return session.post(target, data=body, headers={**headers, "Host": parts.netloc}, timeout=TIMEOUT,
+                            allow_redirects=False, verify=verify)
 
 
 def new_secret() -> str:
@@ -170,6 +203,11 @@ def send_test(session: Session, practice_id: int) -> WebhookDelivery:
     practice = get_practice(session, practice_id)
     if not practice.webhook_url:
         raise SettingsError("set the address of your system first")
+    waiting = session.scalar(select(WebhookDelivery.id).where(
+        WebhookDelivery.practice_id == practice.id, WebhookDelivery.event == "test",
+        WebhookDelivery.status == "pending").limit(1))
+    if waiting is not None:  # one at a time: a test is not a way to fill the sender's rounds
+        raise SettingsError("a test event is already on its way; see how it went below first")
     now = utcnow()
     delivery = WebhookDelivery(practice_id=practice.id, event="test", next_attempt_at=now, created_at=now,
                                payload={"event": "test", "id": str(uuid.uuid4()), "at": now.isoformat(),
@@ -235,9 +273,11 @@ def _attempt(session: Session, delivery_id: int, now: datetime, http: requests.S
                    "X-Answering-Event": delivery.event, "X-Answering-Delivery": str(delivery.id),
                    "X-Answering-Signature": signature(practice.webhook_secret, int(time.time()), body)}
         try:
-            check_url(practice.webhook_url, allow_private=allow_private)  # its host may have moved since it was set
-            answer = http.post(practice.webhook_url, data=body, headers=headers, timeout=TIMEOUT,
-                               allow_redirects=False)
+            url = check_url(practice.webhook_url, allow_private=allow_private)  # its host may have moved since
+            if allow_private:
+                answer = http.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+            else:  # connect to the address just checked: a name cannot be pointed elsewhere in between
+                answer = post_pinned(url, public_address(urlsplit(url).hostname), body, headers)
             status = answer.status_code
             if not 200 <= status < 300:
                 error = f"answered {status}"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from redis.exceptions import RedisError
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from callcenter import (
     acd,
@@ -19,7 +19,6 @@ from callcenter import (
     escalation,
     ledger,
     outage,
-    outbound,
     recordings,
     retention,
     schedule,
@@ -31,7 +30,7 @@ from callcenter.callbacks import send_callback_sms as send_sms_for_task
 from callcenter.delivery import deliver_urgent
 from callcenter.extensions import db
 from callcenter.kept import forget_faults, noted_faults
-from callcenter.models import Message, Practice, SecurityEvent, WebhookDelivery
+from callcenter.models import Message, Practice, SecurityEvent
 from callcenter.reconciler import reconcile as reconcile_ledger
 from ivr.urls import public_url
 
@@ -137,7 +136,6 @@ def reconcile() -> dict:
     digests_made, digests_sent = _step("the practices' digests", _digests, app, default=([], []))
     surveyed = _step("satisfaction surveys", lambda: surveys.send_due(db.session, app.gateway, ledger.now()),
                      default=[])
-    webhooks_due = _step("practices' webhooks", _webhooks_due, app, default=0)
     return {"pages_called_down": escalated.called_down, "pages_raised": escalated.raised,
             "restored": report.restored_to_queue, "removed": report.removed_from_queue,
             "without_outcome": report.without_outcome, "stuck_connecting": report.stuck_connecting,
@@ -149,23 +147,7 @@ def reconcile() -> dict:
             "audit_sealed": sealed, "recordings_removed": removed,
             "conversations_removed": conversations_removed, "recording_copies_relaunched": copies,
             "gaps_told": gaps_told, "raised_to_worklist": unowned, "digests_made": digests_made,
-            "digests_sent": digests_sent, "surveys_sent": surveyed, "webhooks_due": webhooks_due}
-
-
-def _webhooks_due(app) -> int:
-    """Deliveries to practices' systems whose attempt is due (a job lost, or a retry's time come): sent by a job."""
-    due = db.session.scalar(select(func.count(WebhookDelivery.id)).where(
-        WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= ledger.now())) or 0
-    db.session.commit()
-    if due:
-        app.followups.deliver_webhooks()
-    return due
-
-
-def deliver_webhooks() -> list[int]:
-    """Send the deliveries owed to practices' own systems whose attempt is due (callcenter/outbound.py)."""
-    app = current_app
-    return outbound.send_due(db.session, ledger.now(), allow_private=app.config.get("WEBHOOKS_ALLOW_PRIVATE", False))
+            "digests_sent": digests_sent, "surveys_sent": surveyed}
 
 
 def _first_in(app, key: str, seconds: int) -> bool:

@@ -19,7 +19,7 @@ from rq.exceptions import SchedulerNotFound
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 
-from . import offer_loop
+from . import offer_loop, webhook_loop
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY = 30  # seconds
@@ -106,13 +106,14 @@ def _ticker(app: Flask, stop: threading.Event) -> None:
 def run_worker(app: Flask, burst: bool = False) -> None:
     """Work the queue in this process (SimpleWorker: jobs share the app context and its pools)."""
     stop = threading.Event()
-    offers_stop = None
+    offers_stop = webhooks_stop = None
     if burst:
         _scheduler(app, stop, burst=True)
     else:
         threading.Thread(target=_ticker, args=(app, stop), daemon=True, name="ticker").start()
         threading.Thread(target=_scheduler, args=(app, stop), daemon=True, name="scheduler").start()
         _, offers_stop = offer_loop.start(app)
+        webhooks_stop = webhook_loop.start(app)
     with app.app_context():
         worker = SimpleWorker([app.task_queue], connection=app.redis)
         try:
@@ -121,3 +122,4 @@ def run_worker(app: Flask, burst: bool = False) -> None:
             stop.set()
             if offers_stop is not None:
                 offers_stop.set()
+                webhooks_stop.set()

@@ -16,9 +16,9 @@ from callcenter import outbound
 from callcenter.extensions import db
 from callcenter.models import Practice, WebhookDelivery
 from callcenter.practice_settings import SettingsError
-from ops.jobs import deliver_webhooks, reconcile
+from ops import webhook_loop
 from tests.conftest import LiveServer
-from tests.support import PATIENT, csrf_token, log_in, make_message
+from tests.support import PATIENT, csrf_token, eventually, log_in, make_message
 
 
 class Receiver:
@@ -66,7 +66,7 @@ def _deliveries(app) -> list[WebhookDelivery]:
 def _send(app, now: datetime | None = None) -> list[int]:
     with app.app_context():
         if now is None:
-            return deliver_webhooks()  # the worker's job
+            return webhook_loop.run_round(app)  # the worker's sender, one round
         return outbound.send_due(db.session, now, allow_private=True)
 
 
@@ -76,8 +76,7 @@ def test_a_message_taken_and_acknowledged_reach_the_practices_system_signed_and_
                               caller_name="Pat Doe")
     make_message(app, world["harbor"])  # Harbor has no system set: nothing is owed to anyone for it
     assert [d.event for d in _deliveries(app)] == ["message.taken"]
-    jobs = [job_id for job_id in app.task_queue.job_ids if job_id.startswith("deliver_webhooks-due")]
-    assert jobs, "the commit had the worker send it at once"
+    assert app.redis.lpop(outbound.WAKE_KEY), "the commit woke the worker's sender"
 
     assert len(_send(app)) == 1
     [got] = receiver.received
@@ -120,14 +119,18 @@ def test_a_system_that_does_not_answer_is_tried_again_with_backoff_then_failed_a
     assert 'data-status="failed"' in maple_admin.get("/portal/webhooks").get_data(as_text=True)
 
 
-def test_a_delivery_whose_job_was_never_queued_is_sent_by_the_reconcilers_round(app, world, hooked, receiver):
+def test_a_delivery_owed_while_redis_was_away_is_sent_by_the_senders_next_round(app, world, hooked, receiver):
+    """The wake-up is a hint: the sender's own round (every few seconds, in every worker) finds what is due,
+    and a worker that dies mid-round leaves its claimed delivery to be tried again a minute later."""
     make_message(app, world["maple"])
-    app.task_queue.empty()  # the job that was queued is lost (Redis restarted without its data, say)
-    with app.app_context():
-        assert reconcile()["webhooks_due"] == 1
-    assert any(job_id.startswith("deliver_webhooks-due") for job_id in app.task_queue.job_ids)
-    _send(app)
+    app.redis.delete(outbound.WAKE_KEY)  # the wake-up is lost (Redis restarted without its data, say)
+    stop = webhook_loop.start(app, every=0.2)
+    try:
+        eventually(lambda: receiver.received)
+    finally:
+        stop.set()
     assert [r["event"] for r in receiver.received] == ["message.taken"]
+    assert [d.status for d in _deliveries(app)] == ["delivered"]
 
 
 def test_a_test_event_and_a_new_secret(app, world, hooked, receiver, maple_admin):
@@ -145,11 +148,13 @@ def test_a_test_event_and_a_new_secret(app, world, hooked, receiver, maple_admin
 
 @pytest.mark.parametrize("url, why", [
     ("http://93.184.216.34/hook", "must start with https://"),
-    ("https://127.0.0.1:6379/", "is a private address"),
+    ("https://127.0.0.1:6379/", "standard https port"),
+    ("https://127.0.0.1/", "is a private address"),
     ("https://10.1.2.3/hook", "is a private address"),
     ("https://169.254.169.254/latest/meta-data", "is a private address"),
     ("https://localhost/hook", "is a private address"),
     ("https://[::1]/hook", "is a private address"),
+    ("https://93.184.216.34:6379/hook", "standard https port"),
 ])
 def test_a_practices_address_can_never_point_at_the_services_own_network(url, why):
     with pytest.raises(SettingsError, match=why):
@@ -166,3 +171,43 @@ def test_an_address_refused_in_the_portal_says_why_and_keeps_what_was_typed(app,
     assert 'value="https://10.0.0.7/x"' in answer.get_data(as_text=True)
     log_in(client, "desk@maple.test")
     assert client.get("/portal/webhooks").status_code == 403  # the practice's admin only
+
+
+def test_a_delivery_connects_to_the_address_that_was_checked_with_tls_for_the_systems_own_name(tmp_path):
+    """The name is resolved and checked once, and the connection made to that address (a name pointed at
+    the service's own network a moment later changes nothing), while TLS still checks the certificate
+    against the practice system's own name."""
+    import ssl
+
+    import requests
+    import trustme
+    from werkzeug.serving import make_server
+
+    authority = trustme.CA()
+    got = []
+
+    def system(environ, start_response):
+        got.append(environ.get("HTTP_HOST"))
+        start_response("204 No Content", [])
+        return [b""]
+
+    for name, expect_ok in (("hooks.maple.example", True), ("someone-else.example", False)):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        authority.issue_cert(name).configure_cert(context)
+        server = make_server("127.0.0.1", 0, system, ssl_context=context)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        bundle = tmp_path / "ca.pem"
+        authority.cert_pem.write_to_path(str(bundle))
+        url = f"https://hooks.maple.example:{server.server_port}/answering"
+        try:
+            if expect_ok:
+                answer = outbound.post_pinned(url, "127.0.0.1", b"{}", {}, verify=str(bundle))
+                assert answer.status_code == 204
+                assert got == [f"hooks.maple.example:{server.server_port}"]
+            else:
+                with pytest.raises(requests.exceptions.SSLError):
+                    outbound.post_pinned(url, "127.0.0.1", b"{}", {}, verify=str(bundle))
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -106,10 +106,7 @@ def configure_practice(
     steps = parse_page_minutes(page_minutes) if page_minutes else None
     emergency = None
     if emergency_number:
-        try:
-            emergency = normalize_number(emergency_number)
-        except AccountError as exc:
-            raise SettingsError(f"the emergency line: {exc}") from exc
+        emergency = clinician_number(emergency_number, "the emergency line")
     if greeting is not None:
         practice.greeting = _text(greeting)
     if menu is not None:
@@ -238,9 +235,19 @@ def clinician_number(number: str | None, what: str = "the clinician's number") -
     if not number:
         return None
     try:
-        return normalize_number(number)
+        found = normalize_number(number)
     except AccountError as exc:
         raise SettingsError(f"{what}: {exc}") from exc
+    return north_american(found, what)
+
+
+def north_american(number: str, what: str) -> str:
+    """The service dials patients' clinicians in the US and Canada only: a number elsewhere (premium
+    international lines included) is refused, so that no setting can make the service's Twilio account dial
+    abroad."""
+    if not number.startswith("+1") or len(number) != 12:
+        raise SettingsError(f"{what}: only US and Canadian numbers (+1 and ten digits) can be dialled")
+    return number
 
 
 def on_call_people(name: str, number: str, backup_name: str | None,

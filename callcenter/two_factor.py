@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from .accounts import AccountError
 from .models import SecurityEvent, User
 
-REQUIRED_ROLES = ("supervisor", "admin")
+# A practice's admin too: they route urgent callers (on-call numbers, the emergency line) and add people.
+REQUIRED_ROLES = ("supervisor", "admin", "practice_admin")
 ISSUER = "Answering service"
 RECOVERY_CODES = 10
 STEP = 30  # seconds

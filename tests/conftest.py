@@ -162,16 +162,26 @@ def world(app, password_hash):
 
 
 @pytest.fixture
-def maple_admin(app, world, password_hash):
-    """Dana Lee, Maple Street's own admin (its settings, hours, rotations, webhooks), logged in to the portal."""
-    from tests.support import MAPLE_ADMIN, log_in
+def maple_admin_account(app, world, password_hash):
+    """Dana Lee, Maple Street's own admin (its settings, hours, rotations, webhooks, people). Like the
+    supervisors, she signs in with a code from her authenticator app (tests.support.log_in types it)."""
+    from tests.support import MAPLE_ADMIN
 
     with app.app_context():
-        create_user(db.session, MAPLE_ADMIN, PASSWORD, "practice_admin", world["maple"], "Dana Lee",
-                    password_hash=password_hash)
+        dana = create_user(db.session, MAPLE_ADMIN, PASSWORD, "practice_admin", world["maple"], "Dana Lee",
+                           password_hash=password_hash)
+        dana.totp_secret = SUPERVISOR_TOTP
         db.session.commit()
+    return MAPLE_ADMIN
+
+
+@pytest.fixture
+def maple_admin(app, maple_admin_account):
+    """Dana Lee, logged in to the portal (a test client)."""
+    from tests.support import log_in
+
     browser = app.test_client()
-    assert log_in(browser, MAPLE_ADMIN).status_code == 302
+    assert log_in(browser, maple_admin_account).status_code == 302
     return browser
 
 

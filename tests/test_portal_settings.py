@@ -160,6 +160,12 @@ def test_on_call_rotations_are_added_and_removed_in_the_portal(app, world, maple
     assert "The rotation was not added:" in _text(refused)
     assert 'value="Dr. Park"' in _text(refused)
 
+    abroad = maple_admin.post("/portal/on-call/rotations", data={
+        "csrf_token": token, "name": "Dr. Abroad", "number": "+44 20 7946 0000", "days": "mon", "hours": "17:00-08:00"})
+    assert "only US and Canadian numbers (+1 and ten digits) can be dialled" in _text(abroad)  # no toll fraud
+    emergency = maple_admin.post("/portal/settings", data=_form(maple_admin, emergency_number="+882 1234 5678"))
+    assert emergency.status_code == 400 and "the emergency line:" in _text(emergency)
+
     maple_admin.post(f"/portal/on-call/rotations/{rotation_id}/remove", data={"csrf_token": token})
     with app.app_context():
         assert db.session.get(OnCallRotation, rotation_id) is None
@@ -177,7 +183,7 @@ def test_the_command_line_keeps_its_changes_too(app, world, cli):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_a_practice_admin_changes_the_greeting_in_chromium(app, live_app, world, maple_admin, browser):
+def test_a_practice_admin_changes_the_greeting_in_chromium(app, live_app, world, maple_admin_account, browser):
     expect = playwright_sync.expect
     page = browser.new_context().new_page()
     refused = csp_refusals(page)

@@ -60,7 +60,9 @@ def _page(values: dict, hours: dict, status: int = 200):
     return render_template("portal/settings.html", section="settings", values=values, hours=hours, changes=changes,
                            optional=OPTIONAL, always=ALWAYS_OFFERED, option_words=OPTION_WORDS,
                            weekdays=list(zip(WEEKDAYS, DAY_NAMES, strict=True)), min_wait=MIN_MAX_WAIT // 60,
-                           max_wait=MAX_MAX_WAIT // 60), status
+                           max_wait=MAX_MAX_WAIT // 60,
+                           service_delays=[current_app.config[key] // 60 for key in (
+                               "PAGE_CALL_DOWN_AFTER", "PAGE_BACKUP_AFTER", "PAGE_SUPERVISOR_AFTER")]), status
 
 
 @portal_bp.get("/settings")
@@ -77,6 +79,15 @@ def _whole_number(raw: str | None, what: str) -> int:
         raise SettingsError(f"{what} is a whole number (not {raw!r})") from None
 
 
+def _max_wait(form) -> int | None:
+    """The longest wait in seconds, from the minutes typed; None (as it is) when the minutes shown were left
+    as they were, so that a wait of 90 s set on the command line is not rounded by saving something else."""
+    minutes = _whole_number(form.get("max_wait_minutes"), "The longest wait in minutes")
+    if form.get("max_wait_shown") == str(minutes):
+        return None
+    return minutes * 60
+
+
 def _settings_from(form) -> dict:
     """The settings as `change_settings` takes them, from the form (checked by the domain's own rules)."""
     delays = [form.get(f"page_{step}", "").strip() for step in ("call_down", "backup", "supervisors")]
@@ -85,7 +96,7 @@ def _settings_from(form) -> dict:
         "instructions": form.get("instructions", ""),
         "options": [*ALWAYS_OFFERED, *(o for o in OPTIONAL if form.get(f"option_{o}"))],
         "languages": ["en", "es"] if form.get("spanish") else ["en"],
-        "max_wait": _whole_number(form.get("max_wait_minutes"), "The longest wait in minutes") * 60,
+        "max_wait": _max_wait(form),
         "emergency_number": form.get("emergency_number", "").strip(),
         "page_minutes": ",".join(delays) if any(delays) else "",
         "digest_at": form.get("digest_at", "").strip() or "07:00",
@@ -113,12 +124,11 @@ def _as_typed(form) -> dict:
             "recording_retention_days": form.get("recording_retention_days", "")}
 
 
-def _saved(change: PracticeChange | None) -> None:
+def _saved(change: PracticeChange | None, then: str = "It applies from the next call.") -> None:
     if change is None:
         flash("Nothing had changed.", "ok")
     else:
-        flash("Saved: " + ", ".join(sorted(change.changes)).replace("_", " ") + ". Callers hear it from the next call.",
-              "ok")
+        flash("Saved: " + ", ".join(sorted(change.changes)).replace("_", " ") + ". " + then, "ok")
 
 
 @portal_bp.post("/settings")
@@ -153,7 +163,7 @@ def hours_save():
         flash(f"Nothing was saved: {exc}.", "error")
         typed = {**hours_of(g.practice), **week, "add_holiday": request.form.get("add_holiday", "")}
         return _page(values_of(g.practice), typed, 400)
-    _saved(change)
+    _saved(change, "Calls from now on are answered by these hours.")
     return redirect(url_for("portal.settings") + "#hours")
 
 

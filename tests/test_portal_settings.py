@@ -234,3 +234,17 @@ def test_a_practice_admin_adds_and_disables_the_practices_own_people(app, world,
     assert "You cannot disable your own sign-in" in _text(own)
     kept = [c.changes for c in _changes(app, world["maple"]) if c.what == "people"]
     assert kept == [{"nurse@maple.test": [None, "Staff"]}, {"nurse@maple.test": ["can sign in", "disabled"]}]
+
+
+def test_saving_the_form_leaves_a_wait_set_in_seconds_as_it_was(app, world, cli, maple_admin):
+    """The portal shows the longest wait in whole minutes: 90 s set on the command line reads "1", and saving
+    the greeting must not round it to 60 s."""
+    configured = cli.invoke(args=["practice", "configure", "--practice", str(world["maple"]), "--max-wait", "90"])
+    assert configured.exit_code == 0
+    page = _text(maple_admin.get("/portal/settings"))
+    assert 'name="max_wait_minutes" type="number" min="1" max="60" value="1"' in page
+    maple_admin.post("/portal/settings", data=_form(maple_admin, greeting="Hello", max_wait_minutes="1",
+                                                    max_wait_shown="1"))
+    with app.app_context():
+        maple = db.session.get(Practice, world["maple"])
+        assert (maple.greeting, maple.max_wait_seconds) == ("Hello", 90)

@@ -154,7 +154,8 @@ class ConsoleNamespace(Namespace):
         sessions.socket_watch(current_app._get_current_object()).opened(request.sid, session.get(signin.SESSION_KEY),
                                                                           current_user.id)
         _epochs[request.sid] = current_app.presence.epoch()
-        _heartbeat()
+        if not (isinstance(auth, dict) and auth.get("view") == "wallboard"):  # a wallboard answers no calls
+            _heartbeat()
         join_room(staff_room(current_user.id))
         if current_user.role in ("supervisor", "admin"):
             join_room(SUPERVISORS_ROOM)
@@ -248,8 +249,13 @@ class ConsoleNamespace(Namespace):
     @console_event
     def on_log_agent_out(self, data):
         """`{agent_id}` (supervisors): end that agent's sessions and close their consoles, in every web process."""
-        supervisor = _agent()
-        agent = acd.may_log_out(db.session, supervisor, _id(data, "agent_id", "an agent"))
+        supervisor, app = _agent(), current_app
+        agent = acd.steerable(db.session, supervisor, _id(data, "agent_id", "an agent"))
+        try:
+            acd.may_log_out(db.session, app.presence, app.offers, supervisor, agent.id, ledger.now())
+        finally:  # set away even when refused: their console, and the floor, show it
+            app.console.queue_changed()
+            app.console.desk_changed(agent)
         signin.log_out_everywhere(db.session, agent.email, f"supervisor {supervisor.email}")
         db.session.add(AuditEntry(user_id=supervisor.id, action="log_out", object_type="agent", object_id=agent.id))
         db.session.commit()

@@ -103,12 +103,20 @@ def set_away_by(session: Session, presence: Presence, offers: Offers, supervisor
     return agent
 
 
-def may_log_out(session: Session, supervisor: User, agent_id: int) -> User:
-    """The agent a supervisor is about to log out: never one who is talking to a patient (closing their console
-    would drop the caller), so the supervisor sets them away and logs them out once the call has ended."""
+def may_log_out(session: Session, presence: Presence, offers: Offers, supervisor: User, agent_id: int,
+                now: datetime) -> User:
+    """The agent a supervisor is about to log out. They are set away first (a ringing call moves on, and no
+    offer can be accepted from then on), then: never one who is talking to a patient (closing their console
+    would drop the caller) or wrapping up a call (their notes would be lost). Commits the away first."""
     agent = steerable(session, supervisor, agent_id)
-    if desk.current_call(session, agent) is not None:
-        raise Refused(f"{agent.name} is on a call. Set them away now, and log them out once the call has ended.")
+    set_away(session, presence, offers, agent, "other", now)
+    session.commit()
+    call = desk.current_call(session, agent)
+    if call is not None and call.state == "completed":
+        raise Refused(f"{agent.name} is wrapping up a call. They are set away now; log them out once it is saved.")
+    if call is not None:
+        raise Refused(f"{agent.name} is on a call. They are set away now, so no more calls come; log them out "
+                      "once the call has ended.")
     return agent
 
 
@@ -377,10 +385,17 @@ def _match(session, queue, presence, offers, now, settings, result, ring=None) -
         if offer is None:
             continue
         free.remove(agent_id)
+        # The floor says "ringing" before the console rings; the ledger's row for it is written after the ring
+        # (it may wait on the database), and only while it is still true: an agent quick enough to accept
+        # meanwhile is on the call, and a later "ringing" row would say otherwise.
+        noted = presence.note_state(agent_id, "ringing", None, now)
         if ring is not None:
             ring(offer)
         ledger.record_for(session, call_id, "offered", {"agent": agent_id, "offer": offer.id})
-        enter_state(session, presence, agent_id, "ringing", now, call_id=call_id)
+        state = presence.state_of(agent_id)
+        if noted and state is not None and state[0] == "ringing":
+            session.execute(insert(AgentStateChange).values(agent_id=agent_id, state="ringing", reason=None,
+                                                            call_id=call_id, at=now))
         result.offered.append(offer)
 
 

@@ -106,6 +106,23 @@ def test_the_console_rings_before_the_database_has_the_offer_written(app, world,
     assert ("offered", {"agent": world["alice"], "offer": app.offers.of_call(call_id).id}) in _events(app, call_id)
 
 
+def test_an_agent_who_accepts_while_the_round_writes_its_rows_is_not_written_down_as_ringing(app, world):
+    """The console rings before the round's rows are written: an agent who accepts in that moment (on another
+    web process) is on the call, and neither the floor nor the ledger's last state may say "ringing"."""
+    _available(app, world["alice"], T - timedelta(minutes=5))
+    waiting_call(app)
+
+    def accepted_at_once(offer):
+        app.presence.note_state(offer.agent_id, "on_call", None, T)  # as acd.accept's enter_state does
+    with app.app_context():
+        acd.run_round(db.session, app.call_queue, app.presence, app.offers, T, app.acd, ring=accepted_at_once)
+        db.session.commit()
+        states = db.session.scalars(select(AgentStateChange.state).where(
+            AgentStateChange.agent_id == world["alice"]).order_by(AgentStateChange.id)).all()
+    assert app.presence.state_of(world["alice"])[0] == "on_call"
+    assert "ringing" not in states
+
+
 def test_one_call_rings_one_agent_and_one_agent_rings_for_one_call(app, world):
     _available(app, world["alice"], T - timedelta(minutes=5))
     _available(app, world["bob"], T - timedelta(minutes=1))

@@ -162,9 +162,10 @@ def test_a_supervisor_logs_an_agent_out_everywhere_but_never_off_a_call(app, wor
     assert answer_call(app, alice, call_id)["ok"]
 
     refused = ask(sam, "log_agent_out", {"agent_id": world["alice"]})
-    assert refused == {"ok": False, "error": "Alice is on a call. Set them away now, and log them out once the "
-                                             "call has ended."}
+    assert refused == {"ok": False, "error": "Alice is on a call. They are set away now, so no more calls come; "
+                                             "log them out once the call has ended."}
     assert alice.is_connected("/console")
+    assert ask(alice, "snapshot")["me"]["available"] is False  # nothing more is offered to her meanwhile
 
     assert ask(sam, "log_agent_out", {"agent_id": world["bob"]}) == {"ok": True}
     assert not bob.is_connected("/console")  # closed by the server, as in every web process
@@ -174,6 +175,20 @@ def test_a_supervisor_logs_an_agent_out_everywhere_but_never_off_a_call(app, wor
             User.email == "bob@example.test", LoginSession.ended_at.is_(None))) is None
         assert "log_out" in db.session.scalars(select(AuditEntry.action).where(
             AuditEntry.user_id == world["sam"], AuditEntry.object_id == world["bob"])).all()
+
+
+def test_a_wallboard_never_counts_its_supervisor_as_on_duty(app, world):
+    """An agent's console is someone who can answer (a heartbeat on connecting); a wallboard is not."""
+    from callcenter.extensions import socketio
+    from tests.support import NAMESPACE
+
+    browser = app.test_client()
+    assert log_in(browser, "sam@example.test").status_code == 302
+    wall = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=browser, auth={"view": "wallboard"})
+    assert wall.is_connected(NAMESPACE)
+    assert world["sam"] not in app.presence.alive(0)
+    console = socketio.test_client(app, namespace=NAMESPACE, flask_test_client=browser)
+    assert console.is_connected(NAMESPACE) and world["sam"] in app.presence.alive(0)
 
 
 @pytest.mark.browser

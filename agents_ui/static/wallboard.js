@@ -204,6 +204,7 @@ const connection = connect({
   keepaliveUrl: root.getAttribute("data-keepalive-url"),
   loginUrl: root.getAttribute("data-login-url"),
   heartbeatEvery: 0,
+  auth: { view: "wallboard" },  // not an agent's console: it never counts as someone on duty
   feedback: notices,
   onConnection: function (live) { showConnection(byId("connection"), live); },
   onSnapshot: function (snapshot) {

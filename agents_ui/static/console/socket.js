@@ -22,7 +22,7 @@ const DID_NOT_WORK = "That did not work. Please try again.";
 // feedback ({showError, clearError}) for the answers to `send`.
 export function connect(options) {
   // Websocket only: any web process can hold the socket, with no sticky sessions behind a proxy.
-  const socket = window.io(options.namespace, { transports: ["websocket"] });
+  const socket = window.io(options.namespace, { transports: ["websocket"], auth: options.auth || {} });
   const feedback = options.feedback;
 
   // Send an event; `done` runs with the ack when it says ok, errors are shown to the agent.

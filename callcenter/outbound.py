@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy import delete, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from .models import Message, Practice, WebhookDelivery, utcnow
@@ -297,6 +297,20 @@ def _attempt(session: Session, delivery_id: int, now: datetime, http: requests.S
             delivery.next_attempt_at = now + timedelta(seconds=BACKOFF[delivery.attempts - 1])
     session.commit()
     return error is None
+
+
+KEEP_DAYS = 90  # deliveries delivered or failed are kept this long for the practice to look back on
+
+
+def purge(session: Session, now: datetime, limit: int = 1000) -> int:
+    """Forget deliveries delivered or failed more than KEEP_DAYS ago (at most `limit` at a time)."""
+    old = session.scalars(select(WebhookDelivery.id).where(
+        WebhookDelivery.status != "pending", WebhookDelivery.created_at < now - timedelta(days=KEEP_DAYS))
+        .limit(limit)).all()
+    if old:
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(old)))
+    session.commit()
+    return len(old)
 
 
 def recent(session: Session, practice_id: int, limit: int = 50) -> list[WebhookDelivery]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from flask import Flask
 
@@ -33,10 +34,17 @@ def wake(app: Flask) -> None:
         log.warning("could not wake the webhook sender: %s", type(exc).__name__)
 
 
+PURGE_EVERY = 3600.0  # seconds between two purges of old deliveries by one sender
+_purged = {"at": 0.0}
+
+
 def run_round(app: Flask) -> list[int]:
-    """Send the deliveries due now; the ids delivered."""
+    """Send the deliveries due now; the ids delivered. Once an hour, forget those past outbound.KEEP_DAYS."""
     with app.app_context():
         try:
+            if time.monotonic() - _purged["at"] > PURGE_EVERY:
+                _purged["at"] = time.monotonic()
+                outbound.purge(db.session, ledger.now())
             return outbound.send_due(db.session, ledger.now(),
                                      allow_private=app.config.get("WEBHOOKS_ALLOW_PRIVATE", False))
         finally:

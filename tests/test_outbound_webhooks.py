@@ -211,3 +211,15 @@ def test_a_delivery_connects_to_the_address_that_was_checked_with_tls_for_the_sy
         finally:
             server.shutdown()
             server.server_close()
+
+
+def test_deliveries_done_with_are_forgotten_after_ninety_days_and_pending_ones_never(app, world, hooked, receiver):
+    make_message(app, world["maple"])
+    _send(app)
+    receiver.status = 500
+    make_message(app, world["maple"])
+    _send(app)  # this one waits for its next try
+    later = datetime.now(UTC) + timedelta(days=outbound.KEEP_DAYS + 1)
+    with app.app_context():
+        assert outbound.purge(db.session, later) == 1
+    assert [d.status for d in _deliveries(app)] == ["pending"]

@@ -85,9 +85,14 @@ def _harbors_unchanged(app, harbors) -> None:
         assert db.session.get(User, harbors["person"]).active
 
 
-def test_maple_street_staff_get_harbors_objects_exactly_as_missing_ones(app, world, harbors):
+@pytest.mark.parametrize("who", ["desk@maple.test", "admin"])
+def test_maple_street_staff_get_harbors_objects_exactly_as_missing_ones(app, world, harbors, who, request):
+    """As Maple's front desk, and as Maple's own admin (who may change Maple's rotations and people: never
+    Harbor's)."""
     desk = app.test_client()
-    assert log_in(desk, "desk@maple.test").status_code == 302
+    if who == "admin":
+        who = request.getfixturevalue("maple_admin_account")
+    assert log_in(desk, who).status_code == 302
     token = csrf_token(desk.get("/portal/messages"))
     for rule, methods in _routes(app, "/portal/").items():
         for method in methods:

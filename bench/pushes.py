@@ -926,24 +926,34 @@ def chart(result: dict, path: Path) -> bool:
     except ImportError:
         return False
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.2))
-    lat = result["latency"]
-    names = ["baseline", "app", "two_process"]
-    labels = ["raw emit", "app A→A", "app B→A"]
-    p50 = [lat[k]["p50_ms"] for k in names]
-    p90 = [lat[k]["p90_ms"] for k in names]
-    left.bar([f"{label}\np50 {v:.1f} ms" for label, v in zip(labels, p50, strict=True)], p50, 0.5,
-             color=["#9bbb59", "#c0504d", "#1f4e79"],
-             yerr=[[0] * 3, [max(0.0, b - a) for a, b in zip(p50, p90, strict=True)]], capsize=4)
-    left.set_ylabel("ms from the request to the push, p50 (whisker: p90)")
-    left.set_title(f"Push latency: app {result['latency_ratio']:.2f}× raw")
+    origin, offer = result.get("origin"), result.get("offer_origin")
+    if origin and offer and offer.get("n"):  # from the change itself: the goals' pairs
+        bars = [("raw: emit →\nreceive", origin["baseline"], "#9bbb59"),
+                ("app: queued →\nqueue push", origin["app"], "#1f4e79"),
+                ("app: queued →\nconsole rings", offer, "#c0504d")]
+        left.set_title(f"From the change: offer {result['offer_ratio']:.2f}×, push {result['origin_ratio']:.2f}× raw")
+        left.set_ylabel("ms from the change to the push, p50 (whisker: p90)")
+    else:
+        lat = result["latency"]
+        bars = [("raw emit", lat["baseline"], "#9bbb59"), ("app A→A", lat["app"], "#c0504d"),
+                ("app B→A", lat["two_process"], "#1f4e79")]
+        left.set_title(f"Push latency: app {result['latency_ratio']:.2f}× raw")
+        left.set_ylabel("ms from the request to the push, p50 (whisker: p90)")
+    p50 = [stats["p50_ms"] for _, stats, _ in bars]
+    p90 = [stats["p90_ms"] for _, stats, _ in bars]
+    left.bar([f"{label}\np50 {v:.1f} ms" for (label, _, _), v in zip(bars, p50, strict=True)], p50, 0.5,
+             color=[colour for _, _, colour in bars],
+             yerr=[[0] * len(bars), [max(0.0, b - a) for a, b in zip(p50, p90, strict=True)]], capsize=4)
+    left.tick_params(axis="x", labelsize=8)
 
     fan = result["fanout"]
+    prefix = "origin_" if "origin_last" in fan["app"] and fan["app"]["origin_last"].get("n") else ""
     x = range(3)
     for offset, key, colour, label in ((-0.2, "baseline", "#9bbb59", "raw broadcast"),
                                        (0.2, "app", "#c0504d", "app")):
-        values = [fan[key][part]["p50_ms"] for part in ("first", "median", "last")]
-        bars = middle.bar([i + offset for i in x], values, 0.4, color=colour, label=label)
-        middle.bar_label(bars, fmt="{:.0f}", fontsize=8)
+        values = [fan[key][prefix + part]["p50_ms"] for part in ("first", "median", "last")]
+        drawn = middle.bar([i + offset for i in x], values, 0.4, color=colour, label=label)
+        middle.bar_label(drawn, fmt="{:.0f}", fontsize=8)
     middle.set_xticks(list(x), ["first console", "median console", "last console"])
     middle.set_ylabel("ms after the change (p50 of rounds)")
     middle.set_title(f"Fan-out to {result['consoles']:,}: app {result['fanout_ratio']:.2f}× raw")

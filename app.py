@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -74,11 +73,7 @@ def _send_owed_webhooks(session: Session) -> None:
     """A commit that wrote deliveries to practices' systems (callcenter/outbound.py) wakes the worker's sender
     (ops/webhook_loop.py); if Redis will not take the wake-up, its next round finds them within seconds."""
     if outbound.owed_in(session) and has_app_context() and hasattr(current_app, "redis"):
-        try:
-            current_app.redis.lpush(outbound.WAKE_KEY, "1")
-            current_app.redis.ltrim(outbound.WAKE_KEY, 0, 0)
-        except Exception as exc:
-            logging.getLogger(__name__).warning("could not wake the webhook sender: %s", type(exc).__name__)
+        outbound.wake(current_app.redis)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -191,6 +191,17 @@ def _outbox(session: Session, _flush_context) -> None:
         session.info["webhooks_owed"] = True
 
 
+def wake(redis) -> None:
+    """Wake the worker's sender now (one round trip; a best effort: its own round finds them within seconds)."""
+    try:
+        pipe = redis.pipeline()
+        pipe.lpush(WAKE_KEY, "1")
+        pipe.ltrim(WAKE_KEY, 0, 0)
+        pipe.execute()
+    except Exception as exc:
+        log.warning("could not wake the webhook sender: %s", type(exc).__name__)
+
+
 def owed_in(session: Session) -> bool:
     """Whether the transaction just committed wrote deliveries (then the worker should send them now)."""
     return bool(session.info.pop("webhooks_owed", False))

@@ -94,17 +94,14 @@ def practice_configure(practice_id, greeting, options, languages, max_wait, inst
                        emergency_number, survey, page_minutes) -> None:
     """Set a practice's greeting, menu, languages, maximum wait, agent instructions and queue capacity."""
     try:
-        practice, _ = change_settings(db.session, practice_id, by="command line", greeting=greeting, options=options,
-                                      languages=languages, max_wait=max_wait, instructions=instructions,
-                                      queue_capacity=queue_capacity,
-                                      sms_names_practice=None if sms_names_practice is None
-                                      else sms_names_practice == "yes",
-                                      recording_retention_days=recording_retention_days,
-                                      records_calls=None if record_calls is None else record_calls == "yes",
-                                      digest_at=digest_at, digest_emails=digest_emails,
-                                      emergency_number=emergency_number,
-                                      survey=None if survey is None else survey == "yes",
-                                      page_minutes=page_minutes)
+        practice, _ = change_settings(
+            db.session, practice_id, by="command line", greeting=greeting, options=options, languages=languages,
+            max_wait=max_wait, instructions=instructions, queue_capacity=queue_capacity,
+            sms_names_practice=None if sms_names_practice is None else sms_names_practice == "yes",
+            recording_retention_days=recording_retention_days,
+            records_calls=None if record_calls is None else record_calls == "yes",
+            digest_at=digest_at, digest_emails=digest_emails, emergency_number=emergency_number,
+            survey=None if survey is None else survey == "yes", page_minutes=page_minutes)
         db.session.commit()
     except AccountError as exc:
         _fail(exc)

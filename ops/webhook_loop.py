@@ -2,7 +2,7 @@
 from RQ's queue, so that a practice's slow or silent system can never hold up the jobs patients wait on
 (pages, callback texts, the reconciler).
 
-It wakes the moment a commit owes deliveries (`WAKE_KEY`, pushed by app.py's after-commit hook) and at
+It wakes the moment a commit owes deliveries (`outbound.wake`, from app.py's after-commit hook) and at
 least every ROUND_EVERY seconds, and sends what is due: deliveries are claimed row by row in the database,
 so two workers never send one twice, and a worker that dies leaves them for the next.
 """
@@ -21,17 +21,6 @@ from callcenter.extensions import db
 log = logging.getLogger(__name__)
 WAKE_KEY = outbound.WAKE_KEY
 ROUND_EVERY = 5.0  # seconds: the longest a due retry waits to be sent
-
-
-def wake(app: Flask) -> None:
-    """Deliveries are owed now (a best effort: the next round finds them anyway)."""
-    try:
-        pipe = app.redis.pipeline()
-        pipe.lpush(WAKE_KEY, "1")
-        pipe.ltrim(WAKE_KEY, 0, 0)
-        pipe.execute()
-    except Exception as exc:
-        log.warning("could not wake the webhook sender: %s", type(exc).__name__)
 
 
 PURGE_EVERY = 3600.0  # seconds between two purges of old deliveries by one sender

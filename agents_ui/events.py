@@ -252,7 +252,7 @@ class ConsoleNamespace(Namespace):
         supervisor, app = _agent(), current_app
         agent = acd.steerable(db.session, supervisor, _id(data, "agent_id", "an agent"))
         try:
-            acd.may_log_out(db.session, app.presence, app.offers, supervisor, agent.id, ledger.now())
+            acd.may_log_out(db.session, app.presence, app.offers, agent, ledger.now())
         finally:  # set away even when refused: their console, and the floor, show it
             app.console.queue_changed()
             app.console.desk_changed(agent)

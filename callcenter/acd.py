@@ -103,12 +103,11 @@ def set_away_by(session: Session, presence: Presence, offers: Offers, supervisor
     return agent
 
 
-def may_log_out(session: Session, presence: Presence, offers: Offers, supervisor: User, agent_id: int,
-                now: datetime) -> User:
-    """The agent a supervisor is about to log out. They are set away first (a ringing call moves on, and no
-    offer can be accepted from then on), then: never one who is talking to a patient (closing their console
-    would drop the caller) or wrapping up a call (their notes would be lost). Commits the away first."""
-    agent = steerable(session, supervisor, agent_id)
+def may_log_out(session: Session, presence: Presence, offers: Offers, agent: User, now: datetime) -> User:
+    """An agent a supervisor may steer (`steerable`) and is about to log out. They are set away first (a
+    ringing call moves on, and no offer can be accepted from then on), then: never one who is talking to a
+    patient (closing their console would drop the caller) or wrapping up a call (their notes would be lost).
+    Commits the away first."""
     set_away(session, presence, offers, agent, "other", now)
     session.commit()
     call = desk.current_call(session, agent)

@@ -50,6 +50,16 @@ def _admin_only() -> None:
         abort(403)
 
 
+def _own(model, raw_id: str):
+    """This practice's row of `model` named in the URL, for its admin: another practice's is as missing as one
+    that never was (404, first), and a practice's staff get 403 for their own."""
+    found = db.session.get(model, params.object_id(raw_id))
+    if found is None or found.practice_id != g.practice.id:
+        abort(404)
+    _admin_only()
+    return found
+
+
 def _who() -> str:
     return f"{current_user.name} ({current_user.email}), portal"
 
@@ -191,10 +201,7 @@ def rotation_add():
 @portal_bp.post("/on-call/rotations/<rotation_id>/remove")
 def rotation_remove(rotation_id: str):
     """End a rotation now: its shifts still to come go, those that began stay."""
-    found = db.session.get(OnCallRotation, params.object_id(rotation_id))
-    if found is None or found.practice_id != g.practice.id:  # another practice's is as missing as none
-        abort(404)
-    _admin_only()
+    found = _own(OnCallRotation, rotation_id)
     schedule.remove_rotation(db.session, found.id, datetime.now(UTC), practice_id=g.practice.id, by=_who(),
                              user_id=current_user.id)
     db.session.commit()
@@ -301,10 +308,7 @@ def user_add():
 @portal_bp.post("/users/<user_id>/disable")
 def user_disable(user_id: str):
     """The person can no longer sign in, and their sessions end at once."""
-    found = db.session.get(User, params.object_id(user_id))
-    if found is None or found.practice_id != g.practice.id:  # another practice's is as missing as none
-        abort(404)
-    _admin_only()
+    found = _own(User, user_id)
     if found.id == current_user.id:
         flash("You cannot disable your own sign-in: ask another admin of your practice.", "error")
         return redirect(url_for("portal.users"))

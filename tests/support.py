@@ -279,6 +279,23 @@ def make_call(app, practice_id: int, *, at: datetime = T0, state: str = "wrapped
         return call.id
 
 
+_ledger_sids = itertools.count(10_000)
+
+
+def ledger_call(app, practice_id: int, at: datetime, *events: tuple[str, int]) -> int:
+    """An inbound call that began at `at` (it entered the IVR), with each (event, seconds after `at`) in the
+    ledger: the calls the dashboard's and the wallboard's figures are made of. Returns its id."""
+    with app.app_context():
+        call = Call(call_sid=f"CA{next(_ledger_sids):032d}", practice_id=practice_id, from_number="+16175550100",
+                    to_number="+14155550101", state="ended", created_at=at)
+        db.session.add(call)
+        db.session.flush()
+        for kind, seconds in (("entered_ivr", 0), *events):
+            db.session.add(CallEvent(call_id=call.id, kind=kind, at=at + timedelta(seconds=seconds)))
+        db.session.commit()
+        return call.id
+
+
 def make_message(app, practice_id: int, *, at: datetime = T0, call_id: int | None = None,
                  urgency: str = "routine", body: str = "Please call back about lab results.",
                  caller_name: str = "Pat Doe", callback_number: str = PATIENT,
@@ -388,9 +405,10 @@ def with_parts_down(app, *, redis_down=False, database_down=False, twilio_down=F
 
 
 @contextmanager
-def database_locked(database_url: str, seconds: float):
+def database_locked(database_url: str, seconds: float, *, writes_only: bool = False):
     """Another client takes the write lock (SQLite) or an exclusive lock on the calls (PostgreSQL), and
-    keeps it for `seconds` or until the block ends."""
+    keeps it for `seconds` or until the block ends. `writes_only`: reads go on, only writes to the ledger's
+    events and agents' states wait (SQLite's write lock is that already)."""
     engine = create_engine(database_url)
     taken, release = threading.Event(), threading.Event()
 
@@ -400,7 +418,8 @@ def database_locked(database_url: str, seconds: float):
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             else:
                 connection.execute(text("BEGIN"))
-                connection.execute(text("LOCK TABLE calls, call_events IN ACCESS EXCLUSIVE MODE"))
+                connection.execute(text("LOCK TABLE call_events, agent_state_changes IN EXCLUSIVE MODE" if writes_only
+                                        else "LOCK TABLE calls, call_events IN ACCESS EXCLUSIVE MODE"))
             taken.set()
             release.wait(seconds)
             connection.rollback()

@@ -14,7 +14,17 @@ from callcenter import acd
 from callcenter.extensions import db
 from callcenter.models import AgentStateChange, Call, CallEvent, User
 from ops import offer_loop
-from tests.support import HARBOR_NUMBER, SID, ask, console_for, log_in, log_out, received, waiting_call
+from tests.support import (
+    HARBOR_NUMBER,
+    SID,
+    ask,
+    console_for,
+    database_locked,
+    log_in,
+    log_out,
+    received,
+    waiting_call,
+)
 
 T = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 
@@ -65,31 +75,12 @@ def test_the_console_rings_before_the_database_has_the_offer_written(app, world,
     import threading
     import time
 
-    from sqlalchemy import create_engine, text
-
     now = datetime.now(UTC)  # the offer loop's round runs on the clock
     _available(app, world["alice"], now - timedelta(minutes=5), heartbeat=now)
     call_id = waiting_call(app)
     received(alice, "offer")
-    engine = create_engine(database_url)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_write_lock():  # reads go on; writes wait
-        with engine.connect() as connection:
-            if engine.dialect.name == "sqlite":
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                connection.execute(text("BEGIN"))
-                connection.execute(text("LOCK TABLE call_events, agent_state_changes IN EXCLUSIVE MODE"))
-            locked.set()
-            release.wait(10)
-            connection.rollback()
-
-    holder = threading.Thread(target=hold_the_write_lock, daemon=True)
-    holder.start()
-    assert locked.wait(10)
     loop = threading.Thread(target=offer_loop.run_round, args=(app,), daemon=True)
-    try:
+    with database_locked(database_url, seconds=10, writes_only=True):  # reads go on; writes wait
         loop.start()
         deadline = time.monotonic() + 5
         rang = []
@@ -98,10 +89,6 @@ def test_the_console_rings_before_the_database_has_the_offer_written(app, world,
             time.sleep(0.02)
         assert [r["call_id"] for r in rang] == [call_id]  # rung while the ledger's rows wait for the lock
         assert loop.is_alive()
-    finally:
-        release.set()
-        holder.join(10)
-        engine.dispose()
     loop.join(10)
     assert ("offered", {"agent": world["alice"], "offer": app.offers.of_call(call_id).id}) in _events(app, call_id)
 

@@ -8,38 +8,23 @@ from sqlalchemy import select
 
 from callcenter import figures
 from callcenter.extensions import db
-from callcenter.models import Call, CallbackTask, CallEvent, Message
+from callcenter.models import Call, CallbackTask, Message
 from simulator.outcomes import summarize
-from tests.support import log_in, make_message
+from tests.support import ledger_call, log_in, make_message
 
 DAY = "2026-11-02"  # a Monday; Maple Street is in Los Angeles (UTC-8 then)
 START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # midnight there
-sids = iter(range(10_000, 20_000))
-
-
-def _call(app, practice_id: int, at: datetime, *events: tuple[str, int]) -> int:
-    """A call that began at `at`, with each event `seconds` after it."""
-    with app.app_context():
-        call = Call(call_sid=f"CA{next(sids):032d}", practice_id=practice_id, from_number="+16175550100",
-                    to_number="+14155550101", state="ended", created_at=at)
-        db.session.add(call)
-        db.session.flush()
-        db.session.add(CallEvent(call_id=call.id, kind="entered_ivr", at=at))
-        for kind, seconds in events:
-            db.session.add(CallEvent(call_id=call.id, kind=kind, at=at + timedelta(seconds=seconds)))
-        db.session.commit()
-        return call.id
 
 
 @pytest.fixture
 def a_day(app, world):
     nine = START + timedelta(hours=9)
-    _call(app, world["maple"], nine, ("queued", 5), ("connected", 15), ("wrapped_up", 200))  # waited 10 s
-    _call(app, world["maple"], nine + timedelta(minutes=5), ("queued", 5), ("connected", 45))  # waited 40 s
-    abandoned = _call(app, world["maple"], START + timedelta(hours=14), ("queued", 5), ("abandoned", 30))
-    _call(app, world["maple"], START + timedelta(hours=20), ("voicemail", 40))
-    _call(app, world["harbor"], nine, ("queued", 5), ("abandoned", 6))  # another practice's
-    _call(app, world["maple"], START - timedelta(hours=1), ("queued", 1), ("abandoned", 2))  # the day before
+    ledger_call(app, world["maple"], nine, ("queued", 5), ("connected", 15), ("wrapped_up", 200))  # waited 10 s
+    ledger_call(app, world["maple"], nine + timedelta(minutes=5), ("queued", 5), ("connected", 45))  # waited 40 s
+    abandoned = ledger_call(app, world["maple"], START + timedelta(hours=14), ("queued", 5), ("abandoned", 30))
+    ledger_call(app, world["maple"], START + timedelta(hours=20), ("voicemail", 40))
+    ledger_call(app, world["harbor"], nine, ("queued", 5), ("abandoned", 6))  # another practice's
+    ledger_call(app, world["maple"], START - timedelta(hours=1), ("queued", 1), ("abandoned", 2))  # the day before
     with app.app_context():
         db.session.add(CallbackTask(practice_id=world["maple"], call_id=abandoned, number="+16175550100",
                                     reason="abandoned", due_at=START, created_at=START + timedelta(hours=14)))
@@ -70,7 +55,7 @@ def test_hours_are_the_practices_clock_on_the_day_daylight_saving_starts(app, wo
 
     los_angeles = ZoneInfo("America/Los_Angeles")
     midnight = datetime(2026, 3, 8, tzinfo=los_angeles)  # 23 hours long: 2 am is 3 am that night
-    _call(app, world["maple"], datetime(2026, 3, 8, 9, 30, tzinfo=los_angeles).astimezone(UTC))
+    ledger_call(app, world["maple"], datetime(2026, 3, 8, 9, 30, tzinfo=los_angeles).astimezone(UTC))
     with app.app_context():
         day = figures.practice_day(db.session, world["maple"], midnight.astimezone(UTC),
                                    datetime(2026, 3, 9, tzinfo=los_angeles).astimezone(UTC), los_angeles)
@@ -130,7 +115,7 @@ def test_the_floors_day_counts_every_practice_with_each_hours_service_level_and_
 
 
 def test_a_caller_waiting_through_an_hour_in_which_nothing_changed_counts_in_it(app, world):
-    _call(app, world["maple"], START + timedelta(hours=3, minutes=50), ("queued", 0), ("connected", 60 * 75))
+    ledger_call(app, world["maple"], START + timedelta(hours=3, minutes=50), ("queued", 0), ("connected", 60 * 75))
     with app.app_context():
         floor = figures.day(db.session, START, START + timedelta(days=1))
     assert [r["peak_waiting"] for r in floor["by_hour"][2:6]] == [0, 1, 1, 1]

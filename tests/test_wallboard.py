@@ -13,13 +13,14 @@ from sqlalchemy import select
 
 from callcenter import acd, ledger, schedule
 from callcenter.extensions import db
-from callcenter.models import AuditEntry, BusinessHours, Call, CallEvent, LoginSession, Practice, User
+from callcenter.models import AuditEntry, BusinessHours, Call, LoginSession, Practice, User
 from tests.support import (
     accessibility_problems,
     answer_call,
     ask,
     console_for,
     csp_refusals,
+    ledger_call,
     log_in,
     log_in_browser,
     received,
@@ -27,7 +28,6 @@ from tests.support import (
     waiting_call,
 )
 
-sids = iter(range(30_000, 40_000))
 # Zones three hours apart: one of them is always within an hour and a half of 1 pm, so that "today" on
 # its clock began long enough ago for calls hours old to be today's, whenever the suite runs.
 ZONES = ["Etc/GMT-12", "Etc/GMT-9", "Etc/GMT-6", "Etc/GMT-3", "UTC", "Etc/GMT+3", "Etc/GMT+6", "Etc/GMT+9"]
@@ -40,18 +40,6 @@ def _afternoon_zone(now: datetime) -> ZoneInfo:
     return ZoneInfo(min(ZONES, key=from_one_pm))
 
 
-def _call(app, practice_id: int, at: datetime, *events: tuple[str, int]) -> int:
-    with app.app_context():
-        call = Call(call_sid=f"CA{next(sids):032d}", practice_id=practice_id, from_number="+16175550100",
-                    to_number="+14155550101", state="ended", created_at=at)
-        db.session.add(call)
-        db.session.flush()
-        for kind, seconds in (("entered_ivr", 0), *events):
-            db.session.add(CallEvent(call_id=call.id, kind=kind, at=at + timedelta(seconds=seconds)))
-        db.session.commit()
-        return call.id
-
-
 def test_only_supervisors_see_the_wallboard(app, world, client):
     log_in(client, "alice@example.test")
     assert client.get("/console/wallboard").status_code == 403
@@ -61,10 +49,10 @@ def test_only_supervisors_see_the_wallboard(app, world, client):
 def test_todays_and_the_last_hours_figures_for_every_practice(app, world, client):
     now = ledger.now()
     zone = _afternoon_zone(now)
-    _call(app, world["maple"], now - timedelta(minutes=30), ("queued", 5), ("connected", 15))  # answered in 10 s
-    _call(app, world["maple"], now - timedelta(hours=2), ("queued", 5), ("abandoned", 65))
-    _call(app, world["harbor"], now - timedelta(hours=3), ("queued", 5), ("connected", 45))  # answered in 40 s
-    _call(app, world["harbor"], now - timedelta(hours=30), ("queued", 5), ("connected", 6))  # yesterday's
+    ledger_call(app, world["maple"], now - timedelta(minutes=30), ("queued", 5), ("connected", 15))  # answered in 10 s
+    ledger_call(app, world["maple"], now - timedelta(hours=2), ("queued", 5), ("abandoned", 65))
+    ledger_call(app, world["harbor"], now - timedelta(hours=3), ("queued", 5), ("connected", 45))  # answered in 40 s
+    ledger_call(app, world["harbor"], now - timedelta(hours=30), ("queued", 5), ("connected", 6))  # yesterday's
     log_in(client, "sam@example.test")
 
     board = client.get("/console/wallboard/figures", query_string={"tz": zone.key}).get_json()
@@ -196,7 +184,7 @@ def test_a_wallboard_never_counts_its_supervisor_as_on_duty(app, world):
 def test_the_wallboard_shows_the_floor_live_and_the_day_in_charts(app, live_app, world, browser):
     expect = playwright_sync.expect
     now = ledger.now()
-    _call(app, world["maple"], now - timedelta(minutes=20), ("queued", 5), ("connected", 12))
+    ledger_call(app, world["maple"], now - timedelta(minutes=20), ("queued", 5), ("connected", 12))
     page = browser.new_context(viewport={"width": 1600, "height": 1000},
                                timezone_id=_afternoon_zone(now).key).new_page()
     refused = csp_refusals(page)

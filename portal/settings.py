@@ -20,6 +20,7 @@ from callcenter.extensions import db
 from callcenter.labels import REASON_LABELS
 from callcenter.menu import DEFAULT_OPTIONS
 from callcenter.models import OnCallRotation, PracticeChange, User
+from callcenter.practice_directory import TTL
 from callcenter.practice_settings import (
     DAY_NAMES,
     MAX_MAX_WAIT,
@@ -134,7 +135,12 @@ def _as_typed(form) -> dict:
             "recording_retention_days": form.get("recording_retention_days", "")}
 
 
-def _saved(change: PracticeChange | None, then: str = "It applies from the next call.") -> None:
+# The IVR reads a practice through each web process's cache (callcenter/practice_directory.py): the process
+# that saved a change has it at once, the others within their cache's TTL.
+NEXT_CALLS = f"Calls from now on get it (on every web process within {TTL:g} seconds)."
+
+
+def _saved(change: PracticeChange | None, then: str = NEXT_CALLS) -> None:
     if change is None:
         flash("Nothing had changed.", "ok")
     else:
@@ -173,7 +179,7 @@ def hours_save():
         flash(f"Nothing was saved: {exc}.", "error")
         typed = {**hours_of(g.practice), **week, "add_holiday": request.form.get("add_holiday", "")}
         return _page(values_of(g.practice), typed, 400)
-    _saved(change, "Calls from now on are answered by these hours.")
+    _saved(change, f"Calls from now on are answered by these hours (on every web process within {TTL:g} seconds).")
     return redirect(url_for("portal.settings") + "#hours")
 
 
@@ -260,7 +266,7 @@ def webhooks_test():
         db.session.rollback()
         flash(f"No test was sent: {exc}.", "error")
         return redirect(url_for("portal.webhooks"))
-    flash("A test event is on its way: its delivery shows below in a few seconds.", "ok")
+    flash("A test event is on its way: reload this page in a few seconds to see how its delivery went.", "ok")
     return redirect(url_for("portal.webhooks"))
 
 
@@ -300,8 +306,9 @@ def user_add():
         db.session.rollback()
         flash(f"Nobody was added: {exc}.", "error")
         return _users_page({"email": email, "name": name, "role": role}, 400)
-    flash(f"{user.email} can sign in now, with the password you chose: tell them, and ask them to turn on "
-          "two-factor sign-in.", "ok")
+    second_step = ("they set up two-factor sign-in at their first sign-in" if role == "practice_admin"
+                   else "ask them to turn on two-factor sign-in")
+    flash(f"{user.email} can sign in now, with the password you chose: tell them, and {second_step}.", "ok")
     return redirect(url_for("portal.users"))
 
 

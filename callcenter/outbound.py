@@ -246,26 +246,16 @@ def verify(secret: str, header: str, body: bytes, now: float | None = None, tole
     return hmac.compare_digest(signature(secret, timestamp, body), header)
 
 
-def send_due(session: Session, now: datetime, *, allow_private: bool = False, limit: int = BATCH,
-             http: requests.Session | None = None) -> list[int]:
+def send_due(session: Session, now: datetime, *, allow_private: bool = False, limit: int = BATCH) -> list[int]:
     """Send the deliveries whose attempt is due (each claimed first, so two workers never send one twice);
     commits after each. Returns the ids delivered."""
-    delivered = []
     due = session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.status == "pending",
                                                            WebhookDelivery.next_attempt_at <= now)
                           .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)).all()
-    client = http or requests.Session()
-    try:
-        for delivery_id in due:
-            if _attempt(session, delivery_id, now, client, allow_private):
-                delivered.append(delivery_id)
-    finally:
-        if http is None:
-            client.close()
-    return delivered
+    return [delivery_id for delivery_id in due if _attempt(session, delivery_id, now, allow_private)]
 
 
-def _attempt(session: Session, delivery_id: int, now: datetime, http: requests.Session, allow_private: bool) -> bool:
+def _attempt(session: Session, delivery_id: int, now: datetime, allow_private: bool) -> bool:
     # Claimed: the next attempt moves a minute on before sending, so that another worker skips it meanwhile.
     claimed = session.execute(update(WebhookDelivery).where(
         WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
@@ -286,7 +276,7 @@ def _attempt(session: Session, delivery_id: int, now: datetime, http: requests.S
         try:
             url = check_url(practice.webhook_url, allow_private=allow_private)  # its host may have moved since
             if allow_private:
-                answer = http.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+                answer = requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
             else:  # connect to the address just checked: a name cannot be pointed elsewhere in between
                 answer = post_pinned(url, public_address(urlsplit(url).hostname), body, headers)
             status = answer.status_code

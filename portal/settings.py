@@ -99,14 +99,22 @@ def _max_wait(form) -> int | None:
     return minutes * 60
 
 
+def _choices(form) -> tuple[list[str], list[str], list[str]]:
+    """The menu options ticked (with those always offered), the languages, and the three page delays typed."""
+    options = [*ALWAYS_OFFERED, *(o for o in OPTIONAL if form.get(f"option_{o}"))]
+    languages = ["en", "es"] if form.get("spanish") else ["en"]
+    delays = [form.get(f"page_{step}", "").strip() for step in ("call_down", "backup", "supervisors")]
+    return options, languages, delays
+
+
 def _settings_from(form) -> dict:
     """The settings as `change_settings` takes them, from the form (checked by the domain's own rules)."""
-    delays = [form.get(f"page_{step}", "").strip() for step in ("call_down", "backup", "supervisors")]
+    options, languages, delays = _choices(form)
     return {
         "greeting": form.get("greeting", ""),
         "instructions": form.get("instructions", ""),
-        "options": [*ALWAYS_OFFERED, *(o for o in OPTIONAL if form.get(f"option_{o}"))],
-        "languages": ["en", "es"] if form.get("spanish") else ["en"],
+        "options": options,
+        "languages": languages,
         "max_wait": _max_wait(form),
         "emergency_number": form.get("emergency_number", "").strip(),
         "page_minutes": ",".join(delays) if any(delays) else "",
@@ -122,11 +130,9 @@ def _settings_from(form) -> dict:
 
 def _as_typed(form) -> dict:
     """What the admin typed, shown again when it is refused: nothing they typed is lost."""
-    delays = [form.get(f"page_{step}", "").strip() for step in ("call_down", "backup", "supervisors")]
+    options, languages, delays = _choices(form)
     return {"greeting": form.get("greeting", ""), "instructions": form.get("instructions", ""),
-            "menu_options": [*ALWAYS_OFFERED, *(o for o in OPTIONAL if form.get(f"option_{o}"))],
-            "languages": ["en", "es"] if form.get("spanish") else ["en"],
-            "max_wait_minutes": form.get("max_wait_minutes", ""),
+            "menu_options": options, "languages": languages, "max_wait_minutes": form.get("max_wait_minutes", ""),
             "emergency_number": form.get("emergency_number", ""),
             "page_minutes": ",".join(delays) if any(delays) else None, "digest_at": form.get("digest_at", ""),
             "digest_emails": form.get("digest_emails", ""), "survey_enabled": bool(form.get("survey")),
